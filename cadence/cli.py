@@ -1,0 +1,337 @@
+"""The ``cadence`` command (contract.md): a thin edge over the services."""
+
+import csv
+import sys
+import threading
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cadence import services
+from cadence.audit_report import AUDIT_FIELDS, event_rows, touch_rows
+from cadence.cli_support import (
+    app_context,
+    cli_actor,
+    err_console,
+    handle_errors,
+    out_console,
+    parse_instant,
+    print_json,
+)
+from cadence.clock import SimulatedClock
+from cadence.database import transaction
+from cadence.domain import EventKind
+from cadence.errors import InputError
+
+app = typer.Typer(
+    help="Cadence: outreach cadences that stop the moment a prospect replies.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+prospects_app = typer.Typer(help="Prospects: import from CSV.", no_args_is_help=True)
+app.add_typer(prospects_app, name="prospects")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+OwnerOption = Annotated[str | None, typer.Option("--owner", help="SDR who owns the prospects.")]
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class ManualEvent(StrEnum):
+    reply = "reply"
+    bounce = "bounce"
+    unsubscribe = "unsubscribe"
+    meeting = "meeting"
+
+
+@app.command()
+def init() -> None:
+    """Create or migrate the store and load config/ and templates/ (safe to repeat)."""
+    with app_context(require_store=False) as ctx:
+        added = services.init_store(ctx)
+        catalog = ctx.catalog
+        err_console.print(
+            f"store ready ({ctx.engine.url.render_as_string(hide_password=True)}): "
+            f"{len(catalog.cadences)} cadences, {len(catalog.templates)} templates "
+            f"({added} new template versions), {len(catalog.personas)} personas"
+        )
+
+
+@prospects_app.command("import")
+def prospects_import(
+    file: Annotated[Path, typer.Argument(help="CSV with an email column.")],
+    owner: OwnerOption = None,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Import the valid rows even if some fail.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import prospects; idempotent by email. With any invalid row nothing is imported."""
+    with app_context() as ctx:
+        report = services.import_prospects(
+            ctx, file, owner=owner, actor=cli_actor(), skip_invalid=skip_invalid
+        )
+    written = not report.rejected or skip_invalid
+    if as_json:
+        print_json(
+            {
+                "file": str(file),
+                "written": written,
+                "imported": len(report.imported),
+                "updated": len(report.updated),
+                "unchanged": len(report.unchanged),
+                "rejected": [
+                    {"line": r.line, "email": r.email, "reason": r.reason} for r in report.rejected
+                ],
+            }
+        )
+    else:
+        for row in report.rejected:
+            err_console.print(
+                f"{file}:{row.line}: {row.email or '-'}: {row.reason}",
+                highlight=False,
+                markup=False,
+            )
+        err_console.print(
+            f"imported {len(report.imported)}, updated {len(report.updated)}, "
+            f"unchanged {len(report.unchanged)}, rejected {len(report.rejected)}"
+            + ("" if written else " — nothing written; fix the rows above or pass --skip-invalid")
+        )
+    if report.rejected and not skip_invalid:
+        raise typer.Exit(1)
+
+
+@app.command()
+def enroll(
+    cadence: Annotated[str, typer.Argument(help="Cadence name, e.g. seven-touch.")],
+    email: Annotated[list[str] | None, typer.Option("--email", help="Repeatable.")] = None,
+    csv_file: Annotated[
+        Path | None, typer.Option("--csv", help="CSV with an email column.")
+    ] = None,
+    owner: OwnerOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Enroll prospects; all or none, and never twice in the same cadence."""
+    emails = list(email or [])
+    if csv_file is not None:
+        with handle_errors():
+            emails.extend(_emails_from_csv(csv_file))
+    if not emails:
+        raise typer.BadParameter("give --email (repeatable) or --csv FILE")
+    with app_context() as ctx:
+        result = services.enroll_prospects(ctx, emails, cadence, owner=owner, actor=cli_actor())
+    if as_json:
+        print_json({"cadence": result.cadence, "enrolled": list(result.enrolled)})
+    else:
+        err_console.print(f"enrolled {len(result.enrolled)} prospects in {result.cadence}")
+
+
+def _emails_from_csv(path: Path) -> list[str]:
+    from cadence.prospect_import import read_csv_text
+
+    reader = csv.DictReader(read_csv_text(path).splitlines())
+    fields = [f.strip().lower() for f in reader.fieldnames or []]
+    if "email" not in fields:
+        raise InputError(f"{path}:1: no 'email' column")
+    column = (reader.fieldnames or [])[fields.index("email")]
+    return [row[column] for row in reader if row.get(column)]
+
+
+@app.command()
+def run(
+    simulate: Annotated[
+        bool, typer.Option(help="Drive a simulated clock instead of real time.")
+    ] = False,
+    until: Annotated[str | None, typer.Option(help="With --simulate: stop at this time.")] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="With --simulate: start here.")
+    ] = None,
+) -> None:
+    """Scheduler and workers in one process (embedded broker, or Redis when configured)."""
+    from workers.embedded import EmbeddedEngine
+
+    if simulate and until is None:
+        raise typer.BadParameter("--simulate needs --until ISO_DATETIME", param_hint="--until")
+    if not simulate and (until or start):
+        raise typer.BadParameter("--until and --from go with --simulate")
+    if not simulate:
+        with app_context() as ctx, EmbeddedEngine(ctx) as engine:
+            err_console.print("running scheduler and workers; Ctrl-C to stop")
+            try:
+                engine.run_forever(ctx.settings.scheduler_interval_seconds)
+            except KeyboardInterrupt:
+                err_console.print("stopping: draining in-flight touches")
+        return
+    begin = parse_instant(start, "--from") or datetime.now(UTC)
+    end = parse_instant(until, "--until")
+    assert end is not None
+    if end < begin:
+        raise typer.BadParameter("--until is before the start", param_hint="--until")
+    clock = SimulatedClock(begin)
+    with app_context(clock) as ctx, EmbeddedEngine(ctx) as engine:
+        total = engine.simulate(clock, end)
+    err_console.print(f"simulated {begin.isoformat()} → {end.isoformat()}: {total} touches run")
+
+
+@app.command()
+def scheduler() -> None:
+    """The scheduler process alone (Procfile): claims due touches and enqueues them on Redis."""
+    from workers.embedded import run_scheduler
+
+    with app_context() as ctx:
+        if not ctx.settings.redis_url:
+            raise InputError("the scheduler process needs CADENCE_REDIS_URL; use `cadence run`")
+        run_scheduler(ctx, threading.Event())
+
+
+@app.command()
+def event(
+    kind: Annotated[ManualEvent, typer.Argument(help="What happened.")],
+    email: Annotated[str, typer.Argument(help="The prospect's email.")],
+    at: Annotated[str | None, typer.Option("--at", help="When it happened (ISO 8601).")] = None,
+) -> None:
+    """Record an event by hand, with the same effects as an inbound one."""
+    occurred = parse_instant(at, "--at")
+    with app_context() as ctx:
+        outcome = services.record(
+            ctx, EventKind(kind.value), email, occurred_at=occurred, actor=cli_actor()
+        )
+    err_console.print(
+        f"{kind.value} recorded for {outcome.prospect}: halted {len(outcome.halted)}, "
+        f"paused {len(outcome.paused)} enrollments"
+        + (", address suppressed" if outcome.suppressed else "")
+    )
+
+
+def _manual(kind: EventKind, email: str, cadence: str | None, reason: str | None) -> None:
+    with app_context() as ctx:
+        outcome = services.record(
+            ctx, kind, email, actor=cli_actor(), cadence=cadence, reason=reason
+        )
+    changed = outcome.halted or outcome.paused or outcome.resumed
+    err_console.print(f"{kind.value}: {len(changed)} enrollments of {outcome.prospect}")
+
+
+CadenceOption = Annotated[str | None, typer.Option("--cadence", help="Only this cadence.")]
+ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why, for the audit trail.")]
+EmailArgument = Annotated[str, typer.Argument(help="The prospect's email.")]
+
+
+@app.command()
+def pause(email: EmailArgument, cadence: CadenceOption = None, reason: ReasonOption = None) -> None:
+    """Pause a prospect's active enrollments."""
+    _manual(EventKind.PAUSE, email, cadence, reason)
+
+
+@app.command()
+def resume(
+    email: EmailArgument, cadence: CadenceOption = None, reason: ReasonOption = None
+) -> None:
+    """Resume paused enrollments; the next touch moves to the next open slot."""
+    _manual(EventKind.RESUME, email, cadence, reason)
+
+
+@app.command()
+def halt(email: EmailArgument, cadence: CadenceOption = None, reason: ReasonOption = None) -> None:
+    """Halt enrollments for good; nothing more is sent in them."""
+    _manual(EventKind.HALT, email, cadence, reason)
+
+
+@app.command()
+def audit(
+    email: Annotated[str | None, typer.Option("--email")] = None,
+    owner: Annotated[str | None, typer.Option("--owner")] = None,
+    cadence: Annotated[str | None, typer.Option("--cadence")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="ISO 8601.")] = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+    events: Annotated[bool, typer.Option("--events", help="Also list events.")] = False,
+) -> None:
+    """Touch history, one row per touch (and with --events, per event)."""
+    after = parse_instant(since, "--since")
+    with app_context() as ctx, transaction(ctx.engine) as session:
+        rows = touch_rows(session, email=email, owner=owner, cadence=cadence, since=after)
+        if fmt is OutputFormat.csv:
+            writer = csv.DictWriter(sys.stdout, fieldnames=list(AUDIT_FIELDS))
+            writer.writeheader()
+            for row in rows:
+                writer.writerow(row)
+            return
+        touches = list(rows)
+        event_list = list(event_rows(session, email=email, since=after)) if events else []
+    if fmt is OutputFormat.json:
+        print_json({"touches": touches, "events": event_list} if events else touches)
+        return
+    table = Table(title="Touches", show_lines=False)
+    for column in (
+        "prospect",
+        "cadence",
+        "step",
+        "channel",
+        "template",
+        "status",
+        "due_at",
+        "sent_at",
+        "reason",
+    ):
+        table.add_column(column, overflow="fold")
+    for row in touches:
+        table.add_row(
+            *(
+                str(row[c]) if row[c] is not None else ""
+                for c in (
+                    "prospect",
+                    "cadence",
+                    "step",
+                    "channel",
+                    "template",
+                    "status",
+                    "due_at",
+                    "sent_at",
+                    "reason",
+                )
+            )
+        )
+    out_console.print(table)
+    if events:
+        etable = Table(title="Events")
+        for column in ("prospect", "kind", "source", "occurred_at", "recorded_at", "actor"):
+            etable.add_column(column)
+        for ev in event_list:
+            etable.add_row(
+                *(
+                    str(ev[c] or "")
+                    for c in ("prospect", "kind", "source", "occurred_at", "recorded_at", "actor")
+                )
+            )
+        out_console.print(etable)
+
+
+@app.command()
+def demo(
+    prospects: Annotated[int, typer.Option("--prospects", min=1, max=100_000)] = 200,
+    seed: Annotated[int, typer.Option("--seed")] = 7,
+    as_json: JsonFlag = False,
+    workspace: Annotated[
+        Path | None, typer.Option("--workspace", help="Folder to create (default: a new temp dir).")
+    ] = None,
+) -> None:
+    """The whole engine in one process on a simulated clock, in a fresh workspace."""
+    from cadence.demo import run_demo
+
+    with handle_errors():
+        summary = run_demo(prospects=prospects, seed=seed, workspace=workspace, quiet=as_json)
+    if as_json:
+        print_json(summary)
+
+
+def main() -> None:
+    app()

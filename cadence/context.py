@@ -1,0 +1,44 @@
+"""What a process needs to run use cases: settings, store, definitions, clock and transport.
+
+Built by entry points (CLI, worker, web), passed down explicitly; nothing is global.
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from cadence.catalog import Catalog, load_catalog
+from cadence.clock import Clock, SystemClock
+from cadence.database import create_db_engine
+from cadence.settings import Settings
+from cadence.transports import MailTransport, build_transport
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: Engine
+    catalog: Catalog
+    clock: Clock
+    transport: MailTransport
+
+    def close(self) -> None:
+        self.transport.close()
+        self.engine.dispose()
+
+
+def build_context(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    transport: MailTransport | None = None,
+    engine: Engine | None = None,
+) -> AppContext:
+    return AppContext(
+        settings=settings,
+        engine=engine or create_db_engine(settings.database_url),
+        catalog=load_catalog(settings.config_dir, settings.templates_dir),
+        clock=clock or SystemClock(),
+        transport=transport
+        or build_transport(smtp_url=settings.smtp_url, outbox_dir=str(settings.outbox_dir)),
+    )

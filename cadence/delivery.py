@@ -1,0 +1,343 @@
+"""Deliver one touch by id: the worker's whole job, idempotent under redelivery.
+
+Three steps, two commits around the send:
+
+1. claim: lock the enrollment row, check the touch is still ``queued`` and the enrollment
+   ``active``, render, and move the touch to ``sending`` (with its Message-ID) — committed
+   before anything leaves, so a halt either wins the lock first or sees ``sending``;
+2. send through the transport, outside any transaction;
+3. record ``sent`` and plan the next step.
+
+A crash between 2 and 3 leaves ``sending``; the reaper flags it ``unconfirmed``.
+"""
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+from email.message import EmailMessage
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from cadence.audit_log import record_audit
+from cadence.business_calendar import BusinessCalendar
+from cadence.context import AppContext
+from cadence.database import transaction
+from cadence.domain import Delay, EnrollmentState, Thread, TouchStatus
+from cadence.enrollment import advance, plan_step, why_not_contactable
+from cadence.errors import DeliveryError, RenderError, TransientDeliveryError
+from cadence.messages import (
+    OutgoingEmail,
+    ThreadParent,
+    compose,
+    new_message_id,
+    quote_below,
+    reply_subject,
+)
+from cadence.models import Enrollment, Prospect, Task, Touch
+from cadence.render_context import template_context
+from cadence.scheduling import is_open
+
+log = logging.getLogger(__name__)
+
+#: Attempts at a touch whose sends keep failing transiently before it is marked failed.
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Claimed:
+    touch_id: int
+    message: EmailMessage | None
+
+
+def deliver_touch(ctx: AppContext, touch_id: int) -> str:
+    """Run one touch; returns a short word for logs (``sent``, ``task``, ``skipped:…``).
+
+    Raises :class:`TransientDeliveryError` after putting the touch back to ``queued``, so the
+    broker's retry delivers it again later.
+    """
+    with transaction(ctx.engine) as session:
+        outcome = _claim(ctx, session, touch_id)
+    if not isinstance(outcome, Claimed):
+        return outcome
+    if outcome.message is None:
+        return "task"
+    try:
+        ctx.transport.send(outcome.message)
+    except TransientDeliveryError as exc:
+        with transaction(ctx.engine) as session:
+            _requeue(ctx, session, touch_id, str(exc))
+        raise
+    except DeliveryError as exc:
+        with transaction(ctx.engine) as session:
+            _failed(ctx, session, touch_id, str(exc))
+        return "failed"
+    with transaction(ctx.engine) as session:
+        _record_sent(ctx, session, touch_id)
+    return "sent"
+
+
+def _claim(ctx: AppContext, session: Session, touch_id: int) -> Claimed | str:
+    now = ctx.clock.now()
+    touch = session.get(Touch, touch_id)
+    if touch is None:
+        return "skipped:unknown-touch"
+    enrollment = session.exec(
+        select(Enrollment).where(Enrollment.id == touch.enrollment_id).with_for_update()
+    ).one()
+    session.refresh(touch)
+    if touch.status != TouchStatus.QUEUED:
+        return f"skipped:{touch.status}"
+    if enrollment.state != EnrollmentState.ACTIVE:
+        # Paused: back to scheduled for after the resume; stopped: never sent.
+        live = enrollment.state == EnrollmentState.PAUSED
+        touch.status = TouchStatus.SCHEDULED if live else TouchStatus.CANCELLED
+        touch.reason = None if live else f"enrollment {enrollment.state}"
+        session.add(touch)
+        return f"skipped:enrollment-{enrollment.state}"
+    prospect = session.get(Prospect, touch.prospect_id)
+    assert prospect is not None
+    cadence = ctx.catalog.cadence(enrollment.cadence)
+    step = cadence.step(touch.step)
+    calendar = BusinessCalendar(prospect.country) if cadence.business_days else None
+    if not is_open(now, cadence.window_for(step), ZoneInfo(prospect.timezone), calendar):
+        touch.status = TouchStatus.SCHEDULED
+        touch.due_at = plan_step(
+            cadence=cadence, step=replace(step, delay=Delay()), prospect=prospect, anchor=now
+        )
+        session.add(touch)
+        return "skipped:outside-window"
+    blocked = why_not_contactable(session, prospect)
+    if blocked:
+        touch.status = TouchStatus.SKIPPED
+        touch.reason = blocked
+        session.add(touch)
+        enrollment.state = EnrollmentState.HALTED
+        enrollment.reason = blocked
+        enrollment.updated_at = now
+        session.add(enrollment)
+        record_audit(
+            session,
+            at=now,
+            action="halted",
+            prospect_id=prospect.id,
+            enrollment_id=enrollment.id,
+            touch_id=touch.id,
+            before="active",
+            after="halted",
+            reason=blocked,
+        )
+        return "skipped:not-contactable"
+    if touch.attempts >= MAX_ATTEMPTS:
+        _fail_in(session, touch, enrollment, f"gave up after {touch.attempts} attempts", now)
+        return "failed"
+    sender = ctx.catalog.team.sender(enrollment.owner)
+    unsubscribe_url = (
+        f"{ctx.settings.public_url.rstrip('/')}/unsubscribe/{prospect.unsubscribe_token}"
+    )
+    context = template_context(
+        prospect,
+        ctx.catalog,
+        sender,
+        unsubscribe_url=unsubscribe_url,
+        cadence=cadence.name,
+        step=step.number,
+    )
+    template = ctx.catalog.templates[step.template]
+    try:
+        rendered = ctx.catalog.renderer.render(step.template, context)
+    except RenderError as exc:
+        _fail_in(session, touch, enrollment, f"render failed: {exc}", now, pause=True)
+        return "failed:render"
+    touch.template_version = template.version
+    touch.attempts += 1
+    touch.started_at = now
+    assert touch.id is not None
+    if step.kind.is_task:
+        touch.status = TouchStatus.SENT
+        touch.sent_at = now
+        touch.subject = rendered.subject or f"{step.channel.value} {prospect.email}"
+        touch.body = rendered.body
+        session.add(touch)
+        session.add(
+            Task(
+                touch_id=touch.id,
+                prospect_id=touch.prospect_id,
+                owner=enrollment.owner,
+                channel=step.channel,
+                title=touch.subject,
+                instructions=rendered.body,
+                due_at=touch.due_at,
+            )
+        )
+        record_audit(
+            session,
+            at=now,
+            action="task:created",
+            prospect_id=prospect.id,
+            enrollment_id=enrollment.id,
+            touch_id=touch.id,
+            before="queued",
+            after="sent",
+            reason=f"{step.channel.value} task for {enrollment.owner}",
+        )
+        advance(session, ctx.catalog, enrollment=enrollment, prospect=prospect, done=touch, now=now)
+        return Claimed(touch.id, None)
+    display = f"{sender.full_name} <{sender.email}>"
+    parent = _thread_parent(session, touch, display) if step.thread is Thread.REPLY else None
+    if step.thread is Thread.REPLY and parent is None:
+        touch.status = TouchStatus.SKIPPED
+        touch.reason = "reply step has no earlier sent email in this enrollment to reply to"
+        session.add(touch)
+        advance(session, ctx.catalog, enrollment=enrollment, prospect=prospect, done=touch, now=now)
+        return "skipped:no-thread"
+    subject = rendered.subject or ""
+    body = rendered.body
+    if parent is not None:
+        subject = reply_subject(parent.subject) if not rendered.subject else rendered.subject
+        body = quote_below(rendered.body, parent)
+    message_id = touch.message_id or new_message_id(touch.id, ctx.catalog.team.company.domain)
+    touch.message_id = message_id
+    touch.subject = subject
+    touch.body = body
+    touch.in_reply_to = parent.message_id if parent else None
+    touch.references = " ".join((*parent.references, parent.message_id)) if parent else None
+    touch.status = TouchStatus.SENDING
+    session.add(touch)
+    name = " ".join(p for p in (prospect.first_name, prospect.last_name) if p)
+    message = compose(
+        OutgoingEmail(
+            touch_id=touch.id,
+            message_id=message_id,
+            sender_name=sender.full_name,
+            sender_email=str(sender.email),
+            recipient_name=name,
+            recipient_email=prospect.email,
+            subject=subject,
+            body=body,
+            date=now,
+            unsubscribe_url=unsubscribe_url,
+            unsubscribe_mailto=f"mailto:unsubscribe@{ctx.catalog.team.company.domain}"
+            f"?subject=unsubscribe%20{prospect.unsubscribe_token}",
+            parent=parent,
+        )
+    )
+    return Claimed(touch.id, message)
+
+
+def _thread_parent(session: Session, touch: Touch, sender_display: str) -> ThreadParent | None:
+    earlier = session.exec(
+        select(Touch)
+        .where(
+            Touch.enrollment_id == touch.enrollment_id,
+            col(Touch.step) < touch.step,
+            Touch.channel == "email",
+            Touch.status == TouchStatus.SENT,
+        )
+        .order_by(col(Touch.step).desc())
+    ).first()
+    if earlier is None or earlier.message_id is None or earlier.sent_at is None:
+        return None
+    return ThreadParent(
+        message_id=earlier.message_id,
+        references=tuple((earlier.references or "").split()),
+        subject=earlier.subject or "",
+        body=earlier.body or "",
+        sent_at=earlier.sent_at,
+        sender_display=sender_display,
+    )
+
+
+def _record_sent(ctx: AppContext, session: Session, touch_id: int) -> None:
+    now = ctx.clock.now()
+    touch = session.get(Touch, touch_id)
+    assert touch is not None
+    enrollment = session.exec(
+        select(Enrollment).where(Enrollment.id == touch.enrollment_id).with_for_update()
+    ).one()
+    session.refresh(touch)
+    if touch.status != TouchStatus.SENDING:
+        log.warning("touch %s was %s when its send was recorded", touch_id, touch.status)
+        return
+    touch.status = TouchStatus.SENT
+    touch.sent_at = now
+    session.add(touch)
+    record_audit(
+        session,
+        at=now,
+        action="touch:sent",
+        prospect_id=touch.prospect_id,
+        enrollment_id=enrollment.id,
+        touch_id=touch.id,
+        before="sending",
+        after="sent",
+        reason=touch.message_id,
+    )
+    prospect = session.get(Prospect, touch.prospect_id)
+    assert prospect is not None
+    advance(session, ctx.catalog, enrollment=enrollment, prospect=prospect, done=touch, now=now)
+
+
+def _requeue(ctx: AppContext, session: Session, touch_id: int, reason: str) -> None:
+    """The server did not take it: safe to try again, and the broker will."""
+    touch = session.get(Touch, touch_id)
+    if touch is not None and touch.status == TouchStatus.SENDING:
+        touch.status = TouchStatus.QUEUED
+        touch.queued_at = ctx.clock.now()
+        touch.reason = f"retrying: {reason}"
+        session.add(touch)
+
+
+def _failed(ctx: AppContext, session: Session, touch_id: int, reason: str) -> None:
+    touch = session.get(Touch, touch_id)
+    if touch is None or touch.status != TouchStatus.SENDING:
+        return
+    enrollment = session.exec(
+        select(Enrollment).where(Enrollment.id == touch.enrollment_id).with_for_update()
+    ).one()
+    _fail_in(session, touch, enrollment, reason, ctx.clock.now(), halt=True)
+
+
+def _fail_in(
+    session: Session,
+    touch: Touch,
+    enrollment: Enrollment,
+    reason: str,
+    now: datetime,
+    *,
+    pause: bool = False,
+    halt: bool = False,
+) -> None:
+    """Fail the touch; a render error pauses the enrollment for a person to fix the template,
+    a refused address halts it."""
+    before = touch.status
+    touch.status = TouchStatus.FAILED
+    touch.reason = reason
+    session.add(touch)
+    record_audit(
+        session,
+        at=now,
+        action="touch:failed",
+        prospect_id=touch.prospect_id,
+        enrollment_id=enrollment.id,
+        touch_id=touch.id,
+        before=before,
+        after="failed",
+        reason=reason,
+    )
+    if pause or halt:
+        state = EnrollmentState.PAUSED if pause else EnrollmentState.HALTED
+        enrollment.state = state
+        enrollment.reason = f"touch {touch.step} failed: {reason}"
+        enrollment.updated_at = now
+        session.add(enrollment)
+        record_audit(
+            session,
+            at=now,
+            action=state.value,
+            prospect_id=touch.prospect_id,
+            enrollment_id=enrollment.id,
+            before="active",
+            after=state.value,
+            reason=enrollment.reason,
+        )

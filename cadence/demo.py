@@ -1,0 +1,300 @@
+"""``cadence demo``: a new user watches a seven-touch cadence run over simulated weeks.
+
+Everything goes through the real paths: the CSV import, enrollment, the scheduler tick, the
+dramatiq Worker on the in-process broker, the file outbox, and replies recorded through the
+same service as ``cadence event reply``. The summary is read back from the store.
+"""
+
+import random
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlmodel import col, select
+
+from cadence import services
+from cadence.clock import SimulatedClock
+from cadence.context import AppContext, build_context
+from cadence.database import transaction
+from cadence.defaults import shipped_root
+from cadence.demo_report import print_summary, summarize
+from cadence.domain import EventKind
+from cadence.models import Prospect, Touch
+from cadence.settings import load_settings
+
+#: A Monday before both the US (8 March) and EU (29 March) clock changes, so the demo crosses them.
+DEMO_START = datetime(2026, 3, 2, 5, 0, tzinfo=UTC)
+DEMO_WEEKS = 12
+_FIRST = [
+    "Ana",
+    "Ben",
+    "Chloé",
+    "Dev",
+    "Elif",
+    "Femi",
+    "Greta",
+    "Hiro",
+    "Ines",
+    "Jon",
+    "Kai",
+    "Lena",
+    "Mateo",
+    "Noor",
+    "Olu",
+    "Pia",
+    "Quinn",
+    "Rosa",
+    "Sven",
+    "Tara",
+    "",
+]
+_LAST = [
+    "Silva",
+    "Okafor",
+    "Müller",
+    "Tanaka",
+    "Dubois",
+    "Rossi",
+    "Kowalski",
+    "Jensen",
+    "Patel",
+    "García",
+    "Nguyen",
+    "Smith",
+    "de Vries",
+    "Ahmed",
+]
+_COMPANIES = [
+    "Acme Robotics",
+    "Globex",
+    "Initech",
+    "Umbrella Health",
+    "Stark Logistics",
+    "Wayne Foods",
+    "Hooli",
+    "Vandelay Imports",
+    "Soylent",
+    "Tyrell Systems",
+    "Cyberdyne",
+    "Wonka Labs",
+    "Pied Piper",
+    "Monarch Solar",
+    "Duff Brands",
+]
+_TITLES = {"ceo": "CEO", "vp_sales": "VP Sales", "revops": "Head of Revenue Operations"}
+_ZONES = [
+    ("America/New_York", "US"),
+    ("America/Chicago", "US"),
+    ("America/Los_Angeles", "US"),
+    ("Europe/London", "GB"),
+    ("Europe/Berlin", "DE"),
+    ("Europe/Paris", "FR"),
+    ("Europe/Madrid", "ES"),
+    ("Europe/Amsterdam", "NL"),
+    ("America/Sao_Paulo", "BR"),
+    ("Asia/Tokyo", "JP"),
+    ("Asia/Singapore", "SG"),
+    ("Australia/Sydney", "AU"),
+    ("Asia/Kolkata", "IN"),
+]
+#: After which touch a replier replies: most replies come mid-cadence, not at touch 1.
+_REPLY_AFTER = [1, 2, 2, 3, 4, 4, 5, 6, 6, 7]
+
+
+@dataclass
+class PlannedEvent:
+    email: str
+    kind: EventKind
+    after_step: int
+    delay: timedelta
+    at: datetime | None = None
+    done: bool = False
+
+
+def make_workspace(workspace: Path | None) -> Path:
+    root = Path(tempfile.mkdtemp(prefix="cadence-demo-")) if workspace is None else workspace
+    if workspace is not None:
+        if workspace.exists() and any(workspace.iterdir()):
+            from cadence.errors import InputError
+
+            raise InputError(f"{workspace} is not empty; the demo needs a fresh folder")
+        workspace.mkdir(parents=True, exist_ok=True)
+    source = shipped_root()
+    shutil.copytree(source / "config", root / "config")
+    shutil.copytree(source / "templates", root / "templates")
+    return root
+
+
+def write_sample_csv(path: Path, count: int, rng: random.Random) -> list[str]:
+    lines = ["email,first_name,last_name,company,title,persona,timezone,country,stage,industry"]
+    emails = []
+    personas = list(_TITLES)
+    for i in range(count):
+        first = rng.choice(_FIRST)
+        last = rng.choice(_LAST)
+        company = rng.choice(_COMPANIES)
+        persona = personas[i % len(personas)]
+        zone, country = _ZONES[i % len(_ZONES)]
+        local = (first or "contact").lower().replace("é", "e")
+        domain = company.lower().replace(" ", "") + ".example"
+        email = f"{local}.{i}@{domain}"
+        emails.append(email)
+        lines.append(
+            f'{email},{first},{last},"{company}",{_TITLES[persona]},{persona},{zone},{country},'
+            f"in_profile,{rng.choice(['saas', 'logistics', 'health', 'retail'])}"
+        )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return emails
+
+
+def plan_events(emails: list[str], rng: random.Random) -> dict[str, PlannedEvent]:
+    """Seeded outcomes: about a quarter reply, a few unsubscribe, a few bounce."""
+    planned = {}
+    for email in emails:
+        roll = rng.random()
+        if roll < 0.25:
+            kind, step = EventKind.REPLY, rng.choice(_REPLY_AFTER)
+        elif roll < 0.28:
+            kind, step = EventKind.UNSUBSCRIBE, rng.choice([1, 2, 4, 6])
+        elif roll < 0.30:
+            kind, step = EventKind.BOUNCE, 1
+        else:
+            continue
+        delay = (
+            timedelta(minutes=3)
+            if kind is EventKind.BOUNCE
+            else timedelta(minutes=rng.randint(30, 48 * 60))
+        )
+        planned[email] = PlannedEvent(email, kind, step, delay)
+    return planned
+
+
+def run_demo(*, prospects: int, seed: int, workspace: Path | None, quiet: bool) -> dict[str, Any]:
+    console = Console(stderr=True, quiet=quiet)
+    started = time.perf_counter()
+    root = make_workspace(workspace)
+    rng = random.Random(seed)
+    settings = load_settings(
+        database_url=f"sqlite:///{root / 'cadence.db'}",
+        redis_url=None,
+        smtp_url=None,
+        outbox_dir=root / "outbox",
+        config_dir=root / "config",
+        templates_dir=root / "templates",
+    )
+    clock = SimulatedClock(DEMO_START)
+    ctx = build_context(settings, clock=clock)
+    try:
+        services.init_store(ctx)
+        csv_path = root / "prospects.csv"
+        emails = write_sample_csv(csv_path, prospects, rng)
+        services.import_prospects(ctx, csv_path, owner=None, actor="demo")
+        _assign_owners(ctx)
+        services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="demo")
+        planned = plan_events(emails, rng)
+        until = DEMO_START + timedelta(weeks=DEMO_WEEKS)
+        console.print(
+            f"[bold]Cadence demo[/]: {prospects} prospects in [cyan]seven-touch[/], "
+            f"simulating {DEMO_START:%a %d %b %Y} → {until:%a %d %b %Y} in {root}"
+        )
+        _simulate(ctx, clock, until, planned, console)
+        summary = summarize(
+            ctx, planned_replies=sum(1 for p in planned.values() if p.kind is EventKind.REPLY)
+        )
+        summary.update(
+            workspace=str(root),
+            seed=seed,
+            prospects=prospects,
+            simulated={"from": DEMO_START.isoformat(), "until": until.isoformat()},
+            elapsed_seconds=round(time.perf_counter() - started, 2),
+        )
+    finally:
+        ctx.close()
+    if not quiet:
+        print_summary(console, summary)
+    return summary
+
+
+def _assign_owners(ctx: AppContext) -> None:
+    """Spread the sample prospects over the team so reports by owner mean something."""
+    owners = [s.name for s in ctx.catalog.team.sdr]
+    with transaction(ctx.engine) as session:
+        for i, prospect in enumerate(session.exec(select(Prospect).order_by(col(Prospect.id)))):
+            prospect.owner = owners[i % len(owners)]
+            session.add(prospect)
+
+
+def _simulate(
+    ctx: AppContext,
+    clock: SimulatedClock,
+    until: datetime,
+    planned: dict[str, PlannedEvent],
+    console: Console,
+) -> None:
+    from workers.embedded import EmbeddedEngine, SimulationStop
+
+    by_id: dict[int, PlannedEvent] = {}
+    with transaction(ctx.engine) as session:
+        for prospect in session.exec(select(Prospect)):
+            if prospect.email in planned and prospect.id is not None:
+                by_id[prospect.id] = planned[prospect.email]
+
+    def due_events() -> datetime | None:
+        return min((p.at for p in planned.values() if p.at and not p.done), default=None)
+
+    def apply_events(now: datetime) -> None:
+        for p in planned.values():
+            if p.at is not None and not p.done and p.at <= now:
+                p.done = True
+                services.record(ctx, p.kind, p.email, actor="demo:prospect", source="demo")
+
+    def schedule_reactions(now: datetime) -> None:
+        waiting = [pid for pid, p in by_id.items() if p.at is None]
+        if not waiting:
+            return
+        with transaction(ctx.engine) as session:
+            sent = session.exec(
+                select(Touch.prospect_id, Touch.step).where(
+                    Touch.sent_at == now, col(Touch.prospect_id).in_(waiting)
+                )
+            ).all()
+        for prospect_id, step in sent:
+            reaction = by_id[prospect_id]
+            if reaction.at is None and step == reaction.after_step:
+                reaction.at = now + reaction.delay
+
+    total_seconds = (until - clock.now()).total_seconds()
+    progress = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[when]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    with progress, EmbeddedEngine(ctx, worker_threads=4) as engine:
+        task = progress.add_task("simulating", total=total_seconds, when="")
+        start = clock.now()
+
+        def on_progress(stop: SimulationStop) -> None:
+            schedule_reactions(stop.at)
+            progress.update(
+                task,
+                completed=(stop.at - start).total_seconds(),
+                when=f"{stop.at:%a %d %b %H:%M} UTC",
+            )
+
+        engine.simulate(
+            clock,
+            until,
+            extra_stops=due_events,
+            at_stop=apply_events,
+            on_progress=on_progress,
+            resolution=timedelta(minutes=5),
+        )

@@ -1,0 +1,37 @@
+"""One error tree: every message tells the user what to do next."""
+
+
+class CadenceError(Exception):
+    """Base of every error Cadence raises on purpose."""
+
+
+class ConfigurationError(CadenceError):
+    """A setting, config file, cadence or template is wrong; nothing was changed."""
+
+
+class DefinitionError(ConfigurationError):
+    """A cadence, template, persona or team file does not load (names the file and field)."""
+
+
+class InputError(CadenceError):
+    """User input (CSV, CLI argument, event) is invalid; the store was not changed."""
+
+
+class NotFoundError(InputError):
+    """A named prospect, cadence, template or task does not exist."""
+
+
+class ConflictError(InputError):
+    """The request clashes with the current state (for example an already active enrollment)."""
+
+
+class RenderError(CadenceError):
+    """A template could not be rendered for a prospect; the touch fails and nothing is sent."""
+
+
+class DeliveryError(CadenceError):
+    """The transport refused a message for good (for example an SMTP 5xx)."""
+
+
+class TransientDeliveryError(DeliveryError):
+    """The transport failed in a way that may pass (SMTP 4xx, timeout): retry later."""

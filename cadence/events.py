@@ -1,0 +1,243 @@
+"""Recording events and their effects on a prospect's enrollments.
+
+One function serves the CLI, webhooks and the demo, so a reply typed by hand and a reply
+parsed from mail halt the same way. Each call is one transaction: the raw event, the state
+changes and their audit entries commit together.
+"""
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from cadence.audit_log import record_audit
+from cadence.catalog import Catalog
+from cadence.domain import (
+    STOPPING_EVENTS,
+    Delay,
+    EnrollmentState,
+    EventKind,
+    ReplyPolicy,
+    TouchStatus,
+)
+from cadence.enrollment import cancel_pending_touches, live_enrollments, plan_step
+from cadence.errors import InputError, NotFoundError
+from cadence.models import Enrollment, Event, Prospect, Touch
+from cadence.suppressions import suppress
+
+
+@dataclass
+class EventOutcome:
+    event_id: int | None
+    kind: EventKind
+    prospect: str | None
+    duplicate: bool = False
+    halted: list[int] = field(default_factory=list)
+    paused: list[int] = field(default_factory=list)
+    resumed: list[int] = field(default_factory=list)
+    suppressed: bool = False
+
+
+def find_prospect(session: Session, email: str) -> Prospect:
+    prospect = session.exec(select(Prospect).where(Prospect.email == email.strip().lower())).first()
+    if prospect is None:
+        raise NotFoundError(f"no prospect with email {email!r}")
+    return prospect
+
+
+def record_event(
+    session: Session,
+    catalog: Catalog,
+    *,
+    kind: EventKind,
+    email: str,
+    now: datetime,
+    occurred_at: datetime | None = None,
+    source: str = "cli",
+    actor: str = "system",
+    cadence: str | None = None,
+    reason: str | None = None,
+    raw: str | None = None,
+    detail: dict[str, Any] | None = None,
+    dedupe_key: str | None = None,
+) -> EventOutcome:
+    """Store the event, then apply it. ``now`` is the commit-side clock; ``occurred_at``
+    is when it happened (defaults to ``now``). A repeated ``dedupe_key`` changes nothing."""
+    if dedupe_key is not None:
+        seen = session.exec(select(Event).where(Event.dedupe_key == dedupe_key)).first()
+        if seen is not None:
+            return EventOutcome(seen.id, kind, email.lower(), duplicate=True)
+    if cadence is not None:
+        catalog.cadence(cadence)
+    prospect = find_prospect(session, email)
+    assert prospect.id is not None
+    event = Event(
+        prospect_id=prospect.id,
+        kind=kind,
+        source=source,
+        occurred_at=occurred_at or now,
+        recorded_at=now,
+        dedupe_key=dedupe_key,
+        raw=raw,
+        detail=detail or {},
+        actor=actor,
+    )
+    session.add(event)
+    session.flush()
+    outcome = EventOutcome(event.id, kind, prospect.email)
+    why = reason or f"{kind.value} recorded" + (f" by {actor}" if actor != "system" else "")
+    record_audit(
+        session,
+        at=now,
+        actor=actor,
+        action=f"event:{kind.value}",
+        prospect_id=prospect.id,
+        reason=why,
+        after=json.dumps({"event_id": event.id, "source": source}),
+    )
+    enrollments = live_enrollments(session, prospect.id, lock=True)
+    if cadence is not None:
+        enrollments = [e for e in enrollments if e.cadence == cadence]
+    if kind in STOPPING_EVENTS or kind is EventKind.HALT:
+        if kind is EventKind.HALT and not enrollments:
+            raise InputError(f"{prospect.email} has no active or paused enrollment to halt")
+        for enrollment in enrollments:
+            _halt(session, enrollment, reason=why, now=now, actor=actor)
+            outcome.halted.append(_id(enrollment))
+        if kind in (EventKind.UNSUBSCRIBE, EventKind.COMPLAINT, EventKind.BOUNCE):
+            if kind is EventKind.BOUNCE:
+                prospect.email_status = "invalid"
+                prospect.updated_at = now
+                session.add(prospect)
+            outcome.suppressed = suppress(
+                session,
+                prospect.email,
+                reason=why,
+                now=now,
+                actor=actor,
+                prospect_id=prospect.id,
+            )
+        if kind is EventKind.REPLY:
+            outcome.paused.extend(_pause_colleagues(session, catalog, prospect, enrollments, now))
+    elif kind in (EventKind.PAUSE, EventKind.AUTO_REPLY):
+        active = [e for e in enrollments if e.state == EnrollmentState.ACTIVE]
+        if kind is EventKind.PAUSE and not active:
+            raise InputError(f"{prospect.email} has no active enrollment to pause")
+        for enrollment in active:
+            _set_state(session, enrollment, EnrollmentState.PAUSED, why, now, actor)
+            outcome.paused.append(_id(enrollment))
+    elif kind is EventKind.RESUME:
+        paused = [e for e in enrollments if e.state == EnrollmentState.PAUSED]
+        if not paused:
+            raise InputError(f"{prospect.email} has no paused enrollment to resume")
+        for enrollment in paused:
+            resume_enrollment(
+                session, catalog, enrollment, prospect, now=now, actor=actor, reason=why
+            )
+            outcome.resumed.append(_id(enrollment))
+    return outcome
+
+
+def _id(enrollment: Enrollment) -> int:
+    assert enrollment.id is not None
+    return enrollment.id
+
+
+def _set_state(
+    session: Session,
+    enrollment: Enrollment,
+    state: EnrollmentState,
+    reason: str,
+    now: datetime,
+    actor: str,
+) -> None:
+    before = enrollment.state
+    enrollment.state = state
+    enrollment.reason = reason
+    enrollment.updated_at = now
+    session.add(enrollment)
+    record_audit(
+        session,
+        at=now,
+        actor=actor,
+        action=state.value,
+        prospect_id=enrollment.prospect_id,
+        enrollment_id=enrollment.id,
+        before=before,
+        after=state.value,
+        reason=reason,
+    )
+
+
+def _halt(
+    session: Session, enrollment: Enrollment, *, reason: str, now: datetime, actor: str
+) -> None:
+    """Halt and cancel every touch that has not started delivery (claims see the halt)."""
+    _set_state(session, enrollment, EnrollmentState.HALTED, reason, now, actor)
+    cancel_pending_touches(session, _id(enrollment), reason=f"halted: {reason}")
+
+
+def _pause_colleagues(
+    session: Session,
+    catalog: Catalog,
+    prospect: Prospect,
+    halted: list[Enrollment],
+    now: datetime,
+) -> list[int]:
+    """Under ``on_reply = "halt_account"``, pause colleagues at the same company."""
+    policies = {
+        catalog.cadences[e.cadence].on_reply for e in halted if e.cadence in catalog.cadences
+    }
+    if ReplyPolicy.HALT_ACCOUNT not in policies or not prospect.company.strip():
+        return []
+    colleagues = session.exec(
+        select(Enrollment)
+        .join(Prospect, col(Prospect.id) == col(Enrollment.prospect_id))
+        .where(
+            Prospect.company == prospect.company,
+            Prospect.id != prospect.id,
+            Enrollment.state == EnrollmentState.ACTIVE,
+        )
+        .with_for_update()
+    ).all()
+    why = f"colleague {prospect.email} at {prospect.company} replied"
+    for enrollment in colleagues:
+        _set_state(session, enrollment, EnrollmentState.PAUSED, why, now, "system")
+    return [_id(e) for e in colleagues]
+
+
+def resume_enrollment(
+    session: Session,
+    catalog: Catalog,
+    enrollment: Enrollment,
+    prospect: Prospect,
+    *,
+    now: datetime,
+    actor: str,
+    reason: str,
+) -> None:
+    """Reactivate and move the pending touch to the next open slot from ``now``.
+
+    A touch that failed to render (nothing was sent) is scheduled again, so a fixed template
+    is picked up; touches in any other state are left alone.
+    """
+    _set_state(session, enrollment, EnrollmentState.ACTIVE, reason, now, actor)
+    cadence = catalog.cadence(enrollment.cadence)
+    pending = session.exec(
+        select(Touch)
+        .where(
+            Touch.enrollment_id == enrollment.id,
+            col(Touch.status).in_([TouchStatus.SCHEDULED, TouchStatus.QUEUED, TouchStatus.FAILED]),
+        )
+        .order_by(col(Touch.step).desc())
+    ).first()
+    if pending is None:
+        return
+    step = replace(cadence.step(pending.step), delay=Delay())
+    resumed_due = plan_step(cadence=cadence, step=step, prospect=prospect, anchor=now)
+    pending.due_at = max(pending.due_at, resumed_due)
+    pending.status = TouchStatus.SCHEDULED
+    pending.reason = None
+    session.add(pending)

@@ -1,0 +1,30 @@
+"""Alembic environment: runs on the connection handed over by :func:`cadence.database.migrate`,
+or on ``CADENCE_DATABASE_URL`` when alembic is used from the command line."""
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import cadence.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from cadence.database import create_db_engine
+from cadence.settings import load_settings
+
+target_metadata = SQLModel.metadata
+
+
+def run_migrations() -> None:
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        context.configure(
+            connection=connection, target_metadata=target_metadata, render_as_batch=True
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = create_db_engine(load_settings().database_url)
+    with engine.begin() as conn:
+        context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+run_migrations()

@@ -1,0 +1,173 @@
+"""The store's tables. Foreign-key ids, not ``Relationship()``: rows are read explicitly.
+
+Every datetime column is stored as naive UTC and read back as aware UTC (``UTCDateTime``), so
+SQLite and PostgreSQL behave the same.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import DateTime, TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use aware UTC datetimes")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def _when(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+_LIVE = "state IN ('active', 'paused')"
+
+
+class Prospect(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, unique=True, description="lower-cased")
+    first_name: str = ""
+    last_name: str = ""
+    company: str = Field(default="", index=True)
+    title: str = ""
+    persona: str | None = None
+    timezone: str = "UTC"
+    country: str | None = Field(default=None, max_length=2)
+    stage: str = "names"
+    owner: str = Field(index=True)
+    custom: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    do_not_contact: bool = False
+    email_status: str = "valid"
+    unsubscribe_token: str = Field(unique=True, max_length=64)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class Enrollment(SQLModel, table=True):
+    __table_args__ = (
+        Index(
+            "uq_enrollment_live",
+            "prospect_id",
+            "cadence",
+            unique=True,
+            sqlite_where=text(_LIVE),
+            postgresql_where=text(_LIVE),
+        ),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    prospect_id: int = Field(foreign_key="prospect.id", index=True)
+    cadence: str = Field(index=True)
+    owner: str = Field(index=True)
+    state: str = "active"
+    reason: str | None = None
+    enrolled_at: datetime = _when()
+    updated_at: datetime = _when()
+    first_touch_deadline: datetime | None = _when(default=None)
+
+
+class Touch(SQLModel, table=True):
+    """One step for one enrollment; exactly one row per (enrollment, step)."""
+
+    __table_args__ = (
+        UniqueConstraint("enrollment_id", "step", name="uq_touch_step"),
+        Index("ix_touch_status_due", "status", "due_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    enrollment_id: int = Field(foreign_key="enrollment.id", index=True)
+    prospect_id: int = Field(foreign_key="prospect.id", index=True)
+    step: int
+    channel: str
+    template: str
+    template_version: str | None = None
+    status: str = "scheduled"
+    due_at: datetime = _when()
+    queued_at: datetime | None = _when(default=None)
+    started_at: datetime | None = _when(default=None)
+    sent_at: datetime | None = _when(default=None)
+    subject: str | None = None
+    body: str | None = Field(default=None, sa_type=Text)
+    message_id: str | None = Field(default=None, unique=True)
+    in_reply_to: str | None = None
+    references: str | None = Field(default=None, sa_type=Text)
+    reason: str | None = Field(default=None, sa_type=Text)
+    attempts: int = 0
+
+
+class Task(SQLModel, table=True):
+    """A call or LinkedIn touch for the prospect's owner to do by hand."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    touch_id: int = Field(foreign_key="touch.id", unique=True)
+    prospect_id: int = Field(foreign_key="prospect.id", index=True)
+    owner: str = Field(index=True)
+    channel: str
+    title: str
+    instructions: str = Field(sa_type=Text)
+    due_at: datetime = _when()
+    status: str = "open"
+    outcome: str | None = None
+    done_at: datetime | None = _when(default=None)
+
+
+class Event(SQLModel, table=True):
+    """An inbound or manual event, stored raw before it is interpreted."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    prospect_id: int | None = Field(default=None, foreign_key="prospect.id", index=True)
+    kind: str
+    source: str
+    occurred_at: datetime = _when()
+    recorded_at: datetime = _when()
+    dedupe_key: str | None = Field(default=None, unique=True)
+    raw: str | None = Field(default=None, sa_type=Text)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    actor: str = "system"
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only: who did what, when and why. Nothing updates or deletes these rows."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when(index=True)
+    actor: str
+    action: str
+    prospect_id: int | None = Field(default=None, index=True)
+    enrollment_id: int | None = None
+    touch_id: int | None = None
+    before: str | None = None
+    after: str | None = None
+    reason: str | None = Field(default=None, sa_type=Text)
+
+
+class Suppression(SQLModel, table=True):
+    """An address or whole domain never to contact, whatever the cadence."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    value: str = Field(unique=True, description="lower-cased address or domain")
+    kind: str = "address"
+    reason: str
+    created_at: datetime = _when()
+
+
+class TemplateVersion(SQLModel, table=True):
+    """Each template text ever loaded, so a touch's ``template_version`` can be read back."""
+
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_template_version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    version: str
+    kind: str
+    source: str = Field(sa_type=Text)
+    first_seen_at: datetime = _when()

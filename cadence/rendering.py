@@ -1,0 +1,167 @@
+"""Render touches from marketing's templates in Jinja's immutable sandbox.
+
+Templates are untrusted input (design invariant 5): the sandbox blocks Python internals,
+``StrictUndefined`` turns a missing value into an error instead of "Hi ,", and includes
+resolve only to other loaded templates, never to files.
+"""
+
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateNotFound, meta
+from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from cadence.domain import TemplateDefinition
+from cadence.errors import DefinitionError, RenderError
+
+#: Names a template may use; anything else is rejected when the template loads.
+CONTEXT_NAMES = frozenset(
+    {
+        "first_name",
+        "last_name",
+        "full_name",
+        "email",
+        "company",
+        "title",
+        "stage",
+        "persona",
+        "value_propositions",
+        "value_proposition",
+        "sender",
+        "custom",
+        "unsubscribe_url",
+        "step",
+        "cadence",
+    }
+)
+#: A rendered body longer than this is a runaway loop, not an email.
+MAX_RENDERED_CHARS = 50_000
+_MAX_POWER = 64
+_MAX_REPEAT = 10_000
+
+
+@dataclass(frozen=True)
+class RenderedContent:
+    subject: str | None
+    body: str
+
+
+class _CatalogLoader(BaseLoader):
+    """Resolves ``{% include %}`` to loaded templates only: nothing on disk is reachable."""
+
+    def __init__(self, templates: Mapping[str, TemplateDefinition]) -> None:
+        self._templates = templates
+
+    def get_source(
+        self, environment: Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        found = self._templates.get(template)
+        if found is None:
+            raise TemplateNotFound(template)
+        # Blank lines in place of the front matter keep error line numbers true to the file.
+        return "\n" * (found.body_start_line - 1) + found.body, found.path, lambda: True
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, with repeated strings and huge powers bounded (a template is no DoS)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
+        if operator_name == "**":
+            if isinstance(right, int) and abs(right) > _MAX_POWER:
+                raise SecurityError("exponent too large for a template")
+            return operator.pow(left, right)
+        if isinstance(left, str | list) or isinstance(right, str | list):
+            count = right if isinstance(left, str | list) else left
+            if isinstance(count, int) and count > _MAX_REPEAT:
+                raise SecurityError("repetition too large for a template")
+        return operator.mul(left, right)
+
+
+class TemplateRenderer:
+    """Compiles each template once per version and renders it for one prospect's context."""
+
+    def __init__(self, templates: Mapping[str, TemplateDefinition]) -> None:
+        self._templates = templates
+        self._env = _Sandbox(
+            loader=_CatalogLoader(templates),
+            undefined=StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=False,
+            auto_reload=False,
+            cache_size=-1,
+        )
+        self._subjects: dict[tuple[str, str], Any] = {}
+
+    def check(self, template: TemplateDefinition) -> None:
+        """Reject syntax errors and unknown variables at load, naming file and line."""
+        for label, source, first_line in (
+            ("body", template.body, template.body_start_line),
+            ("subject", template.subject or "", 1),
+        ):
+            try:
+                ast = self._env.parse(source)
+            except TemplateSyntaxError as exc:
+                line = (exc.lineno or 1) + first_line - 1
+                raise DefinitionError(f"{template.path}:{line}: {label}: {exc.message}") from exc
+            unknown = meta.find_undeclared_variables(ast) - CONTEXT_NAMES - set(self._env.globals)
+            if unknown:
+                names = ", ".join(sorted(unknown))
+                allowed = ", ".join(sorted(CONTEXT_NAMES))
+                raise DefinitionError(
+                    f"{template.path}: {label} uses unknown variable(s) {names}; "
+                    f"available: {allowed} (custom CSV columns are custom.NAME)"
+                )
+            for included in meta.find_referenced_templates(ast):
+                if included is not None and included not in self._templates:
+                    raise DefinitionError(
+                        f"{template.path}: {label} includes {included!r}, "
+                        "which is not a template in the templates folder"
+                    )
+
+    def render(self, name: str, context: Mapping[str, Any]) -> RenderedContent:
+        """Render subject and body; raises :class:`RenderError` with file and line."""
+        template = self._templates.get(name)
+        if template is None:
+            raise RenderError(f"template {name!r} is not loaded")
+        try:
+            body = self._env.get_template(name).render(context).strip()
+            subject = None
+            if template.subject is not None:
+                key = (name, template.version)
+                if key not in self._subjects:
+                    self._subjects[key] = self._env.from_string(template.subject)
+                subject = " ".join(self._subjects[key].render(context).split())
+        except UndefinedError as exc:
+            raise RenderError(
+                f"{_where(template, exc.__traceback__)}: {exc.message}; give it a fallback "
+                'such as {{ first_name | default("there") }} or fill it in for this prospect'
+            ) from exc
+        except SecurityError as exc:
+            raise RenderError(f"{_where(template, exc.__traceback__)}: blocked: {exc}") from exc
+        except TemplateError as exc:
+            raise RenderError(f"{_where(template, exc.__traceback__)}: {exc}") from exc
+        except (ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as exc:
+            raise RenderError(f"{_where(template, exc.__traceback__)}: {exc!r}") from exc
+        if not body:
+            raise RenderError(f"{template.path}: rendered body is empty")
+        if len(body) > MAX_RENDERED_CHARS:
+            raise RenderError(f"{template.path}: rendered body over {MAX_RENDERED_CHARS} chars")
+        if subject is not None and not subject:
+            raise RenderError(f"{template.path}: rendered subject is empty")
+        return RenderedContent(subject=subject, body=body)
+
+
+def _where(template: TemplateDefinition, tb: TracebackType | None) -> str:
+    """``path:line`` of the innermost template frame in a Jinja-rewritten traceback."""
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == template.path:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f"{template.path}:{line}" if line else template.path

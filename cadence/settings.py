@@ -1,0 +1,34 @@
+"""Settings from the environment (prefix ``CADENCE_``) and a ``.env`` file.
+
+Never built at import: entry points call :func:`load_settings` and pass the result down.
+"""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """The outside contract's settings; names are fixed by contract.md."""
+
+    model_config = SettingsConfigDict(env_prefix="CADENCE_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///cadence.db"
+    redis_url: str | None = None
+    outbox_dir: Path = Path("outbox")
+    smtp_url: str | None = None
+    config_dir: Path = Path("config")
+    templates_dir: Path = Path("templates")
+    public_url: str = Field(
+        default="http://localhost:8000",
+        description="Base URL of the web process, used in unsubscribe links.",
+    )
+    scheduler_interval_seconds: float = 5.0
+    claim_batch_size: int = 500
+    worker_threads: int = 8
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment now; ``overrides`` win (used by the demo and tests)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,132 @@
+"""SMTP delivery with one reused connection per worker thread."""
+
+import contextlib
+import smtplib
+import ssl
+import threading
+from dataclasses import dataclass
+from email.message import EmailMessage
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from cadence.errors import ConfigurationError, DeliveryError, TransientDeliveryError
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    implicit_tls: bool = False
+    starttls: bool = False
+    timeout: float = 30.0
+
+
+def parse_smtp_url(url: str) -> SmtpSettings:
+    """``smtp://user:pass@host:port``, ``smtps://…`` or ``smtp://…?starttls=1``."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
+        raise ConfigurationError(
+            f"CADENCE_SMTP_URL {parts.scheme or '?'}://…: use smtp://user:pass@host:port, "
+            "smtps://… or smtp://…?starttls=1"
+        )
+    query = parse_qs(parts.query)
+    implicit = parts.scheme == "smtps"
+    try:
+        port = parts.port or (465 if implicit else 25)
+    except ValueError as exc:
+        raise ConfigurationError(f"CADENCE_SMTP_URL has an invalid port: {exc}") from exc
+    return SmtpSettings(
+        host=parts.hostname,
+        port=port,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        implicit_tls=implicit,
+        starttls=query.get("starttls", ["0"])[0] in {"1", "true", "yes"},
+        timeout=float(query.get("timeout", ["30"])[0]),
+    )
+
+
+class SmtpTransport:
+    """Keeps one open connection per thread; a dropped connection is reopened once."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+        self._local = threading.local()
+        self._open: set[smtplib.SMTP] = set()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: str) -> "SmtpTransport":
+        return cls(parse_smtp_url(url))
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        client: smtplib.SMTP
+        if s.implicit_tls:
+            client = smtplib.SMTP_SSL(
+                s.host, s.port, timeout=s.timeout, context=ssl.create_default_context()
+            )
+        else:
+            client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+            if s.starttls:
+                client.starttls(context=ssl.create_default_context())
+        if s.username:
+            client.login(s.username, s.password or "")
+        return client
+
+    def _connection(self) -> smtplib.SMTP:
+        client: smtplib.SMTP | None = getattr(self._local, "client", None)
+        if client is None:
+            client = self._connect()
+            self._local.client = client
+            with self._lock:
+                self._open.add(client)
+        return client
+
+    def send(self, message: EmailMessage) -> None:
+        for attempt in (1, 2):
+            try:
+                self._connection().send_message(message)
+                return
+            except smtplib.SMTPServerDisconnected as exc:
+                self._drop()
+                if attempt == 2:
+                    raise TransientDeliveryError(f"SMTP server disconnected: {exc}") from exc
+            except smtplib.SMTPRecipientsRefused as exc:
+                code, reason = next(iter(exc.recipients.values()))
+                raise _classified(code, reason) from exc
+            except smtplib.SMTPResponseException as exc:
+                if exc.smtp_code in {421}:
+                    self._drop()
+                raise _classified(exc.smtp_code, exc.smtp_error) from exc
+            except (OSError, smtplib.SMTPException) as exc:
+                self._drop()
+                raise TransientDeliveryError(f"SMTP connection failed: {exc}") from exc
+
+    def _drop(self) -> None:
+        client: smtplib.SMTP | None = getattr(self._local, "client", None)
+        self._local.client = None
+        if client is not None:
+            with self._lock:
+                self._open.discard(client)
+            with contextlib.suppress(OSError):
+                client.close()
+
+    def close(self) -> None:
+        """Say QUIT on every thread's connection (worker threads may have exited already)."""
+        with self._lock:
+            clients, self._open = self._open, set()
+        for client in clients:
+            try:
+                client.quit()
+            except (OSError, smtplib.SMTPException):
+                client.close()
+        self._local = threading.local()
+
+
+def _classified(code: int, reason: bytes | str) -> DeliveryError:
+    text = reason.decode(errors="replace") if isinstance(reason, bytes) else reason
+    if 400 <= code < 500:
+        return TransientDeliveryError(f"SMTP {code}: {text}")
+    return DeliveryError(f"SMTP {code}: {text}")

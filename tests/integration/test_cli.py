@@ -1,0 +1,169 @@
+"""The CLI as a user runs it: a subprocess, settings from the environment, output parsed."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+
+def cadence(
+    tmp_path: Path, *args: str, input_text: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CADENCE_")},
+        "CADENCE_DATABASE_URL": f"sqlite:///{tmp_path / 'cadence.db'}",
+        "CADENCE_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "CADENCE_CONFIG_DIR": str(REPO / "config"),
+        "CADENCE_TEMPLATES_DIR": str(REPO / "templates"),
+        "COLUMNS": "200",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "cadence", *args],
+        cwd=tmp_path,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=300,
+        input=input_text,
+        check=False,
+    )
+
+
+def test_demo_json_reports_a_clean_run(tmp_path: Path) -> None:
+    result = cadence(
+        tmp_path,
+        "demo",
+        "--prospects",
+        "40",
+        "--seed",
+        "3",
+        "--json",
+        "--workspace",
+        str(tmp_path / "ws"),
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["prospects"] == 40
+    assert summary["enrolled"]["seven-touch"] == 40
+    assert summary["touches_after_reply"] == 0
+    assert summary["emails_outside_window"] == 0
+    assert summary["bumps_not_threaded"] == 0
+    assert summary["events"].get("reply", 0) >= 1
+    assert summary["emails_sent"] == summary["outbox_files"] > 40
+    assert summary["touches_sent_by_step"]["1"] == 40 - summary["events"].get("bounce", 0) * 0
+    assert (tmp_path / "ws" / "cadence.db").exists()
+
+
+def test_user_flow_import_enroll_simulate_reply_audit(tmp_path: Path) -> None:
+    csv_file = tmp_path / "mine.csv"
+    csv_file.write_text(
+        "\ufeffEmail,First Name,Company,Persona,Timezone,Country,Industry\n"
+        "dana@hooli.example,Dana,Hooli,ceo,America/Los_Angeles,US,saas\n"
+        'eli@pied.example,Eli,"Pied Piper, Inc.",vp_sales,Europe/London,GB,"multi\nline"\n',
+        encoding="utf-8",
+    )
+    assert cadence(tmp_path, "init").returncode == 0
+    imported = cadence(tmp_path, "prospects", "import", str(csv_file), "--json")
+    assert imported.returncode == 0, imported.stderr
+    assert json.loads(imported.stdout)["imported"] == 2
+    again = cadence(tmp_path, "prospects", "import", str(csv_file), "--json")
+    assert json.loads(again.stdout)["unchanged"] == 2
+    enrolled = cadence(tmp_path, "enroll", "seven-touch", "--csv", str(csv_file), "--json")
+    assert enrolled.returncode == 0, enrolled.stderr
+    twice = cadence(tmp_path, "enroll", "seven-touch", "--email", "dana@hooli.example")
+    assert twice.returncode == 1
+    assert "already active in seven-touch" in twice.stderr
+    ran = cadence(
+        tmp_path,
+        "run",
+        "--simulate",
+        "--from",
+        "2026-11-23T06:00:00Z",
+        "--until",
+        "2026-11-27T00:00:00Z",
+    )
+    assert ran.returncode == 0, ran.stderr
+    replied = cadence(tmp_path, "event", "reply", "dana@hooli.example")
+    assert replied.returncode == 0, replied.stderr
+    cadence(
+        tmp_path,
+        "run",
+        "--simulate",
+        "--from",
+        "2026-11-27T00:00:00Z",
+        "--until",
+        "2027-01-30T00:00:00Z",
+    )
+    audit = cadence(tmp_path, "audit", "--format", "json")
+    assert audit.returncode == 0, audit.stderr
+    rows = json.loads(audit.stdout)
+    required = {
+        "prospect",
+        "cadence",
+        "step",
+        "channel",
+        "template",
+        "template_version",
+        "status",
+        "due_at",
+        "sent_at",
+        "message_id",
+        "reason",
+    }
+    assert all(required <= row.keys() for row in rows)
+    dana = [r for r in rows if r["prospect"] == "dana@hooli.example"]
+    assert [r["status"] for r in dana][:1] == ["sent"]
+    assert [r["status"] for r in dana][-1] == "cancelled"
+    eli = [r for r in rows if r["prospect"] == "eli@pied.example" and r["cadence"] == "seven-touch"]
+    assert [r["status"] for r in eli] == ["sent"] * 7
+    assert len({(r["cadence"], r["step"]) for r in eli}) == 7
+    csv_out = cadence(tmp_path, "audit", "--format", "csv", "--email", "eli@pied.example")
+    assert csv_out.stdout.splitlines()[0].startswith("prospect,cadence,step")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("name,company\nx,y\n", "no 'email' column"),
+        ("email,timezone\nok@x.example,UTC\nnot-an-email,UTC\n", "3: not-an-email"),
+        ("email,timezone\nok@x.example,Mars/Base\n", "not an IANA time zone"),
+        ("email\nsame@x.example\nSAME@x.example\n", "duplicate of line 2"),
+        ("", "empty"),
+        ('email,first_name\n"unterminated@x.example,"Ann\n', "rejected"),
+    ],
+)
+def test_bad_csv_is_rejected_and_changes_nothing(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    csv_file = tmp_path / "bad.csv"
+    csv_file.write_text(content, encoding="utf-8")
+    assert cadence(tmp_path, "init").returncode == 0
+    result = cadence(tmp_path, "prospects", "import", str(csv_file))
+    assert result.returncode == 1
+    assert message in result.stderr
+    audit = cadence(tmp_path, "audit", "--format", "json")
+    assert json.loads(audit.stdout) == []
+
+
+def test_bad_arguments_give_clear_errors(tmp_path: Path) -> None:
+    before_init = cadence(tmp_path, "audit")
+    assert before_init.returncode == 1
+    assert "run `cadence init`" in before_init.stderr
+    assert cadence(tmp_path, "init").returncode == 0
+    assert cadence(tmp_path, "init").returncode == 0  # safe to repeat
+    unknown = cadence(tmp_path, "enroll", "no-such-cadence", "--email", "a@b.example")
+    assert unknown.returncode == 1
+    assert "no cadence named 'no-such-cadence'" in unknown.stderr
+    bad_time = cadence(tmp_path, "run", "--simulate", "--until", "next tuesday")
+    assert bad_time.returncode == 2
+    assert "ISO 8601" in bad_time.stderr
+    nobody = cadence(tmp_path, "event", "reply", "ghost@x.example")
+    assert nobody.returncode == 1
+    assert "no prospect with email" in nobody.stderr

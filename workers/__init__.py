@@ -1,0 +1,1 @@
+"""The worker edge: dramatiq's broker and actors. Thin: actors call cadence's services."""

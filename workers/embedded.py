@@ -1,0 +1,154 @@
+"""Scheduler and workers in one process: ``cadence run`` and ``cadence demo``.
+
+The same actors and the same real dramatiq ``Worker`` as production, on the in-process broker
+(or on Redis when configured). In simulated mode the clock jumps from due time to due time,
+draining the queue at each stop, so weeks of a cadence run in seconds.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from dramatiq import Worker
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from cadence.claiming import next_due_at
+from cadence.clock import SimulatedClock
+from cadence.context import AppContext
+from cadence.database import transaction
+from cadence.domain import TouchStatus
+from cadence.models import Touch
+from cadence.services import scheduler_tick
+from workers.actors import Actors, declare_actors
+from workers.broker import TOUCH_QUEUE, build_broker
+
+log = logging.getLogger(__name__)
+
+#: How long a simulated stop waits for in-flight touches before giving up (seconds).
+DRAIN_TIMEOUT = 120.0
+
+
+@dataclass
+class SimulationStop:
+    at: datetime
+    claimed: int
+
+
+class EmbeddedEngine:
+    def __init__(self, ctx: AppContext, *, worker_threads: int | None = None) -> None:
+        self.ctx = ctx
+        self.broker = build_broker(ctx.settings.redis_url)
+        self.actors: Actors = declare_actors(self.broker, ctx)
+        self.worker = Worker(
+            self.broker,
+            worker_threads=worker_threads or ctx.settings.worker_threads,
+            worker_timeout=100,
+        )
+
+    def __enter__(self) -> "EmbeddedEngine":
+        self.worker.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.worker.stop()
+        self.broker.close()
+
+    def tick(self) -> int:
+        """One scheduler pass: claim what is due now and enqueue it."""
+        return scheduler_tick(self.ctx, self.actors.enqueue_touches)
+
+    def drain(self) -> None:
+        """Wait until every claimed touch has been worked (the store says so, not the queue)."""
+        deadline = time.monotonic() + DRAIN_TIMEOUT
+        while True:
+            self.broker.join(TOUCH_QUEUE)
+            self.worker.join()
+            with transaction(self.ctx.engine) as session:
+                in_flight = session.exec(
+                    select(func.count())
+                    .select_from(Touch)
+                    .where(col(Touch.status).in_([TouchStatus.QUEUED, TouchStatus.SENDING]))
+                ).one()
+            if not in_flight:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{in_flight} touches still in flight after {DRAIN_TIMEOUT}s")
+            time.sleep(0.05)
+
+    def simulate(
+        self,
+        clock: SimulatedClock,
+        until: datetime,
+        *,
+        extra_stops: Callable[[], datetime | None] = lambda: None,
+        at_stop: Callable[[datetime], None] = lambda _now: None,
+        on_progress: Callable[[SimulationStop], None] = lambda _stop: None,
+        resolution: timedelta = timedelta(minutes=1),
+    ) -> int:
+        """Jump the clock from due time to due time until ``until``; returns touches run.
+
+        ``extra_stops`` and ``at_stop`` let a caller (the demo) make things happen at given
+        times, such as a prospect replying, through the same services as a real event.
+        ``resolution`` is the smallest jump, like a real scheduler's tick: touches due within
+        it start together, at most that late (plans keep a margin before a window closes).
+        """
+        total = 0
+        while True:
+            now = clock.now()
+            at_stop(now)
+            claimed = self.tick()
+            if claimed:
+                self.drain()
+            total += claimed
+            on_progress(SimulationStop(now, claimed))
+            with transaction(self.ctx.engine) as session:
+                candidates = [next_due_at(session), extra_stops()]
+            upcoming = min((c for c in candidates if c is not None), default=None)
+            if upcoming is None or upcoming > until:
+                if until > now:
+                    clock.advance_to(until)
+                return total
+            if upcoming <= now and not claimed:
+                raise RuntimeError(f"simulation stuck at {now.isoformat()}: due work not claimed")
+            clock.advance_to(max(upcoming, now + resolution))
+
+    def run_forever(self, interval_seconds: float, stop: threading.Event | None = None) -> None:
+        """Real time: an APScheduler job ticks every ``interval_seconds`` until stopped."""
+        scheduler = BlockingScheduler()
+        scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=interval_seconds,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=self.ctx.clock.now(),
+        )
+        if stop is not None:
+            threading.Thread(
+                target=lambda: (stop.wait(), scheduler.shutdown(wait=False)), daemon=True
+            ).start()
+        scheduler.start()
+
+
+def run_scheduler(ctx: AppContext, stop: threading.Event) -> None:
+    """The Procfile's scheduler: APScheduler ticks that only claim and enqueue on Redis."""
+    broker = build_broker(ctx.settings.redis_url)
+    actors = declare_actors(broker, ctx)
+    scheduler = BlockingScheduler()
+    scheduler.add_job(
+        lambda: scheduler_tick(ctx, actors.enqueue_touches),
+        "interval",
+        seconds=ctx.settings.scheduler_interval_seconds,
+        max_instances=1,
+        coalesce=True,
+        next_run_time=ctx.clock.now(),
+    )
+    threading.Thread(
+        target=lambda: (stop.wait(), scheduler.shutdown(wait=False)), daemon=True
+    ).start()
+    scheduler.start()
