@@ -13,6 +13,7 @@ from rich.table import Table
 
 from cadence import services
 from cadence.audit_report import AUDIT_FIELDS, event_rows, touch_rows
+from cadence.cli_authoring import cadences_app, templates_app
 from cadence.cli_support import (
     app_context,
     cli_actor,
@@ -35,6 +36,8 @@ app = typer.Typer(
 )
 prospects_app = typer.Typer(help="Prospects: import from CSV.", no_args_is_help=True)
 app.add_typer(prospects_app, name="prospects")
+app.add_typer(templates_app, name="templates")
+app.add_typer(cadences_app, name="cadences")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 OwnerOption = Annotated[str | None, typer.Option("--owner", help="SDR who owns the prospects.")]
@@ -335,3 +338,65 @@ def demo(
 
 def main() -> None:
     app()
+
+
+tasks_app = typer.Typer(help="The SDR's call and LinkedIn tasks.", no_args_is_help=True)
+app.add_typer(tasks_app, name="tasks")
+
+
+@tasks_app.command("list")
+def tasks_list(
+    owner: OwnerOption = None,
+    done: Annotated[bool, typer.Option("--all", help="Include done tasks.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Open tasks, oldest due first."""
+    from cadence.sdr_tasks import list_tasks
+
+    with app_context() as ctx, transaction(ctx.engine) as session:
+        tasks = list_tasks(session, owner=owner, include_done=done)
+    if as_json:
+        print_json([t.__dict__ for t in tasks])
+        return
+    table = Table(title=f"Tasks{f' for {owner}' if owner else ''}")
+    for column in ("id", "due (UTC)", "owner", "channel", "prospect", "company", "step", "status"):
+        table.add_column(column)
+    for t in tasks:
+        table.add_row(
+            str(t.id),
+            f"{t.due_at:%Y-%m-%d %H:%M}",
+            t.owner,
+            t.channel,
+            t.prospect,
+            t.company,
+            f"{t.cadence} {t.step}",
+            t.outcome or t.status,
+        )
+    out_console.print(table)
+
+
+class Outcome(StrEnum):
+    connected = "connected"
+    voicemail = "voicemail"
+    no_answer = "no_answer"
+    skipped = "skipped"
+
+
+@tasks_app.command("done")
+def tasks_done(
+    task_id: Annotated[int, typer.Argument(help="Task id from `cadence tasks list`.")],
+    outcome: Annotated[Outcome, typer.Option("--outcome")],
+) -> None:
+    """Close a task with its outcome."""
+    from cadence.domain import TaskOutcome
+    from cadence.sdr_tasks import complete_task
+
+    with app_context() as ctx, transaction(ctx.engine) as session:
+        complete_task(
+            session,
+            task_id,
+            outcome=TaskOutcome(outcome.value),
+            now=ctx.clock.now(),
+            actor=cli_actor(),
+        )
+    err_console.print(f"task {task_id}: {outcome.value}")
