@@ -29,8 +29,8 @@ def check_cadence(cadence: CadenceDefinition) -> list[CadenceFinding]:
                 "warning",
                 cadence.source,
                 None,
-                f"{cadence.name} has {len(cadence.steps)} touches; the rule of seven touches says a "
-                "prospect needs about seven before trust forms",
+                f"{cadence.name} has {len(cadence.steps)} touches; the rule of seven touches says "
+                "a prospect needs about seven before trust forms",
             )
         )
     channels = {step.channel for step in cadence.steps}
@@ -55,8 +55,8 @@ def check_cadence(cadence: CadenceDefinition) -> list[CadenceFinding]:
                     "error",
                     cadence.source,
                     step.number,
-                    f"step {step.number} ({step.template}) replies in a thread, but no earlier step "
-                    "is an email",
+                    f"step {step.number} ({step.template}) replies in a thread, but no earlier "
+                    "step is an email",
                 )
             )
     return found
