@@ -278,7 +278,7 @@ def _simulate(
         console=console,
         transient=True,
     )
-    with progress, EmbeddedEngine(ctx, worker_threads=4) as engine:
+    with progress, EmbeddedEngine(ctx, worker_threads=1) as engine:
         task = progress.add_task("simulating", total=total_seconds, when="")
         start = clock.now()
 

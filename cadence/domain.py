@@ -77,12 +77,14 @@ class EventKind(StrEnum):
     REPLY = "reply"
     AUTO_REPLY = "auto_reply"
     BOUNCE = "bounce"
+    SOFT_BOUNCE = "soft_bounce"
     COMPLAINT = "complaint"
     UNSUBSCRIBE = "unsubscribe"
     MEETING = "meeting"
     PAUSE = "pause"
     RESUME = "resume"
     HALT = "halt"
+    UNKNOWN = "unknown"
 
 
 #: Events after which nothing more may be sent to the prospect in any cadence.

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from cadence.audit_log import record_audit
 from cadence.catalog import Catalog
@@ -26,6 +26,9 @@ from cadence.enrollment import cancel_pending_touches, live_enrollments, plan_st
 from cadence.errors import InputError, NotFoundError
 from cadence.models import Enrollment, Event, Prospect, Touch
 from cadence.suppressions import suppress
+
+#: Soft bounces (mailbox full, greylisting) tolerated before the address counts as dead.
+SOFT_BOUNCE_LIMIT = 3
 
 
 @dataclass
@@ -52,7 +55,7 @@ def record_event(
     catalog: Catalog,
     *,
     kind: EventKind,
-    email: str,
+    email: str | None,
     now: datetime,
     occurred_at: datetime | None = None,
     source: str = "cli",
@@ -62,19 +65,23 @@ def record_event(
     raw: str | None = None,
     detail: dict[str, Any] | None = None,
     dedupe_key: str | None = None,
+    resume_at: datetime | None = None,
 ) -> EventOutcome:
     """Store the event, then apply it. ``now`` is the commit-side clock; ``occurred_at``
-    is when it happened (defaults to ``now``). A repeated ``dedupe_key`` changes nothing."""
+    is when it happened (defaults to ``now``). A repeated ``dedupe_key`` changes nothing.
+
+    ``email`` None stores an unmatched event for a person to review, with no effect.
+    ``resume_at`` (auto-replies) is when a paused enrollment picks up again.
+    """
     if dedupe_key is not None:
         seen = session.exec(select(Event).where(Event.dedupe_key == dedupe_key)).first()
         if seen is not None:
-            return EventOutcome(seen.id, kind, email.lower(), duplicate=True)
+            return EventOutcome(seen.id, kind, email.lower() if email else None, duplicate=True)
     if cadence is not None:
         catalog.cadence(cadence)
-    prospect = find_prospect(session, email)
-    assert prospect.id is not None
+    prospect = find_prospect(session, email) if email is not None else None
     event = Event(
-        prospect_id=prospect.id,
+        prospect_id=prospect.id if prospect else None,
         kind=kind,
         source=source,
         occurred_at=occurred_at or now,
@@ -86,6 +93,9 @@ def record_event(
     )
     session.add(event)
     session.flush()
+    if prospect is None or kind is EventKind.UNKNOWN:
+        return EventOutcome(event.id, kind, prospect.email if prospect else None)
+    assert prospect.id is not None
     outcome = EventOutcome(event.id, kind, prospect.email)
     why = reason or f"{kind.value} recorded" + (f" by {actor}" if actor != "system" else "")
     record_audit(
@@ -100,6 +110,16 @@ def record_event(
     enrollments = live_enrollments(session, prospect.id, lock=True)
     if cadence is not None:
         enrollments = [e for e in enrollments if e.cadence == cadence]
+    if kind is EventKind.SOFT_BOUNCE:
+        soft = session.exec(
+            select(func.count())
+            .select_from(Event)
+            .where(Event.prospect_id == prospect.id, Event.kind == EventKind.SOFT_BOUNCE)
+        ).one()
+        if soft < SOFT_BOUNCE_LIMIT:
+            return outcome
+        kind = EventKind.BOUNCE
+        why = f"{soft} soft bounces in a row"
     if kind in STOPPING_EVENTS or kind is EventKind.HALT:
         if kind is EventKind.HALT and not enrollments:
             raise InputError(f"{prospect.email} has no active or paused enrollment to halt")
@@ -127,6 +147,7 @@ def record_event(
             raise InputError(f"{prospect.email} has no active enrollment to pause")
         for enrollment in active:
             _set_state(session, enrollment, EnrollmentState.PAUSED, why, now, actor)
+            enrollment.resume_at = resume_at
             outcome.paused.append(_id(enrollment))
     elif kind is EventKind.RESUME:
         paused = [e for e in enrollments if e.state == EnrollmentState.PAUSED]
@@ -138,6 +159,32 @@ def record_event(
             )
             outcome.resumed.append(_id(enrollment))
     return outcome
+
+
+def resume_due(session: Session, catalog: Catalog, *, now: datetime) -> list[int]:
+    """Resume enrollments an auto-reply paused until a return date that has come."""
+    due = session.exec(
+        select(Enrollment)
+        .where(
+            Enrollment.state == EnrollmentState.PAUSED,
+            col(Enrollment.resume_at).is_not(None),
+            col(Enrollment.resume_at) <= now,
+        )
+        .with_for_update()
+    ).all()
+    for enrollment in due:
+        prospect = session.get(Prospect, enrollment.prospect_id)
+        assert prospect is not None
+        resume_enrollment(
+            session,
+            catalog,
+            enrollment,
+            prospect,
+            now=now,
+            actor="system",
+            reason="back from out of office",
+        )
+    return [_id(e) for e in due]
 
 
 def _id(enrollment: Enrollment) -> int:
@@ -224,6 +271,7 @@ def resume_enrollment(
     is picked up; touches in any other state are left alone.
     """
     _set_state(session, enrollment, EnrollmentState.ACTIVE, reason, now, actor)
+    enrollment.resume_at = None
     cadence = catalog.cadence(enrollment.cadence)
     pending = session.exec(
         select(Touch)

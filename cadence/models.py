@@ -75,6 +75,7 @@ class Enrollment(SQLModel, table=True):
     enrolled_at: datetime = _when()
     updated_at: datetime = _when()
     first_touch_deadline: datetime | None = _when(default=None)
+    resume_at: datetime | None = _when(default=None, index=True)
 
 
 class Touch(SQLModel, table=True):

@@ -13,7 +13,7 @@ from cadence.database import is_postgres, migrate, transaction
 from cadence.domain import EventKind
 from cadence.enrollment import EnrollResult, enroll
 from cadence.errors import InputError
-from cadence.events import EventOutcome, record_event
+from cadence.events import EventOutcome, record_event, resume_due
 from cadence.models import TemplateVersion
 from cadence.prospect_import import (
     ImportReport,
@@ -125,6 +125,9 @@ def scheduler_tick(ctx: AppContext, enqueue: Callable[[Sequence[int]], None]) ->
     with transaction(ctx.engine) as session:
         stale = stale_queued(session, now=now, limit=batch)
         unconfirmed = mark_unconfirmed(session, now=now)
+        resumed = resume_due(session, ctx.catalog, now=now)
+    if resumed:
+        log.info("resumed %d enrollments after out-of-office", len(resumed))
     if stale:
         log.warning("re-enqueueing %d touches queued but never picked up", len(stale))
         enqueue(stale)

@@ -28,7 +28,7 @@ START = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
 def _require(what: str, check: Callable[[], object]) -> None:
     try:
         check()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure means the service is unusable
         pytest.fail(
             f"{what} is not reachable ({exc}); start it (scripts/test does) — integration "
             "tests are never skipped",

@@ -167,3 +167,22 @@ def test_bad_arguments_give_clear_errors(tmp_path: Path) -> None:
     nobody = cadence(tmp_path, "event", "reply", "ghost@x.example")
     assert nobody.returncode == 1
     assert "no prospect with email" in nobody.stderr
+
+
+def test_inbound_json_lines_follow_the_contract(tmp_path: Path) -> None:
+    fixtures = sorted((REPO / "tests" / "fixtures" / "inbound").glob("*.rfc822"))
+    assert len(fixtures) > 50
+    assert cadence(tmp_path, "init").returncode == 0
+    result = cadence(tmp_path, "inbound", "--dry-run", "--json", *map(str, fixtures))
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["file"] for line in lines] == [str(f) for f in fixtures]
+    keys = {"file", "kind", "bounce", "addresses", "prospect", "return_date", "reply_text"}
+    assert all(set(line) == keys for line in lines)
+    kinds = {line["kind"] for line in lines}
+    assert kinds == {"reply", "auto_reply", "bounce", "complaint", "unsubscribe", "unknown"}
+    assert all(line["bounce"] in ("hard", "soft") for line in lines if line["kind"] == "bounce")
+    audit = cadence(tmp_path, "audit", "--events", "--format", "json")
+    assert json.loads(audit.stdout)["events"] == []  # --dry-run changed nothing
+    missing = cadence(tmp_path, "inbound", str(tmp_path / "nope.eml"))
+    assert missing.returncode == 1
