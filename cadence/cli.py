@@ -448,3 +448,71 @@ def inbound(
         out_console.print(table)
     if unreadable:
         raise typer.Exit(1)
+
+
+class ReportFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+@app.command()
+def report(
+    since: Annotated[
+        str | None, typer.Option("--since", help="Enrolled at or after (ISO).")
+    ] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Enrolled before (ISO).")] = None,
+    fmt: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.table,
+) -> None:
+    """Per cadence, step, template version and owner: replies, rates, speed to lead."""
+    from cadence.report_query import report as build
+
+    start, end = parse_instant(since, "--since"), parse_instant(until, "--until")
+    with app_context() as ctx, transaction(ctx.engine) as session:
+        result = build(session, since=start, until=end)
+    if fmt is ReportFormat.json:
+        print_json(result)
+        return
+    sections = (
+        (
+            "Cadences",
+            result["cadences"],
+            (
+                "cadence",
+                "enrolled",
+                "touches",
+                "replies",
+                "reply_rate",
+                "bounces",
+                "unsubscribes",
+                "median_hours_to_first_touch",
+                "reached_touch_7_share",
+                "median_touches_before_reply",
+            ),
+        ),
+        (
+            "Steps",
+            result["steps"],
+            ("cadence", "step", "template", "sent", "replies", "reply_rate"),
+        ),
+        (
+            "Template versions",
+            result["templates"],
+            ("template", "version", "sent", "replies", "reply_rate"),
+        ),
+        ("Owners", result["owners"], ("owner", "enrolled", "touches", "replies", "reply_rate")),
+    )
+    for title, rows, columns in sections:
+        table = Table(title=title)
+        for column in columns:
+            table.add_column(column.replace("_", " "), overflow="fold")
+        for row in rows:
+            table.add_row(*(_cell(row[c]) for c in columns))
+        out_console.print(table)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.1%}" if value <= 1 else f"{value:.1f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    return "" if value is None else str(value)

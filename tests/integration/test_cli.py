@@ -124,6 +124,10 @@ def test_user_flow_import_enroll_simulate_reply_audit(tmp_path: Path) -> None:
     eli = [r for r in rows if r["prospect"] == "eli@pied.example" and r["cadence"] == "seven-touch"]
     assert [r["status"] for r in eli] == ["sent"] * 7
     assert len({(r["cadence"], r["step"]) for r in eli}) == 7
+    report = json.loads(cadence(tmp_path, "report", "--format", "json").stdout)
+    seven = next(c for c in report["cadences"] if c["cadence"] == "seven-touch")
+    assert (seven["enrolled"], seven["replies"], seven["reply_rate"]) == (2, 1, 0.5)
+    assert cadence(tmp_path, "report").returncode == 0
     csv_out = cadence(tmp_path, "audit", "--format", "csv", "--email", "eli@pied.example")
     assert csv_out.stdout.splitlines()[0].startswith("prospect,cadence,step")
 

@@ -1,0 +1,155 @@
+"""What works: per cadence, step, template version and owner. Pure: rows in, report out.
+
+A reply is credited to the last touch the prospect received before it, in the enrollment
+that was live when it came; that is the step and template that worked.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from statistics import median
+from typing import Any
+
+SEVENTH_TOUCH = 7
+
+
+@dataclass(frozen=True)
+class EnrollmentRow:
+    id: int
+    prospect_id: int
+    cadence: str
+    owner: str
+    enrolled_at: datetime
+
+
+@dataclass(frozen=True)
+class TouchRow:
+    enrollment_id: int
+    step: int
+    channel: str
+    template: str
+    template_version: str | None
+    status: str
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class EventRow:
+    prospect_id: int
+    kind: str
+    at: datetime
+
+
+def _rate(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def build_report(
+    enrollments: list[EnrollmentRow], touches: list[TouchRow], events: list[EventRow]
+) -> dict[str, Any]:
+    by_enrollment: dict[int, list[TouchRow]] = defaultdict(list)
+    for touch in touches:
+        if touch.status == "sent" and touch.sent_at is not None:
+            by_enrollment[touch.enrollment_id].append(touch)
+    for sent in by_enrollment.values():
+        sent.sort(key=lambda t: t.sent_at.timestamp() if t.sent_at else 0.0)
+    outcome: dict[int, tuple[str, datetime]] = {}
+    for event in sorted(events, key=lambda e: e.at):
+        if event.kind in ("reply", "bounce", "unsubscribe", "complaint"):
+            outcome.setdefault(event.prospect_id, (event.kind, event.at))
+
+    cadences: dict[str, dict[str, Any]] = {}
+    steps: dict[tuple[str, int, str], dict[str, int]] = defaultdict(
+        lambda: {"sent": 0, "replies": 0}
+    )
+    templates: dict[tuple[str, str], dict[str, int]] = defaultdict(
+        lambda: {"sent": 0, "replies": 0}
+    )
+    owners: dict[str, dict[str, int]] = defaultdict(
+        lambda: {"enrolled": 0, "touches": 0, "replies": 0}
+    )
+    first_touch_hours: dict[str, list[float]] = defaultdict(list)
+    touches_before_reply: dict[str, list[int]] = defaultdict(list)
+    for enrollment in enrollments:
+        c = cadences.setdefault(
+            enrollment.cadence,
+            {
+                "cadence": enrollment.cadence,
+                "enrolled": 0,
+                "touches": defaultdict(int),
+                "replies": 0,
+                "bounces": 0,
+                "unsubscribes": 0,
+                "reached_touch_7": 0,
+            },
+        )
+        c["enrolled"] += 1
+        owners[enrollment.owner]["enrolled"] += 1
+        sent = by_enrollment.get(enrollment.id, [])
+        result = outcome.get(enrollment.prospect_id)
+        if result is not None:
+            sent_before = [t for t in sent if t.sent_at and t.sent_at <= result[1]]
+        else:
+            sent_before = sent
+        for touch in sent:
+            c["touches"][touch.channel] += 1
+            owners[enrollment.owner]["touches"] += 1
+            steps[(enrollment.cadence, touch.step, touch.template)]["sent"] += 1
+            templates[(touch.template, touch.template_version or "?")]["sent"] += 1
+        if sent and sent[0].sent_at:
+            hours = (sent[0].sent_at - enrollment.enrolled_at).total_seconds() / 3600
+            first_touch_hours[enrollment.cadence].append(hours)
+        if any(t.step >= SEVENTH_TOUCH for t in sent_before):
+            c["reached_touch_7"] += 1
+        if result is None or not sent_before or result[1] < enrollment.enrolled_at:
+            continue
+        kind = result[0]
+        if kind == "reply":
+            last = sent_before[-1]
+            c["replies"] += 1
+            owners[enrollment.owner]["replies"] += 1
+            steps[(enrollment.cadence, last.step, last.template)]["replies"] += 1
+            templates[(last.template, last.template_version or "?")]["replies"] += 1
+            touches_before_reply[enrollment.cadence].append(len(sent_before))
+        elif kind == "bounce":
+            c["bounces"] += 1
+        else:
+            c["unsubscribes"] += 1
+
+    cadence_rows = []
+    for name, c in sorted(cadences.items()):
+        c["touches"] = dict(c["touches"])
+        c["reply_rate"] = _rate(c["replies"], c["enrolled"])
+        c["reached_touch_7_share"] = _rate(c.pop("reached_touch_7"), c["enrolled"])
+        waits = first_touch_hours.get(name)
+        c["median_hours_to_first_touch"] = round(median(waits), 1) if waits else None
+        counts = touches_before_reply.get(name)
+        c["median_touches_before_reply"] = median(counts) if counts else None
+        cadence_rows.append(c)
+    step_rows: list[dict[str, Any]] = [
+        {
+            "cadence": k[0],
+            "step": k[1],
+            "template": k[2],
+            **v,
+            "reply_rate": _rate(v["replies"], v["sent"]),
+        }
+        for k, v in sorted(steps.items())
+    ]
+    template_rows = [
+        {"template": k[0], "version": k[1], **v, "reply_rate": _rate(v["replies"], v["sent"])}
+        for k, v in sorted(templates.items())
+    ]
+    owner_rows = [
+        {"owner": k, **v, "reply_rate": _rate(v["replies"], v["enrolled"])}
+        for k, v in sorted(owners.items())
+    ]
+    ranked = sorted((r for r in step_rows if r["sent"] >= 20), key=lambda r: r["reply_rate"])
+    return {
+        "cadences": cadence_rows,
+        "steps": step_rows,
+        "templates": template_rows,
+        "owners": owner_rows,
+        "best_steps": ranked[::-1][:3],
+        "worst_steps": ranked[:3],
+    }

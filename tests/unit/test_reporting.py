@@ -1,0 +1,54 @@
+"""The report's arithmetic on hand-made rows: credit to the last touch before a reply."""
+
+from datetime import UTC, datetime, timedelta
+
+from cadence.reporting import EnrollmentRow, EventRow, TouchRow, build_report
+
+T0 = datetime(2026, 3, 2, 12, tzinfo=UTC)
+
+
+def _touches(enrollment_id: int, steps: int) -> list[TouchRow]:
+    return [
+        TouchRow(
+            enrollment_id,
+            step,
+            "email" if step != 3 else "call",
+            f"t{step}",
+            "v1",
+            "sent",
+            T0 + timedelta(days=step),
+        )
+        for step in range(1, steps + 1)
+    ]
+
+
+def test_reply_credited_to_last_touch_before_it_and_rates() -> None:
+    enrollments = [
+        EnrollmentRow(1, 10, "seven-touch", "alex", T0),
+        EnrollmentRow(2, 20, "seven-touch", "alex", T0),
+        EnrollmentRow(3, 30, "seven-touch", "priya", T0),
+    ]
+    touches = _touches(1, 4) + _touches(2, 7) + _touches(3, 2)
+    events = [
+        EventRow(10, "reply", T0 + timedelta(days=3, hours=5)),  # after step 3
+        EventRow(30, "unsubscribe", T0 + timedelta(days=1, hours=1)),
+    ]
+    report = build_report(enrollments, touches, events)
+    (cadence,) = report["cadences"]
+    assert cadence["enrolled"] == 3
+    assert cadence["replies"] == 1
+    assert cadence["unsubscribes"] == 1
+    assert cadence["reply_rate"] == round(1 / 3, 4)
+    assert cadence["touches"] == {"email": 11, "call": 2}
+    assert cadence["reached_touch_7_share"] == round(1 / 3, 4)
+    assert cadence["median_touches_before_reply"] == 3
+    assert cadence["median_hours_to_first_touch"] == 24.0
+    step3 = next(r for r in report["steps"] if r["step"] == 3)
+    assert (step3["sent"], step3["replies"]) == (2, 1)
+    owners = {r["owner"]: r for r in report["owners"]}
+    assert (owners["alex"]["replies"], owners["priya"]["replies"]) == (1, 0)
+
+
+def test_empty_store_gives_an_empty_report() -> None:
+    report = build_report([], [], [])
+    assert report["cadences"] == [] and report["best_steps"] == []
