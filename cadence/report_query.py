@@ -29,7 +29,7 @@ def report(session: Session, *, since: datetime | None, until: datetime | None) 
         if t.enrollment_id in ids
     ]
     events = [
-        EventRow(e.prospect_id, e.kind, e.recorded_at)
+        EventRow(e.prospect_id, e.kind, e.occurred_at)
         for e in session.exec(select(Event).where(col(Event.prospect_id).is_not(None)))
         if e.prospect_id in prospects
     ]

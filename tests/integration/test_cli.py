@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -80,27 +81,14 @@ def test_user_flow_import_enroll_simulate_reply_audit(tmp_path: Path) -> None:
     twice = cadence(tmp_path, "enroll", "seven-touch", "--email", "dana@hooli.example")
     assert twice.returncode == 1
     assert "already active in seven-touch" in twice.stderr
-    ran = cadence(
-        tmp_path,
-        "run",
-        "--simulate",
-        "--from",
-        "2026-11-23T06:00:00Z",
-        "--until",
-        "2026-11-27T00:00:00Z",
-    )
+    # Real time now, then a simulated week: nothing here depends on today's date.
+    base = datetime.now(UTC).replace(microsecond=0)
+    week, later = (base + timedelta(days=8)).isoformat(), (base + timedelta(days=80)).isoformat()
+    ran = cadence(tmp_path, "run", "--simulate", "--until", week)
     assert ran.returncode == 0, ran.stderr
-    replied = cadence(tmp_path, "event", "reply", "dana@hooli.example")
+    replied = cadence(tmp_path, "event", "reply", "dana@hooli.example", "--at", week)
     assert replied.returncode == 0, replied.stderr
-    cadence(
-        tmp_path,
-        "run",
-        "--simulate",
-        "--from",
-        "2026-11-27T00:00:00Z",
-        "--until",
-        "2027-01-30T00:00:00Z",
-    )
+    cadence(tmp_path, "run", "--simulate", "--from", week, "--until", later)
     audit = cadence(tmp_path, "audit", "--format", "json")
     assert audit.returncode == 0, audit.stderr
     rows = json.loads(audit.stdout)
