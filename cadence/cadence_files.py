@@ -25,9 +25,9 @@ from cadence.domain import (
 )
 from cadence.errors import DefinitionError
 
-_DELAY = re.compile(r"^\s*(\d{1,4})\s*([dhm])\s*$")
-_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_DELAY = re.compile(r"\s*(\d{1,4})\s*([dhm])\s*")
+_CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 _CADENCE_KEYS = {
     "name",
     "description",
@@ -44,7 +44,7 @@ _STEP_KEYS = {"template", "delay", "thread", "send_window"}
 def parse_delay(text: object) -> Delay:
     if not isinstance(text, str):
         raise ValueError('delay must be a string such as "3d", "4h" or "30m"')
-    match = _DELAY.match(text)
+    match = _DELAY.fullmatch(text)
     if not match:
         raise ValueError(f'delay {text!r} is not Nd, Nh or Nm (for example "3d")')
     amount, unit = int(match[1]), match[2]
@@ -54,7 +54,7 @@ def parse_delay(text: object) -> Delay:
 
 
 def parse_clock(text: object, field: str) -> time:
-    if not isinstance(text, str) or not _CLOCK.match(text):
+    if not isinstance(text, str) or not _CLOCK.fullmatch(text):
         raise ValueError(f'{field} must be a 24-hour "HH:MM" time, got {text!r}')
     hours, minutes = text.split(":")
     return time(int(hours), int(minutes))
@@ -93,7 +93,7 @@ def parse_cadence(
     if unknown:
         raise fail("cadence", f"unknown keys {', '.join(sorted(unknown))}")
     name = data.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise fail("name", "required; lower-case letters, digits, '-' or '_'")
     try:
         window = parse_send_window(data.get("send_window", {"start": "07:30", "end": "09:30"}))

@@ -34,8 +34,13 @@ def country_for_zone(zone: str) -> str | None:
     return _zone_countries().get(zone)
 
 
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
 def valid_zone(name: str) -> bool:
-    if name not in available_timezones():
+    if name not in _zones():
         return False
     try:
         ZoneInfo(name)

@@ -2,7 +2,7 @@
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -32,7 +32,8 @@ def reply_subject(subject: str) -> str:
 
 def quote_below(body: str, parent: ThreadParent) -> str:
     """The new text, then the earlier email quoted as mail clients do ("On … wrote:")."""
-    when = parent.sent_at.strftime("%a, %-d %b %Y at %H:%M UTC")
+    sent = parent.sent_at if parent.sent_at.tzinfo else parent.sent_at.replace(tzinfo=UTC)
+    when = sent.astimezone(UTC).strftime("%a, %-d %b %Y at %H:%M UTC")
     quoted = "\n".join(f"> {line}" if line else ">" for line in parent.body.splitlines())
     return f"{body}\n\nOn {when}, {parent.sender_display} wrote:\n{quoted}\n"
 

@@ -138,12 +138,20 @@ def parse_prospect_csv(
     return rows, rejected
 
 
+def _is_control(ch: str) -> bool:
+    """C0 and C1 controls, DEL, and the bidirectional overrides that disguise text."""
+    code = ord(ch)
+    return code < 32 or 0x7F <= code <= 0x9F or 0x202A <= code <= 0x202E or 0x2066 <= code <= 0x2069
+
+
 def _validate(record: Mapping[str, str], line: int, catalog: Catalog) -> ProspectRow:
     for name, value in record.items():
         if len(value) > MAX_FIELD_CHARS:
             raise ValueError(f"{name}: longer than {MAX_FIELD_CHARS} characters")
-        if any(ord(ch) < 32 and ch not in "\t\n" for ch in value):
-            raise ValueError(f"{name}: contains control characters")
+        # Names and companies end up in email headers and terminals: one line, no controls.
+        allowed = "\t\n" if name not in KNOWN_COLUMNS else ""
+        if any(_is_control(ch) and ch not in allowed for ch in value):
+            raise ValueError(f"{name}: contains control or line-break characters")
     raw_email = record.get("email", "")
     if not raw_email:
         raise ValueError("email: empty")

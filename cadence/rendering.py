@@ -6,12 +6,13 @@ resolve only to other loaded templates, never to files.
 """
 
 import operator
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateNotFound, meta
+from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateNotFound, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -41,7 +42,12 @@ CONTEXT_NAMES = frozenset(
 #: A rendered body longer than this is a runaway loop, not an email.
 MAX_RENDERED_CHARS = 50_000
 _MAX_POWER = 64
-_MAX_REPEAT = 10_000
+#: The largest string or list a template may build by repetition, padding or formatting.
+_MAX_BUILT = 100_000
+#: Loops over range() stay small: a template is a short email, not a computation.
+_MAX_RANGE = 10_000
+_WIDE_FORMAT = re.compile(r"%[-+ #0]*(?:\d{6,}|\*)|\{[^{}]*:[^{}]*\d{6,}[^{}]*\}")
+_SIZED_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
 
 
 @dataclass(frozen=True)
@@ -62,25 +68,65 @@ class _CatalogLoader(BaseLoader):
         found = self._templates.get(template)
         if found is None:
             raise TemplateNotFound(template)
-        # Blank lines in place of the front matter keep error line numbers true to the file.
-        return "\n" * (found.body_start_line - 1) + found.body, found.path, lambda: True
+        return found.body, found.path, lambda: True
+
+
+def _bounded_range(*args: int) -> range:
+    span = range(*args)
+    if len(span) > _MAX_RANGE:
+        raise SecurityError(f"range of {len(span)} is over the template limit of {_MAX_RANGE}")
+    return span
+
+
+def _bounded_center(value: str, width: int = 80) -> str:
+    if width > _MAX_BUILT:
+        raise SecurityError("center width too large for a template")
+    return str(value).center(width)
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, with repeated strings and huge powers bounded (a template is no DoS)."""
+    """The sandbox, with memory bounded: repetition, padding, formatting widths, powers and
+    ranges are capped, so a template cannot allocate gigabytes. (CPU is bounded only by
+    these caps: nested loops over capped ranges are still slow; lint renders catch that.)"""
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.globals["range"] = _bounded_range
+        self.filters["center"] = _bounded_center
 
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
         if operator_name == "**":
             if isinstance(right, int) and abs(right) > _MAX_POWER:
                 raise SecurityError("exponent too large for a template")
             return operator.pow(left, right)
+        if operator_name == "%":
+            if isinstance(left, str) and _WIDE_FORMAT.search(left):
+                raise SecurityError("format width too large for a template")
+            return operator.mod(left, right)
         if isinstance(left, str | list) or isinstance(right, str | list):
-            count = right if isinstance(left, str | list) else left
-            if isinstance(count, int) and count > _MAX_REPEAT:
+            seq, count = (left, right) if isinstance(left, str | list) else (right, left)
+            if isinstance(count, int) and len(seq) * count > _MAX_BUILT:
                 raise SecurityError("repetition too large for a template")
         return operator.mul(left, right)
+
+    def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        name = getattr(__obj, "__name__", "")
+        if (
+            isinstance(getattr(__obj, "__self__", None), str)
+            and name in _SIZED_METHODS
+            and any(isinstance(a, int) and a > _MAX_BUILT for a in (*args, *kwargs.values()))
+        ):
+            raise SecurityError(f"{name} width too large for a template")
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Any:
+        """``'{:99999999}'.format(x)`` is refused before it allocates."""
+        owner = getattr(value, "__self__", None)
+        if isinstance(owner, str) and _WIDE_FORMAT.search(owner):
+            raise SecurityError("format width too large for a template")
+        return super().wrap_str_format(value)
 
 
 class TemplateRenderer:
@@ -113,8 +159,16 @@ class TemplateRenderer:
             if unknown:
                 names = ", ".join(sorted(unknown))
                 allowed = ", ".join(sorted(CONTEXT_NAMES))
+                line = (
+                    min(
+                        (n.lineno for n in ast.find_all(nodes.Name) if n.name in unknown),
+                        default=1,
+                    )
+                    + first_line
+                    - 1
+                )
                 raise DefinitionError(
-                    f"{template.path}: {label} uses unknown variable(s) {names}; "
+                    f"{template.path}:{line}: {label} uses unknown variable(s) {names}; "
                     f"available: {allowed} (custom CSV columns are custom.NAME)"
                 )
             for included in meta.find_referenced_templates(ast):
@@ -139,15 +193,22 @@ class TemplateRenderer:
                 subject = " ".join(self._subjects[key].render(context).split())
         except UndefinedError as exc:
             raise RenderError(
-                f"{_where(template, exc.__traceback__)}: {exc.message}; give it a fallback "
-                'such as {{ first_name | default("there") }} or fill it in for this prospect'
+                f"{_where(template, exc.__traceback__, self._templates)}: {exc.message}; give it "
+                'a fallback such as {{ first_name | default("there") }} or fill it in for this '
+                "prospect"
             ) from exc
         except SecurityError as exc:
-            raise RenderError(f"{_where(template, exc.__traceback__)}: blocked: {exc}") from exc
+            raise RenderError(
+                f"{_where(template, exc.__traceback__, self._templates)}: blocked: {exc}"
+            ) from exc
         except TemplateError as exc:
-            raise RenderError(f"{_where(template, exc.__traceback__)}: {exc}") from exc
+            raise RenderError(
+                f"{_where(template, exc.__traceback__, self._templates)}: {exc}"
+            ) from exc
         except (ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as exc:
-            raise RenderError(f"{_where(template, exc.__traceback__)}: {exc!r}") from exc
+            raise RenderError(
+                f"{_where(template, exc.__traceback__, self._templates)}: {exc!r}"
+            ) from exc
         if not body:
             raise RenderError(f"{template.path}: rendered body is empty")
         if len(body) > MAX_RENDERED_CHARS:
@@ -157,11 +218,18 @@ class TemplateRenderer:
         return RenderedContent(subject=subject, body=body)
 
 
-def _where(template: TemplateDefinition, tb: TracebackType | None) -> str:
-    """``path:line`` of the innermost template frame in a Jinja-rewritten traceback."""
-    line = None
+def _where(
+    template: TemplateDefinition,
+    tb: TracebackType | None,
+    templates: Mapping[str, TemplateDefinition],
+) -> str:
+    """``path:line`` of the innermost template frame in a Jinja-rewritten traceback, with
+    the body's line turned into the file's (front matter included)."""
+    starts = {t.path: t.body_start_line for t in templates.values()}
+    where = template.path
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == template.path:
-            line = tb.tb_lineno
+        path = tb.tb_frame.f_code.co_filename
+        if path in starts:
+            where = f"{path}:{tb.tb_lineno + starts[path] - 1}"
         tb = tb.tb_next
-    return f"{template.path}:{line}" if line else template.path
+    return where

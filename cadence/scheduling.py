@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from cadence.business_calendar import BusinessCalendar
 from cadence.domain import CadenceDefinition, SendWindow, Step
+from cadence.errors import CadenceError
 
 #: The longest we search for an open slot before declaring the window impossible.
 _SEARCH_DAYS = 400
@@ -25,7 +26,7 @@ def start_margin(window: SendWindow) -> timedelta:
     return min(START_MARGIN, window.length / 4)
 
 
-class NoSendSlotError(ValueError):
+class NoSendSlotError(CadenceError, ValueError):
     """The window never opens (for example only on days that are always holidays)."""
 
 
@@ -79,7 +80,8 @@ def next_slot(
         opens = local_instant(day, window.start, zone) + jitter
         closes = local_instant(day, window.end, zone) - start_margin(window)
         candidate = max(earliest, opens)
-        if candidate < closes:
+        # The wall-clock check catches a window edge that falls in an hour DST skips.
+        if candidate < closes and is_open(candidate, window, zone, None):
             return candidate.astimezone(UTC)
     raise NoSendSlotError(f"no send slot within {_SEARCH_DAYS} days of {earliest.isoformat()}")
 
@@ -110,7 +112,7 @@ def plan_due_at(
             day = local.date() + timedelta(days=step.delay.days)
         earliest = local_instant(day, local.time().replace(tzinfo=None), zone)
     else:
-        earliest = anchor + step.delay.duration
+        earliest = anchor.astimezone(UTC) + step.delay.duration  # exact, whatever the zone
     holiday_calendar = calendar if cadence.business_days else None
     return next_slot(earliest, window, zone, holiday_calendar, jitter_for(jitter_key, window))
 
@@ -119,6 +121,8 @@ def is_open(
     instant: datetime, window: SendWindow, zone: ZoneInfo, calendar: BusinessCalendar | None
 ) -> bool:
     """Whether a touch may start at ``instant``: an allowed day, inside the window."""
+    if instant.tzinfo is None:
+        raise ValueError("naive datetime: pass a timezone-aware instant")
     local = instant.astimezone(zone)
     if local.weekday() not in window.days:
         return False

@@ -37,7 +37,8 @@ def parse_template(text: str, *, name: str, path: str) -> TemplateDefinition:
         raise DefinitionError(f"{path}:2: front matter must be a mapping of fields")
     unknown = set(front) - _FRONT_KEYS
     if unknown:
-        raise DefinitionError(f"{path}: front matter: unknown fields {', '.join(sorted(unknown))}")
+        names = ", ".join(sorted(map(str, unknown)))
+        raise DefinitionError(f"{path}: front matter: unknown fields {names}")
     try:
         kind = TemplateKind(str(front.get("kind")))
     except ValueError:

@@ -22,6 +22,10 @@ class SmtpSettings:
     timeout: float = 30.0
 
 
+_YES = frozenset({"1", "true", "yes", "on"})
+_NO = frozenset({"0", "false", "no", "off", ""})
+
+
 def parse_smtp_url(url: str) -> SmtpSettings:
     """``smtp://user:pass@host:port``, ``smtps://…`` or ``smtp://…?starttls=1``."""
     parts = urlsplit(url)
@@ -33,17 +37,32 @@ def parse_smtp_url(url: str) -> SmtpSettings:
     query = parse_qs(parts.query)
     implicit = parts.scheme == "smtps"
     try:
-        port = parts.port or (465 if implicit else 25)
+        port = parts.port
     except ValueError as exc:
         raise ConfigurationError(f"CADENCE_SMTP_URL has an invalid port: {exc}") from exc
+    if port is None:
+        port = 465 if implicit else 25
+    elif not 0 < port < 65536:
+        raise ConfigurationError(f"CADENCE_SMTP_URL port {port} is not 1 to 65535")
+    starttls_word = query.get("starttls", ["0"])[0].strip().lower()
+    if starttls_word not in _YES | _NO:
+        raise ConfigurationError(
+            f"CADENCE_SMTP_URL starttls={starttls_word!r}: use starttls=1 or starttls=0"
+        )
+    try:
+        timeout = float(query.get("timeout", ["30"])[0])
+    except ValueError:
+        timeout = float("nan")
+    if not 0 < timeout <= 600:  # also false for NaN
+        raise ConfigurationError("CADENCE_SMTP_URL timeout must be seconds between 0 and 600")
     return SmtpSettings(
         host=parts.hostname,
         port=port,
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
         implicit_tls=implicit,
-        starttls=query.get("starttls", ["0"])[0] in {"1", "true", "yes"},
-        timeout=float(query.get("timeout", ["30"])[0]),
+        starttls=starttls_word in _YES,
+        timeout=timeout,
     )
 
 
