@@ -38,6 +38,7 @@ _CADENCE_KEYS = {
     "min_stage",
     "steps",
 }
+MAX_VARIANTS = 5
 _STEP_KEYS = {"template", "delay", "thread", "send_window"}
 
 
@@ -147,12 +148,25 @@ def _parse_step(
     unknown = set(raw) - _STEP_KEYS
     if unknown:
         raise fail(where, f"unknown keys {', '.join(sorted(unknown))}")
-    template = raw.get("template")
-    if not isinstance(template, str) or not template:
+    named = raw.get("template")
+    variants: tuple[str, ...] = ()
+    if isinstance(named, list):
+        if not 2 <= len(named) <= MAX_VARIANTS or not all(isinstance(n, str) for n in named):
+            raise fail(
+                f"{where}: template", f"A/B variants are a list of 2 to {MAX_VARIANTS} names"
+            )
+        if len(set(named)) != len(named):
+            raise fail(f"{where}: template", "the same variant is listed twice")
+        variants = tuple(named)
+    elif not isinstance(named, str) or not named:
         raise fail(f"{where}: template", "required (a template name such as ceo/intro)")
-    if template not in template_kinds:
-        raise fail(f"{where}: template", f"no template named {template!r} in the templates folder")
+    for name in variants or (str(named),):
+        if name not in template_kinds:
+            raise fail(f"{where}: template", f"no template named {name!r} in the templates folder")
+    template = variants[0] if variants else str(named)
     kind = template_kinds[template]
+    if any(template_kinds[v] is not kind for v in variants):
+        raise fail(f"{where}: template", "A/B variants must all be the same kind")
     try:
         delay = parse_delay(raw.get("delay", "0d"))
     except ValueError as exc:
@@ -175,6 +189,7 @@ def _parse_step(
     return Step(
         number=number,
         template=template,
+        variants=variants,
         kind=kind,
         delay=delay,
         thread=thread,

@@ -139,7 +139,7 @@ def _first_touch_templates(config_dir: Path, templates_dir: Path) -> set[str]:
         catalog = load_catalog(config_dir, templates_dir)
     except DefinitionError:
         return set()
-    return {c.steps[0].template for c in catalog.cadences.values()}
+    return {name for c in catalog.cadences.values() for name in c.steps[0].templates}
 
 
 @templates_app.command("preview")
@@ -200,3 +200,37 @@ def validate(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         err_console.print(f"{len(catalog.cadences)} cadences checked")
     if any(f.severity == "error" for f in findings):
         raise typer.Exit(1)
+
+
+@templates_app.command("history")
+def history(
+    name: Annotated[str, typer.Argument(help="Template name, e.g. ceo/intro.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Every version of a template, with the touches it produced and their reply rate."""
+    from cadence.cli_support import app_context
+    from cadence.database import transaction
+    from cadence.template_history import template_history
+
+    with app_context() as ctx, transaction(ctx.engine) as session:
+        current = ctx.catalog.templates.get(name)
+        rows = template_history(session, name, current=current.version if current else None)
+    if not rows:
+        err_console.print(f"no recorded versions of {name!r}; run `cadence init` after adding it")
+        raise typer.Exit(1)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=f"History of {name}")
+    for column in ("version", "first seen (UTC)", "current", "touches", "replies", "reply rate"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            r["version"],
+            r["first_seen_at"][:16],
+            "yes" if r["current"] else "",
+            str(r["touches"]),
+            str(r["replies"]),
+            f"{r['reply_rate']:.1%}",
+        )
+    out_console.print(table)

@@ -143,9 +143,19 @@ def _claim(ctx: AppContext, session: Session, touch_id: int) -> Claimed | str:
         cadence=cadence.name,
         step=step.number,
     )
-    template = ctx.catalog.templates[step.template]
+    template = ctx.catalog.templates.get(touch.template)
+    if template is None:
+        _fail_in(
+            session,
+            touch,
+            enrollment,
+            f"template {touch.template!r} no longer exists",
+            now,
+            pause=True,
+        )
+        return "failed:template"
     try:
-        rendered = ctx.catalog.renderer.render(step.template, context)
+        rendered = ctx.catalog.renderer.render(touch.template, context)
     except RenderError as exc:
         _fail_in(session, touch, enrollment, f"render failed: {exc}", now, pause=True)
         return "failed:render"

@@ -3,6 +3,7 @@
 Pure: no I/O. Values are frozen so a loaded cadence cannot change under a running worker.
 """
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from enum import StrEnum
@@ -166,10 +167,24 @@ class Step:
     delay: Delay
     thread: Thread = Thread.NEW
     send_window: SendWindow | None = None
+    variants: tuple[str, ...] = ()
 
     @property
     def channel(self) -> Channel:
         return self.kind.channel
+
+    @property
+    def templates(self) -> tuple[str, ...]:
+        """Every template this step may use: its A/B variants, or just ``template``."""
+        return self.variants or (self.template,)
+
+    def template_for(self, key: str) -> str:
+        """The variant for one enrollment: a stable hash of ``key``, so an enrollment keeps
+        its variant and the split is even across enrollments."""
+        if not self.variants:
+            return self.template
+        digest = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+        return self.variants[digest % len(self.variants)]
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,7 @@ def start_enrollment(
             prospect_id=prospect.id,
             step=1,
             channel=first.channel,
-            template=first.template,
+            template=first.template_for(f"{enrollment.id}:{first.number}"),
             due_at=plan_step(cadence=cadence, step=first, prospect=prospect, anchor=now),
         )
     )
@@ -205,7 +205,7 @@ def advance(
             prospect_id=prospect.id,
             step=step.number,
             channel=step.channel,
-            template=step.template,
+            template=step.template_for(f"{enrollment.id}:{step.number}"),
             due_at=plan_step(cadence=cadence, step=step, prospect=prospect, anchor=anchor),
         )
         session.add(touch)

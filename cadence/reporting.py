@@ -4,6 +4,7 @@ A reply is credited to the last touch the prospect received before it, in the en
 that was live when it came; that is the step and template that worked.
 """
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,10 @@ from statistics import median
 from typing import Any
 
 SEVENTH_TOUCH = 7
+#: A variant needs this many sends before a comparison means anything.
+MIN_SENDS_PER_VARIANT = 30
+#: Two-sided significance level for calling an A/B winner.
+SIGNIFICANCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,57 @@ class EventRow:
     prospect_id: int
     kind: str
     at: datetime
+
+
+def two_proportion_p_value(hits_a: int, n_a: int, hits_b: int, n_b: int) -> float:
+    """Two-sided p-value that two reply rates differ only by chance (pooled z-test)."""
+    if not n_a or not n_b:
+        return 1.0
+    pooled = (hits_a + hits_b) / (n_a + n_b)
+    spread = math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
+    if spread == 0:
+        return 1.0
+    z = abs(hits_a / n_a - hits_b / n_b) / spread
+    return math.erfc(z / math.sqrt(2))
+
+
+def compare_variants(step_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For each step with A/B variants: the variants' counts, and a winner only when the
+    best beats every other with p < SIGNIFICANCE and each has enough sends."""
+    by_step: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+    for row in step_rows:
+        by_step[(row["cadence"], row["step"])].append(row)
+    comparisons = []
+    for (cadence, step), rows in sorted(by_step.items()):
+        if len(rows) < 2:
+            continue
+        best = max(rows, key=lambda r: r["reply_rate"])
+        others = [r for r in rows if r is not best]
+        p_value = max(
+            two_proportion_p_value(best["replies"], best["sent"], r["replies"], r["sent"])
+            for r in others
+        )
+        enough = all(r["sent"] >= MIN_SENDS_PER_VARIANT for r in rows)
+        winner = best["template"] if enough and p_value < SIGNIFICANCE else None
+        if winner:
+            verdict = f"{winner} wins (p = {p_value:.3f})"
+        elif not enough:
+            verdict = f"too early: every variant needs {MIN_SENDS_PER_VARIANT} sends"
+        else:
+            verdict = f"no winner yet (p = {p_value:.2f})"
+        comparisons.append(
+            {
+                "cadence": cadence,
+                "step": step,
+                "winner": winner,
+                "p_value": round(p_value, 4),
+                "verdict": verdict,
+                "variants": [
+                    {k: r[k] for k in ("template", "sent", "replies", "reply_rate")} for r in rows
+                ],
+            }
+        )
+    return comparisons
 
 
 def _rate(part: int, whole: int) -> float:
@@ -150,6 +206,7 @@ def build_report(
         "steps": step_rows,
         "templates": template_rows,
         "owners": owner_rows,
+        "variants": compare_variants(step_rows),
         "best_steps": ranked[::-1][:3],
         "worst_steps": ranked[:3],
     }

@@ -28,6 +28,13 @@ log = logging.getLogger(__name__)
 def init_store(ctx: AppContext) -> int:
     """Migrate the schema and record the current template versions; returns new versions."""
     migrate(ctx.engine)
+    return record_template_versions(ctx)
+
+
+def record_template_versions(ctx: AppContext) -> int:
+    """Keep every template text a process may render, so history never loses a version.
+
+    Called by ``init`` and whenever a process that renders starts."""
     added = 0
     with transaction(ctx.engine) as session:
         known = {(v.name, v.version) for v in session.exec(select(TemplateVersion))}

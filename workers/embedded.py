@@ -23,7 +23,7 @@ from cadence.context import AppContext
 from cadence.database import transaction
 from cadence.domain import TouchStatus
 from cadence.models import Touch
-from cadence.services import scheduler_tick
+from cadence.services import record_template_versions, scheduler_tick
 from workers.actors import Actors, declare_actors
 from workers.broker import TOUCH_QUEUE, build_broker
 
@@ -51,6 +51,7 @@ class EmbeddedEngine:
         )
 
     def __enter__(self) -> "EmbeddedEngine":
+        record_template_versions(self.ctx)
         self.worker.start()
         return self
 

@@ -7,6 +7,7 @@ piece of work at import that dramatiq forces: build the context and the broker.
 import dramatiq
 
 from cadence.context import build_context
+from cadence.services import record_template_versions
 from cadence.settings import load_settings
 from workers.actors import declare_actors
 from workers.broker import build_broker
@@ -18,6 +19,7 @@ if not settings.redis_url:
         "which runs scheduler and workers in one process"
     )
 context = build_context(settings)
+record_template_versions(context)
 broker = build_broker(settings.redis_url)
 dramatiq.set_broker(broker)
 actors = declare_actors(broker, context)

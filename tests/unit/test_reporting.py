@@ -2,7 +2,16 @@
 
 from datetime import UTC, datetime, timedelta
 
-from cadence.reporting import EnrollmentRow, EventRow, TouchRow, build_report
+import pytest
+
+from cadence.reporting import (
+    EnrollmentRow,
+    EventRow,
+    TouchRow,
+    build_report,
+    compare_variants,
+    two_proportion_p_value,
+)
 
 T0 = datetime(2026, 3, 2, 12, tzinfo=UTC)
 
@@ -52,3 +61,32 @@ def test_reply_credited_to_last_touch_before_it_and_rates() -> None:
 def test_empty_store_gives_an_empty_report() -> None:
     report = build_report([], [], [])
     assert report["cadences"] == [] and report["best_steps"] == []
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "winner"),
+    [
+        ((30, 100), (10, 100), "ceo/a"),  # 30% vs 10%: p about 0.0004
+        ((12, 100), (10, 100), None),  # 12% vs 10%: chance
+        ((9, 20), (1, 20), None),  # big gap, too few sends
+        ((10, 100), (30, 100), "ceo/b"),
+    ],
+)
+def test_ab_winner_only_when_significant(
+    a: tuple[int, int], b: tuple[int, int], winner: str | None
+) -> None:
+    rows = [
+        {"cadence": "c", "step": 1, "template": name, "replies": r, "sent": n, "reply_rate": r / n}
+        for name, (r, n) in (("ceo/a", a), ("ceo/b", b))
+    ] + [
+        {"cadence": "c", "step": 2, "template": "solo", "replies": 1, "sent": 5, "reply_rate": 0.2}
+    ]
+    (comparison,) = compare_variants(rows)
+    assert comparison["winner"] == winner
+    assert [v["template"] for v in comparison["variants"]] == ["ceo/a", "ceo/b"]
+
+
+def test_p_value_matches_a_known_case() -> None:
+    # 30/100 vs 10/100: z = 3.536, two-sided p = 0.000407
+    assert two_proportion_p_value(30, 100, 10, 100) == pytest.approx(0.000407, abs=2e-6)
+    assert two_proportion_p_value(0, 0, 1, 10) == 1.0
