@@ -23,6 +23,7 @@ from cadence.cli_support import (
     parse_instant,
     print_json,
 )
+from cadence.cli_users import users_app
 from cadence.clock import SimulatedClock
 from cadence.database import transaction
 from cadence.domain import EventKind
@@ -38,6 +39,7 @@ prospects_app = typer.Typer(help="Prospects: import from CSV.", no_args_is_help=
 app.add_typer(prospects_app, name="prospects")
 app.add_typer(templates_app, name="templates")
 app.add_typer(cadences_app, name="cadences")
+app.add_typer(users_app, name="users")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 OwnerOption = Annotated[str | None, typer.Option("--owner", help="SDR who owns the prospects.")]

@@ -104,6 +104,7 @@ class Touch(SQLModel, table=True):
     references: str | None = Field(default=None, sa_type=Text)
     reason: str | None = Field(default=None, sa_type=Text)
     attempts: int = 0
+    enqueues: int = Field(default=0, description="times sent to the broker; capped")
 
 
 class Task(SQLModel, table=True):
@@ -172,3 +173,24 @@ class TemplateVersion(SQLModel, table=True):
     kind: str
     source: str = Field(sa_type=Text)
     first_seen_at: datetime = _when()
+
+
+class User(SQLModel, table=True):
+    """A person or system with an API token; only the token's hash is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=100)
+    role: str = Field(description="sdr, marketing, manager or admin")
+    token_hash: str = Field(unique=True, max_length=128)
+    created_at: datetime = _when()
+    disabled: bool = False
+
+
+class WebhookNonce(SQLModel, table=True):
+    """A provider's one-time token or message id, kept so a replayed webhook changes nothing."""
+
+    __table_args__ = (UniqueConstraint("provider", "nonce", name="uq_webhook_nonce"),)
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=40)
+    nonce: str = Field(max_length=300)
+    seen_at: datetime = _when(index=True)

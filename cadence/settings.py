@@ -24,6 +24,15 @@ class Settings(BaseSettings):
         default="http://localhost:8000",
         description="Base URL of the web process, used in unsubscribe links.",
     )
+    # Inbound webhooks (web process). Unset: that provider's endpoint answers 401/403.
+    mailgun_signing_key: str | None = None
+    sendgrid_basic_auth: str | None = Field(default=None, description="user:password")
+    postmark_basic_auth: str | None = Field(default=None, description="user:password")
+    ses_topic_arns: str | None = Field(default=None, description="comma-separated SNS topics")
+    inbound_hmac_secret: str | None = Field(
+        default=None, description="HMAC-SHA256 key for /api/v1/inbound/raw and generic events"
+    )
+    webhook_max_age_seconds: int = 300
     scheduler_interval_seconds: float = 5.0
     claim_batch_size: int = 500
     worker_threads: int = 8
