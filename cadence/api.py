@@ -16,7 +16,8 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
 
     Routers read the context from ``app.state.ctx`` (see :func:`cadence.api_deps.context`).
     """
-    app = FastAPI(title="Cadence", version="0.1.0")
+    # No /docs or /redoc: they load scripts from a CDN; /openapi.json stays (no data in it).
+    app = FastAPI(title="Cadence", version="0.1.0", docs_url=None, redoc_url=None)
     app.state.ctx = ctx or build_context(load_settings())
 
     @app.get("/healthz", include_in_schema=False)

@@ -15,6 +15,8 @@ from cadence.models import Enrollment, Touch
 
 #: A queued touch not picked up within this long is enqueued again (duplicates are harmless).
 REQUEUE_AFTER = timedelta(minutes=10)
+#: A touch lost this many times on its way to a worker is failed instead of sent again.
+MAX_ENQUEUES = 6
 #: A touch still ``sending`` after this long crashed mid-delivery: a person must review it.
 UNCONFIRMED_AFTER = timedelta(minutes=15)
 
@@ -43,41 +45,63 @@ def claim_due(session: Session, *, now: datetime, limit: int, skip_locked: bool)
         session.exec(
             update(Touch)
             .where(col(Touch.id).in_(ids), col(Touch.status) == TouchStatus.SCHEDULED)
-            .values(status=TouchStatus.QUEUED, queued_at=now)
+            .values(status=TouchStatus.QUEUED, queued_at=now, enqueues=Touch.enqueues + 1)
         )
     return ids
 
 
 def stale_queued(session: Session, *, now: datetime, limit: int) -> list[int]:
-    """Queued touches nobody picked up; refreshed so each is re-sent to the broker once."""
-    ids = [
-        i
-        for i in session.exec(
-            select(Touch.id)
-            .where(
-                Touch.status == TouchStatus.QUEUED,
-                col(Touch.queued_at) < now - REQUEUE_AFTER,
+    """Queued touches nobody picked up, to send to the broker again.
+
+    Each re-send waits twice as long as the one before (a long backlog is not a loss), and a
+    touch lost :data:`MAX_ENQUEUES` times is failed for a person to look at.
+    """
+    candidates = session.exec(
+        select(Touch)
+        .where(Touch.status == TouchStatus.QUEUED, col(Touch.queued_at) < now - REQUEUE_AFTER)
+        .order_by(col(Touch.queued_at))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    ids: list[int] = []
+    for touch in candidates:
+        assert touch.queued_at is not None and touch.id is not None
+        if touch.enqueues >= MAX_ENQUEUES:
+            touch.status = TouchStatus.FAILED
+            touch.reason = f"lost on the way to a worker {touch.enqueues} times"
+            session.add(touch)
+            record_audit(
+                session,
+                at=now,
+                action="touch:failed",
+                prospect_id=touch.prospect_id,
+                enrollment_id=touch.enrollment_id,
+                touch_id=touch.id,
+                before="queued",
+                after="failed",
+                reason=touch.reason,
             )
-            .limit(limit)
-        )
-        if i is not None
-    ]
-    if ids:
-        session.exec(
-            update(Touch)
-            .where(col(Touch.id).in_(ids), col(Touch.status) == TouchStatus.QUEUED)
-            .values(queued_at=now)
-        )
+            continue
+        if touch.queued_at > now - REQUEUE_AFTER * 2 ** max(touch.enqueues - 1, 0):
+            continue
+        touch.queued_at = now
+        touch.enqueues += 1
+        session.add(touch)
+        ids.append(touch.id)
     return ids
 
 
 def mark_unconfirmed(session: Session, *, now: datetime) -> int:
     """Touches stuck in ``sending`` may or may not have left: flag them, never re-send."""
+    # FOR UPDATE re-checks the status after any concurrent commit (PostgreSQL), so a touch
+    # a worker just recorded as sent is never overwritten.
     stuck = session.exec(
-        select(Touch).where(
+        select(Touch)
+        .where(
             Touch.status == TouchStatus.SENDING,
             col(Touch.started_at) < now - UNCONFIRMED_AFTER,
         )
+        .with_for_update(skip_locked=True)
     ).all()
     for touch in stuck:
         touch.status = TouchStatus.UNCONFIRMED
@@ -98,9 +122,14 @@ def mark_unconfirmed(session: Session, *, now: datetime) -> int:
 
 
 def next_due_at(session: Session) -> datetime | None:
-    """When the earliest scheduled touch of an active enrollment falls due."""
-    return session.exec(
+    """When something next needs the scheduler: the earliest scheduled touch of an active
+    enrollment, or an out-of-office pause that ends."""
+    touch_due = session.exec(
         select(func.min(Touch.due_at))
         .join(Enrollment, col(Enrollment.id) == col(Touch.enrollment_id))
         .where(Touch.status == TouchStatus.SCHEDULED, Enrollment.state == EnrollmentState.ACTIVE)
     ).one()
+    resume = session.exec(
+        select(func.min(Enrollment.resume_at)).where(Enrollment.state == EnrollmentState.PAUSED)
+    ).one()
+    return min((t for t in (touch_due, resume) if t is not None), default=None)

@@ -97,6 +97,7 @@ def prospects_import(
                 "rejected": [
                     {"line": r.line, "email": r.email, "reason": r.reason} for r in report.rejected
                 ],
+                "rows": report.rows(),
             }
         )
     else:
@@ -123,9 +124,13 @@ def enroll(
         Path | None, typer.Option("--csv", help="CSV with an email column.")
     ] = None,
     owner: OwnerOption = None,
+    allow_replied: Annotated[
+        bool, typer.Option("--allow-replied", help="Enroll prospects who replied before.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Enroll prospects; all or none, and never twice in the same cadence."""
+    """Enroll prospects. Those already in the cadence are reported, never enrolled twice;
+    any other problem enrolls nobody. Exit 1 when nobody new was enrolled."""
     emails = list(email or [])
     if csv_file is not None:
         with handle_errors():
@@ -133,11 +138,27 @@ def enroll(
     if not emails:
         raise typer.BadParameter("give --email (repeatable) or --csv FILE")
     with app_context() as ctx:
-        result = services.enroll_prospects(ctx, emails, cadence, owner=owner, actor=cli_actor())
+        result = services.enroll_prospects(
+            ctx, emails, cadence, owner=owner, actor=cli_actor(), allow_replied=allow_replied
+        )
     if as_json:
-        print_json({"cadence": result.cadence, "enrolled": list(result.enrolled)})
+        print_json(
+            {
+                "cadence": result.cadence,
+                "enrolled": list(result.enrolled),
+                "already_active": list(result.already_active),
+            }
+        )
     else:
+        for email_address in result.already_active:
+            err_console.print(
+                f"{email_address}: already active in {result.cadence}; not enrolled twice",
+                markup=False,
+                highlight=False,
+            )
         err_console.print(f"enrolled {len(result.enrolled)} prospects in {result.cadence}")
+    if not result.enrolled:
+        raise typer.Exit(1)
 
 
 def _emails_from_csv(path: Path) -> list[str]:
@@ -174,7 +195,8 @@ def run(
             try:
                 engine.run_forever(ctx.settings.scheduler_interval_seconds)
             except KeyboardInterrupt:
-                err_console.print("stopping: draining in-flight touches")
+                err_console.print("stopping: finishing the touches already claimed")
+                engine.drain()
         return
     begin = parse_instant(start, "--from") or datetime.now(UTC)
     end = parse_instant(until, "--until")
@@ -182,7 +204,9 @@ def run(
     if end < begin:
         raise typer.BadParameter("--until is before the start", param_hint="--until")
     clock = SimulatedClock(begin)
-    with app_context(clock) as ctx, EmbeddedEngine(ctx) as engine:
+    # Simulated time must never reach real prospects: the in-process broker (production
+    # workers on a shared Redis would pick the messages up) and the file outbox, always.
+    with app_context(clock, simulation=True) as ctx, EmbeddedEngine(ctx) as engine:
         total = engine.simulate(clock, end)
     err_console.print(f"simulated {begin.isoformat()} → {end.isoformat()}: {total} touches run")
 
@@ -518,3 +542,45 @@ def _cell(value: object) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k} {v}" for k, v in value.items())
     return "" if value is None else str(value)
+
+
+@app.command()
+def status(as_json: JsonFlag = False) -> None:
+    """Health: due backlog, oldest due touch, queue depth, sending and unconfirmed touches."""
+    from cadence.health import broker_depth, store_health
+    from workers.broker import TOUCH_QUEUE
+
+    with app_context() as ctx:
+        with transaction(ctx.engine) as session:
+            health = store_health(session, now=ctx.clock.now())
+        if ctx.settings.redis_url:
+            try:
+                health["broker"] = broker_depth(ctx.settings.redis_url, TOUCH_QUEUE)
+            except OSError as exc:
+                health["broker"] = {"error": str(exc)}
+        else:
+            health["broker"] = "in-process (cadence run)"
+    if as_json:
+        print_json(health)
+        return
+    table = Table(title="Cadence status", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for key in (
+        "due_backlog",
+        "oldest_due_at",
+        "queued",
+        "oldest_queued_at",
+        "sending",
+        "unconfirmed",
+        "failed",
+        "overdue_tasks",
+        "broker",
+    ):
+        table.add_row(key.replace("_", " "), _cell(health[key]))
+    out_console.print(table)
+    if health["unconfirmed"]:
+        err_console.print(
+            f"{health['unconfirmed']} touches may or may not have been delivered: review them "
+            "with `cadence audit --format json` (status unconfirmed)"
+        )

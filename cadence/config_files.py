@@ -32,7 +32,8 @@ class Sender(_Strict):
     email: EmailStr
     title: str = ""
     phone: str = ""
-    daily_cap: int = Field(default=200, ge=1)
+    daily_cap: int = Field(default=200, ge=1, description="emails a UTC day from this mailbox")
+    per_minute: int = Field(default=30, ge=1, description="emails a minute from this mailbox")
 
     @property
     def first_name(self) -> str:
@@ -43,6 +44,9 @@ class Team(_Strict):
     company: Company
     sdr: tuple[Sender, ...] = Field(min_length=1)
     default_owner: str | None = None
+    default_timezone: str | None = Field(
+        default=None, description="for imported prospects with neither time zone nor country"
+    )
 
     def sender(self, owner: str | None) -> Sender:
         wanted = owner or self.default_owner or self.sdr[0].name

@@ -4,12 +4,14 @@ Built by entry points (CLI, worker, web), passed down explicitly; nothing is glo
 """
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 
 from cadence.catalog import Catalog, load_catalog
 from cadence.clock import Clock, SystemClock
 from cadence.database import create_db_engine
+from cadence.errors import ConfigurationError
 from cadence.settings import Settings
 from cadence.transports import MailTransport, build_transport
 
@@ -34,6 +36,16 @@ def build_context(
     transport: MailTransport | None = None,
     engine: Engine | None = None,
 ) -> AppContext:
+    """Everything a process needs. Refuses to send real mail whose unsubscribe links would
+    point at this machine (``CADENCE_PUBLIC_URL`` left at its localhost default)."""
+    if settings.smtp_url and transport is None:
+        host = (urlsplit(settings.public_url).hostname or "").lower()
+        if host in {"localhost", "127.0.0.1", "::1", ""} or host.endswith(".localhost"):
+            raise ConfigurationError(
+                f"CADENCE_SMTP_URL is set but CADENCE_PUBLIC_URL is {settings.public_url}: "
+                "real emails would carry a dead unsubscribe link; set CADENCE_PUBLIC_URL to "
+                "the web process's public address"
+            )
     return AppContext(
         settings=settings,
         engine=engine or create_db_engine(settings.database_url),

@@ -17,6 +17,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from cadence.audit_log import record_audit
@@ -25,7 +26,12 @@ from cadence.context import AppContext
 from cadence.database import transaction
 from cadence.domain import Delay, EnrollmentState, Thread, TouchStatus
 from cadence.enrollment import advance, plan_step, why_not_contactable
-from cadence.errors import DeliveryError, RenderError, TransientDeliveryError
+from cadence.errors import (
+    DeliveryError,
+    DeliveryOutcomeUnknown,
+    RenderError,
+    TransientDeliveryError,
+)
 from cadence.messages import (
     OutgoingEmail,
     ThreadParent,
@@ -37,6 +43,7 @@ from cadence.messages import (
 from cadence.models import Enrollment, Prospect, Task, Touch
 from cadence.render_context import template_context
 from cadence.scheduling import is_open
+from cadence.send_limits import send_limit
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +61,20 @@ def deliver_touch(ctx: AppContext, touch_id: int) -> str:
     """Run one touch; returns a short word for logs (``sent``, ``task``, ``skipped:…``).
 
     Raises :class:`TransientDeliveryError` after putting the touch back to ``queued``, so the
-    broker's retry delivers it again later.
+    broker's retry delivers it again later. A database outage propagates (the touch stays
+    ``queued`` and is retried); any other error in the claim fails the touch for review
+    instead of leaving it queued forever.
     """
-    with transaction(ctx.engine) as session:
-        outcome = _claim(ctx, session, touch_id)
+    try:
+        with transaction(ctx.engine) as session:
+            outcome = _claim(ctx, session, touch_id)
+    except DBAPIError:
+        raise
+    except Exception as exc:
+        log.exception("touch %s could not be prepared", touch_id)
+        with transaction(ctx.engine) as session:
+            _prepare_crashed(ctx, session, touch_id, f"{type(exc).__name__}: {exc}")
+        return "failed:error"
     if not isinstance(outcome, Claimed):
         return outcome
     if outcome.message is None:
@@ -68,6 +85,10 @@ def deliver_touch(ctx: AppContext, touch_id: int) -> str:
         with transaction(ctx.engine) as session:
             _requeue(ctx, session, touch_id, str(exc))
         raise
+    except DeliveryOutcomeUnknown as exc:
+        with transaction(ctx.engine) as session:
+            _unconfirmed(ctx, session, touch_id, str(exc))
+        return "unconfirmed"
     except DeliveryError as exc:
         with transaction(ctx.engine) as session:
             _failed(ctx, session, touch_id, str(exc))
@@ -129,9 +150,29 @@ def _claim(ctx: AppContext, session: Session, touch_id: int) -> Claimed | str:
         )
         return "skipped:not-contactable"
     if touch.attempts >= MAX_ATTEMPTS:
-        _fail_in(session, touch, enrollment, f"gave up after {touch.attempts} attempts", now)
+        _fail_in(
+            session,
+            touch,
+            enrollment,
+            f"gave up after {touch.attempts} attempts: {touch.reason or 'transient errors'}",
+            now,
+            pause=True,
+        )
         return "failed"
     sender = ctx.catalog.team.sender(enrollment.owner)
+    if not step.kind.is_task:
+        limited = send_limit(session, sender, now=now)
+        if limited is not None:
+            touch.status = TouchStatus.SCHEDULED
+            touch.reason = f"moved: {limited.reason}"
+            touch.due_at = plan_step(
+                cadence=cadence,
+                step=replace(step, delay=Delay()),
+                prospect=prospect,
+                anchor=limited.not_before,
+            )
+            session.add(touch)
+            return "skipped:send-limit"
     unsubscribe_url = (
         f"{ctx.settings.public_url.rstrip('/')}/unsubscribe/{prospect.unsubscribe_token}"
     )
@@ -286,6 +327,39 @@ def _record_sent(ctx: AppContext, session: Session, touch_id: int) -> None:
     prospect = session.get(Prospect, touch.prospect_id)
     assert prospect is not None
     advance(session, ctx.catalog, enrollment=enrollment, prospect=prospect, done=touch, now=now)
+
+
+def _prepare_crashed(ctx: AppContext, session: Session, touch_id: int, reason: str) -> None:
+    touch = session.get(Touch, touch_id)
+    if touch is None or touch.status != TouchStatus.QUEUED:
+        return
+    enrollment = session.exec(
+        select(Enrollment).where(Enrollment.id == touch.enrollment_id).with_for_update()
+    ).one()
+    _fail_in(
+        session, touch, enrollment, f"could not be prepared: {reason}", ctx.clock.now(), pause=True
+    )
+
+
+def _unconfirmed(ctx: AppContext, session: Session, touch_id: int, reason: str) -> None:
+    """The server may have it: flag for a person, never re-send blindly."""
+    touch = session.get(Touch, touch_id)
+    if touch is None or touch.status != TouchStatus.SENDING:
+        return
+    touch.status = TouchStatus.UNCONFIRMED
+    touch.reason = f"{reason}; review before resending"
+    session.add(touch)
+    record_audit(
+        session,
+        at=ctx.clock.now(),
+        action="touch:unconfirmed",
+        prospect_id=touch.prospect_id,
+        enrollment_id=touch.enrollment_id,
+        touch_id=touch.id,
+        before="sending",
+        after="unconfirmed",
+        reason=touch.reason,
+    )
 
 
 def _requeue(ctx: AppContext, session: Session, touch_id: int, reason: str) -> None:

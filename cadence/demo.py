@@ -24,8 +24,9 @@ from cadence.context import AppContext, build_context
 from cadence.database import transaction
 from cadence.defaults import shipped_root
 from cadence.demo_report import print_summary, summarize
-from cadence.domain import EventKind
-from cadence.models import Prospect, Touch
+from cadence.domain import EventKind, TaskOutcome
+from cadence.models import Prospect, Task, Touch
+from cadence.sdr_tasks import complete_task
 from cadence.settings import load_settings
 
 #: A Monday before both the US (8 March) and EU (29 March) clock changes, so the demo crosses them.
@@ -103,6 +104,19 @@ _ZONES = [
     ("Australia/Sydney", "AU"),
     ("Asia/Kolkata", "IN"),
 ]
+#: How long after a task falls due the demo's SDRs get to it, and how many they leave.
+TASK_LAG = timedelta(hours=3)
+TASKS_LEFT_UNDONE = 0.15
+_OUTCOMES = [
+    TaskOutcome.CONNECTED,
+    TaskOutcome.VOICEMAIL,
+    TaskOutcome.VOICEMAIL,
+    TaskOutcome.NO_ANSWER,
+    TaskOutcome.NO_ANSWER,
+    TaskOutcome.SKIPPED,
+]
+
+
 #: After which touch a replier replies: most replies come mid-cadence, not at touch 1.
 _REPLY_AFTER = [1, 2, 2, 3, 4, 4, 5, 6, 6, 7]
 
@@ -203,7 +217,7 @@ def run_demo(*, prospects: int, seed: int, workspace: Path | None, quiet: bool) 
             f"[bold]Cadence demo[/]: {prospects} prospects in [cyan]seven-touch[/], "
             f"simulating {DEMO_START:%a %d %b %Y} → {until:%a %d %b %Y} in {root}"
         )
-        _simulate(ctx, clock, until, planned, console)
+        _simulate(ctx, clock, until, planned, console, seed)
         summary = summarize(
             ctx, planned_replies=sum(1 for p in planned.values() if p.kind is EventKind.REPLY)
         )
@@ -236,9 +250,11 @@ def _simulate(
     until: datetime,
     planned: dict[str, PlannedEvent],
     console: Console,
+    seed: int,
 ) -> None:
     from workers.embedded import EmbeddedEngine, SimulationStop
 
+    task_rng = random.Random(seed + 1)
     by_id: dict[int, PlannedEvent] = {}
     with transaction(ctx.engine) as session:
         for prospect in session.exec(select(Prospect)):
@@ -253,6 +269,25 @@ def _simulate(
             if p.at is not None and not p.done and p.at <= now:
                 p.done = True
                 services.record(ctx, p.kind, p.email, actor="demo:prospect", source="demo")
+        work_tasks(now)
+
+    def work_tasks(now: datetime) -> None:
+        """The SDRs work most of their call and LinkedIn tasks within a few hours."""
+        with transaction(ctx.engine) as session:
+            due = session.exec(
+                select(Task).where(Task.status == "open", col(Task.due_at) <= now - TASK_LAG)
+            ).all()
+            for task in due:
+                if task_rng.random() < TASKS_LEFT_UNDONE:
+                    continue
+                assert task.id is not None
+                complete_task(
+                    session,
+                    task.id,
+                    outcome=task_rng.choice(_OUTCOMES),
+                    now=now,
+                    actor=f"demo:{task.owner}",
+                )
 
     def schedule_reactions(now: datetime) -> None:
         waiting = [pid for pid, p in by_id.items() if p.at is None]

@@ -26,7 +26,9 @@ def summarize(ctx: AppContext, *, planned_replies: int) -> dict[str, Any]:
         enrollments = {e.id: e for e in session.exec(select(Enrollment))}
         touches = list(session.exec(select(Touch).order_by(col(Touch.id))))
         events = list(session.exec(select(Event).order_by(col(Event.recorded_at))))
-        tasks = len(session.exec(select(Task)).all())
+        all_tasks = session.exec(select(Task)).all()
+        tasks = len(all_tasks)
+        tasks_done = Counter(t.outcome for t in all_tasks if t.status == "done")
         timeline = _timelines(session, prospects, enrollments, touches, events)
     sent = [t for t in touches if t.status == TouchStatus.SENT]
     first_stop: dict[int, Any] = {}
@@ -80,6 +82,7 @@ def summarize(ctx: AppContext, *, planned_replies: int) -> dict[str, Any]:
         "emails_sent": sum(1 for t in sent if t.channel == "email"),
         "outbox_files": len(list(outbox.glob("*.eml"))) if outbox.is_dir() else 0,
         "tasks_created": tasks,
+        "tasks_done": dict(tasks_done),
         "events": dict(Counter(e.kind for e in events)),
         "planned_replies": planned_replies,
         "reached_touch_7": len(reached_seven),
@@ -157,6 +160,10 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
             ", ".join(f"{k} {v}" for k, v in summary["touches_sent_by_channel"].items()),
         ),
         ("tasks created for SDRs", summary["tasks_created"]),
+        (
+            "tasks done by outcome",
+            ", ".join(f"{k} {v}" for k, v in sorted(summary["tasks_done"].items())),
+        ),
         ("events", ", ".join(f"{k} {v}" for k, v in summary["events"].items())),
         (
             "enrollments",

@@ -15,12 +15,13 @@ from cadence.domain import (
     LIVE_ENROLLMENT_STATES,
     CadenceDefinition,
     EnrollmentState,
+    EventKind,
     Stage,
     Step,
     TouchStatus,
 )
 from cadence.errors import ConflictError, InputError
-from cadence.models import Enrollment, Prospect, Touch
+from cadence.models import Enrollment, Event, Prospect, Task, Touch
 from cadence.scheduling import plan_due_at
 from cadence.suppressions import suppression_reason
 
@@ -112,6 +113,11 @@ def start_enrollment(
 class EnrollResult:
     cadence: str
     enrolled: tuple[str, ...]
+    already_active: tuple[str, ...] = ()
+
+
+#: After these the prospect is a conversation, not a sequence.
+CONVERSATION_EVENTS = (EventKind.REPLY, EventKind.MEETING)
 
 
 def enroll(
@@ -123,8 +129,11 @@ def enroll(
     owner: str | None,
     now: datetime,
     actor: str,
+    allow_replied: bool = False,
 ) -> EnrollResult:
-    """Enroll every address or none: any problem raises :class:`InputError` listing them all."""
+    """Enroll the addresses; a prospect already live in the cadence is reported and left
+    alone (never enrolled twice). Any other problem enrolls nobody and raises
+    :class:`InputError` listing them all."""
     cadence = catalog.cadence(cadence_name)
     if owner is not None:
         catalog.team.sender(owner)
@@ -134,7 +143,9 @@ def enroll(
     found = {
         p.email: p for p in session.exec(select(Prospect).where(col(Prospect.email).in_(wanted)))
     }
+    replied = _conversations(session, [p.id for p in found.values() if p.id is not None])
     problems = []
+    already: list[str] = []
     for email in wanted:
         prospect = found.get(email)
         if prospect is None:
@@ -146,20 +157,23 @@ def enroll(
         blocked = why_not_contactable(session, prospect)
         if blocked:
             problems.append(f"{email}: cannot be contacted: {blocked}")
+        if prospect.id in replied and not allow_replied:
+            kind, at = replied[prospect.id]
+            problems.append(
+                f"{email}: {kind} on {at:%Y-%m-%d}: a conversation now, not a sequence "
+                "(pass --allow-replied to enroll anyway)"
+            )
         if cadence.min_stage and Stage(prospect.stage).rank < cadence.min_stage.rank:
             problems.append(
                 f"{email}: stage {prospect.stage} is below {cadence.name}'s minimum "
                 f"{cadence.min_stage}"
             )
-        for existing in live_enrollments(session, prospect.id):
-            if existing.cadence == cadence.name:
-                problems.append(
-                    f"{email}: already {existing.state} in {cadence.name} "
-                    f"(enrollment {existing.id}); not enrolled twice"
-                )
+        if any(e.cadence == cadence.name for e in live_enrollments(session, prospect.id)):
+            already.append(email)
     if problems:
         raise InputError("nothing enrolled:\n" + "\n".join(problems))
-    for email in wanted:
+    fresh = [email for email in wanted if email not in already]
+    for email in fresh:
         prospect = found[email]
         start_enrollment(
             session,
@@ -176,7 +190,26 @@ def enroll(
             "another enrollment of the same prospect in this cadence was made at the same "
             "time; nothing enrolled, try again"
         ) from exc
-    return EnrollResult(cadence=cadence.name, enrolled=tuple(wanted))
+    return EnrollResult(cadence=cadence.name, enrolled=tuple(fresh), already_active=tuple(already))
+
+
+def _conversations(session: Session, prospect_ids: list[int]) -> dict[int, tuple[str, datetime]]:
+    """The first reply or meeting of each prospect that has one."""
+    found: dict[int, tuple[str, datetime]] = {}
+    if not prospect_ids:
+        return found
+    rows = session.exec(
+        select(Event.prospect_id, Event.kind, Event.occurred_at)
+        .where(
+            col(Event.prospect_id).in_(prospect_ids),
+            col(Event.kind).in_([k.value for k in CONVERSATION_EVENTS]),
+        )
+        .order_by(col(Event.occurred_at))
+    ).all()
+    for prospect_id, kind, at in rows:
+        if prospect_id is not None:
+            found.setdefault(prospect_id, (kind, at))
+    return found
 
 
 def advance(
@@ -193,7 +226,9 @@ def advance(
     A task step does not hold the cadence back: the next step counts from the task's due time;
     an email's next step counts from when it was sent.
     """
-    if enrollment.state != EnrollmentState.ACTIVE:
+    # A pause that lands while a touch is sending must not lose the rest of the cadence:
+    # the next touch is planned, and waits for the resume like any other.
+    if enrollment.state not in LIVE_ENROLLMENT_STATES:
         return None
     cadence = catalog.cadence(enrollment.cadence)
     assert enrollment.id is not None and prospect.id is not None
@@ -210,6 +245,7 @@ def advance(
         )
         session.add(touch)
         return touch
+    before = enrollment.state
     enrollment.state = EnrollmentState.COMPLETED
     enrollment.reason = "all steps done, no reply"
     enrollment.updated_at = now
@@ -220,7 +256,7 @@ def advance(
         action="completed",
         prospect_id=prospect.id,
         enrollment_id=enrollment.id,
-        before="active",
+        before=before,
         after="completed",
         reason=enrollment.reason,
     )
@@ -242,7 +278,17 @@ def advance(
 
 
 def cancel_pending_touches(session: Session, enrollment_id: int, *, reason: str) -> int:
-    """Cancel touches that have not started delivery; returns how many."""
+    """Cancel touches that have not started delivery, and the SDR's open tasks of this
+    enrollment (nobody should call a prospect who replied or unsubscribed)."""
+    open_tasks = session.exec(
+        select(Task)
+        .join(Touch, col(Touch.id) == col(Task.touch_id))
+        .where(Touch.enrollment_id == enrollment_id, Task.status == "open")
+    ).all()
+    for task in open_tasks:
+        task.status = "cancelled"
+        task.outcome = reason[:200]
+        session.add(task)
     pending = session.exec(
         select(Touch).where(
             Touch.enrollment_id == enrollment_id,

@@ -34,4 +34,10 @@ class DeliveryError(CadenceError):
 
 
 class TransientDeliveryError(DeliveryError):
-    """The transport failed in a way that may pass (SMTP 4xx, timeout): retry later."""
+    """The message was not accepted, in a way that may pass (SMTP 4xx, server down, login
+    refused): nothing left, so trying again later is safe."""
+
+
+class DeliveryOutcomeUnknown(DeliveryError):
+    """The message was handed over but the server's answer was lost (a timeout or a dropped
+    connection after DATA): it may have been delivered, so it must never be re-sent blindly."""

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, func, select
 from cadence.audit_log import record_audit
 from cadence.catalog import Catalog
 from cadence.domain import (
+    LIVE_ENROLLMENT_STATES,
     STOPPING_EVENTS,
     Delay,
     EnrollmentState,
@@ -50,6 +51,41 @@ def find_prospect(session: Session, email: str) -> Prospect:
     return prospect
 
 
+def store_event(
+    session: Session,
+    *,
+    kind: EventKind,
+    prospect: Prospect | None,
+    now: datetime,
+    occurred_at: datetime | None = None,
+    source: str = "cli",
+    actor: str = "system",
+    raw: str | None = None,
+    detail: dict[str, Any] | None = None,
+    dedupe_key: str | None = None,
+) -> tuple[Event, bool]:
+    """Store an event as it came; returns it and whether it was already stored (by
+    ``dedupe_key``), in which case nothing was added."""
+    if dedupe_key is not None:
+        seen = session.exec(select(Event).where(Event.dedupe_key == dedupe_key)).first()
+        if seen is not None:
+            return seen, True
+    event = Event(
+        prospect_id=prospect.id if prospect else None,
+        kind=kind,
+        source=source,
+        occurred_at=occurred_at or now,
+        recorded_at=now,
+        dedupe_key=dedupe_key,
+        raw=raw,
+        detail=detail or {},
+        actor=actor,
+    )
+    session.add(event)
+    session.flush()
+    return event, False
+
+
 def record_event(
     session: Session,
     catalog: Catalog,
@@ -67,35 +103,89 @@ def record_event(
     dedupe_key: str | None = None,
     resume_at: datetime | None = None,
 ) -> EventOutcome:
-    """Store the event, then apply it. ``now`` is the commit-side clock; ``occurred_at``
-    is when it happened (defaults to ``now``). A repeated ``dedupe_key`` changes nothing.
+    """Store the event and apply it in the caller's transaction. ``now`` is the commit-side
+    clock; ``occurred_at`` is when it happened (defaults to ``now``). A repeated
+    ``dedupe_key`` changes nothing.
 
     ``email`` None stores an unmatched event for a person to review, with no effect.
     ``resume_at`` (auto-replies) is when a paused enrollment picks up again.
     """
-    if dedupe_key is not None:
-        seen = session.exec(select(Event).where(Event.dedupe_key == dedupe_key)).first()
-        if seen is not None:
-            return EventOutcome(seen.id, kind, email.lower() if email else None, duplicate=True)
     if cadence is not None:
         catalog.cadence(cadence)
     prospect = find_prospect(session, email) if email is not None else None
-    event = Event(
-        prospect_id=prospect.id if prospect else None,
+    event, duplicate = store_event(
+        session,
         kind=kind,
+        prospect=prospect,
+        now=now,
+        occurred_at=occurred_at,
         source=source,
-        occurred_at=occurred_at or now,
-        recorded_at=now,
-        dedupe_key=dedupe_key,
-        raw=raw,
-        detail=detail or {},
         actor=actor,
+        raw=raw,
+        detail=detail,
+        dedupe_key=dedupe_key,
     )
-    session.add(event)
-    session.flush()
+    if duplicate:
+        return EventOutcome(event.id, kind, prospect.email if prospect else None, duplicate=True)
     if prospect is None or kind is EventKind.UNKNOWN:
         return EventOutcome(event.id, kind, prospect.email if prospect else None)
+    return apply_event(
+        session,
+        catalog,
+        event,
+        prospect,
+        now=now,
+        actor=actor,
+        cadence=cadence,
+        reason=reason,
+        resume_at=resume_at,
+    )
+
+
+def apply_stored_event(
+    session: Session,
+    catalog: Catalog,
+    event_id: int,
+    *,
+    now: datetime,
+    reason: str | None = None,
+    resume_at: datetime | None = None,
+) -> EventOutcome:
+    """Apply an event stored earlier (its own transaction committed the raw item first)."""
+    event = session.get(Event, event_id)
+    if event is None:
+        raise NotFoundError(f"no event {event_id}")
+    prospect = session.get(Prospect, event.prospect_id) if event.prospect_id else None
+    kind = EventKind(event.kind)
+    if prospect is None or kind is EventKind.UNKNOWN:
+        return EventOutcome(event.id, kind, prospect.email if prospect else None)
+    return apply_event(
+        session,
+        catalog,
+        event,
+        prospect,
+        now=now,
+        actor=event.actor,
+        reason=reason,
+        resume_at=resume_at,
+    )
+
+
+def apply_event(
+    session: Session,
+    catalog: Catalog,
+    event: Event,
+    prospect: Prospect,
+    *,
+    now: datetime,
+    actor: str,
+    cadence: str | None = None,
+    reason: str | None = None,
+    resume_at: datetime | None = None,
+) -> EventOutcome:
+    """The event's effect on the prospect's enrollments, with an audit entry."""
     assert prospect.id is not None
+    kind = EventKind(event.kind)
     outcome = EventOutcome(event.id, kind, prospect.email)
     why = reason or f"{kind.value} recorded" + (f" by {actor}" if actor != "system" else "")
     record_audit(
@@ -105,9 +195,13 @@ def record_event(
         action=f"event:{kind.value}",
         prospect_id=prospect.id,
         reason=why,
-        after=json.dumps({"event_id": event.id, "source": source}),
+        after=json.dumps({"event_id": event.id, "source": event.source}),
     )
-    enrollments = live_enrollments(session, prospect.id, lock=True)
+    account = _lock_account(session, prospect) if kind is EventKind.REPLY else []
+    if account:
+        enrollments = [e for e in account if e.prospect_id == prospect.id]
+    else:
+        enrollments = live_enrollments(session, prospect.id, lock=True)
     if cadence is not None:
         enrollments = [e for e in enrollments if e.cadence == cadence]
     if kind is EventKind.SOFT_BOUNCE:
@@ -140,7 +234,9 @@ def record_event(
                 prospect_id=prospect.id,
             )
         if kind is EventKind.REPLY:
-            outcome.paused.extend(_pause_colleagues(session, catalog, prospect, enrollments, now))
+            outcome.paused.extend(
+                _pause_colleagues(session, catalog, prospect, enrollments, account, now)
+            )
     elif kind in (EventKind.PAUSE, EventKind.AUTO_REPLY):
         active = [e for e in enrollments if e.state == EnrollmentState.ACTIVE]
         if kind is EventKind.PAUSE and not active:
@@ -159,6 +255,25 @@ def record_event(
             )
             outcome.resumed.append(_id(enrollment))
     return outcome
+
+
+def _lock_account(session: Session, prospect: Prospect) -> list[Enrollment]:
+    """Every live enrollment at the prospect's company, locked in id order in one statement,
+    so two colleagues replying at once cannot deadlock each other."""
+    if not prospect.company.strip():
+        return []
+    return list(
+        session.exec(
+            select(Enrollment)
+            .join(Prospect, col(Prospect.id) == col(Enrollment.prospect_id))
+            .where(
+                Prospect.company == prospect.company,
+                col(Enrollment.state).in_([s.value for s in LIVE_ENROLLMENT_STATES]),
+            )
+            .order_by(col(Enrollment.id))
+            .with_for_update(of=Enrollment)
+        )
+    )
 
 
 def resume_due(session: Session, catalog: Catalog, *, now: datetime) -> list[int]:
@@ -231,24 +346,18 @@ def _pause_colleagues(
     catalog: Catalog,
     prospect: Prospect,
     halted: list[Enrollment],
+    account: list[Enrollment],
     now: datetime,
 ) -> list[int]:
     """Under ``on_reply = "halt_account"``, pause colleagues at the same company."""
     policies = {
         catalog.cadences[e.cadence].on_reply for e in halted if e.cadence in catalog.cadences
     }
-    if ReplyPolicy.HALT_ACCOUNT not in policies or not prospect.company.strip():
+    if ReplyPolicy.HALT_ACCOUNT not in policies:
         return []
-    colleagues = session.exec(
-        select(Enrollment)
-        .join(Prospect, col(Prospect.id) == col(Enrollment.prospect_id))
-        .where(
-            Prospect.company == prospect.company,
-            Prospect.id != prospect.id,
-            Enrollment.state == EnrollmentState.ACTIVE,
-        )
-        .with_for_update()
-    ).all()
+    colleagues = [
+        e for e in account if e.prospect_id != prospect.id and e.state == EnrollmentState.ACTIVE
+    ]
     why = f"colleague {prospect.email} at {prospect.company} replied"
     for enrollment in colleagues:
         _set_state(session, enrollment, EnrollmentState.PAUSED, why, now, "system")
@@ -286,6 +395,8 @@ def resume_enrollment(
     step = replace(cadence.step(pending.step), delay=Delay())
     resumed_due = plan_step(cadence=cadence, step=step, prospect=prospect, anchor=now)
     pending.due_at = max(pending.due_at, resumed_due)
+    if pending.status == TouchStatus.FAILED:
+        pending.attempts = 0  # a person looked at it: give it a fresh set of tries
     pending.status = TouchStatus.SCHEDULED
     pending.reason = None
     session.add(pending)

@@ -4,6 +4,7 @@ Used to validate imported prospects and to guess a country (for public holidays)
 time zone when the CSV gives none.
 """
 
+from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -37,6 +38,26 @@ def country_for_zone(zone: str) -> str | None:
 @lru_cache(maxsize=1)
 def _zones() -> frozenset[str]:
     return frozenset(available_timezones())
+
+
+def zones_for_country(country: str) -> tuple[str, ...]:
+    """The time zones of a country, most populous first as the database lists them."""
+    return tuple(zone for zone, code in _zone_countries().items() if code == country)
+
+
+@lru_cache(maxsize=512)
+def single_clock_zone(country: str) -> str | None:
+    """The country's zone when all its zones keep the same clock all year (Germany's
+    Berlin and Busingen), else None (the United States)."""
+    zones = zones_for_country(country)
+    if not zones:
+        return None
+    probes = [datetime(2026, month, 15, 12, tzinfo=UTC) for month in (1, 4, 7, 10)]
+    first = [p.astimezone(ZoneInfo(zones[0])).utcoffset() for p in probes]
+    for zone in zones[1:]:
+        if [p.astimezone(ZoneInfo(zone)).utcoffset() for p in probes] != first:
+            return None
+    return zones[0]
 
 
 def valid_zone(name: str) -> bool:

@@ -21,8 +21,8 @@ from cadence.classification import Verdict, classify_message
 from cadence.context import AppContext
 from cadence.database import transaction
 from cadence.domain import EventKind
-from cadence.events import record_event
-from cadence.models import Prospect, Touch
+from cadence.events import apply_stored_event, store_event
+from cadence.models import Event, Prospect, Touch
 from cadence.scheduling import add_business_days
 
 #: Larger messages are refused whole: no real reply or bounce report is this big.
@@ -135,9 +135,31 @@ def resume_time(verdict: Verdict, prospect: Prospect, received: datetime) -> dat
 def process_inbound(
     ctx: AppContext, raw: bytes, *, label: str, source: str = "inbound", dry_run: bool = False
 ) -> InboundResult:
-    """Classify and (unless ``dry_run``) store and apply one raw message in one transaction."""
+    """Store the raw message (its own commit), then classify, match and apply it.
+
+    If anything after the first commit fails, the raw message is still in the store as an
+    ``unknown`` event for a person to look at; the same message again is a duplicate.
+    """
     now = ctx.clock.now()
     received = received_time(raw, now)
+    event_id: int | None = None
+    if not dry_run:
+        text, encoding = stored_text(raw)
+        with transaction(ctx.engine) as session:
+            event, duplicate = store_event(
+                session,
+                kind=EventKind.UNKNOWN,
+                prospect=None,
+                now=now,
+                occurred_at=received,
+                source=source,
+                raw=text,
+                detail={"raw_encoding": encoding, "applied": False},
+                dedupe_key=dedupe_key(raw),
+            )
+            event_id = event.id
+    else:
+        duplicate = False
     verdict = classify_message(raw[:MAX_MESSAGE_BYTES], received_at=received)
     with transaction(ctx.engine) as session:
         prospect = match_prospect(session, verdict)
@@ -150,40 +172,41 @@ def process_inbound(
             return_date=verdict.return_date.isoformat() if verdict.return_date else None,
             reply_text=verdict.reply_text,
             reason=verdict.reason,
+            event_id=event_id,
+            duplicate=duplicate,
         )
-        if dry_run:
+        if dry_run or duplicate or event_id is None:
             return result
         if verdict.kind == "bounce":
             kind = EventKind.BOUNCE if verdict.bounce == "hard" else EventKind.SOFT_BOUNCE
         else:
             kind = _KINDS[verdict.kind]
-        text, encoding = stored_text(raw)
-        outcome = record_event(
+        stored = session.get(Event, event_id)
+        assert stored is not None
+        stored.kind = kind
+        stored.prospect_id = prospect.id if prospect else None
+        stored.detail = {
+            **stored.detail,
+            "applied": True,
+            "verdict": verdict.kind,
+            "bounce": verdict.bounce,
+            "addresses": list(verdict.addresses),
+            "references": list(verdict.references),
+            "return_date": result.return_date,
+            "matched": prospect is not None,
+        }
+        session.add(stored)
+        session.flush()
+        outcome = apply_stored_event(
             session,
             ctx.catalog,
-            kind=kind,
-            email=prospect.email if prospect else None,
+            event_id,
             now=now,
-            occurred_at=received,
-            source=source,
-            raw=text,
             reason=f"{verdict.kind}: {verdict.reason}"[:500],
-            detail={
-                "verdict": verdict.kind,
-                "bounce": verdict.bounce,
-                "addresses": list(verdict.addresses),
-                "references": list(verdict.references),
-                "return_date": result.return_date,
-                "raw_encoding": encoding,
-                "matched": prospect is not None,
-            },
-            dedupe_key=dedupe_key(raw),
             resume_at=resume_time(verdict, prospect, received)
             if prospect is not None and kind is EventKind.AUTO_REPLY
             else None,
         )
-        result.event_id = outcome.event_id
-        result.duplicate = outcome.duplicate
         result.effects = {
             "halted": outcome.halted,
             "paused": outcome.paused,

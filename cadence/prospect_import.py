@@ -19,7 +19,7 @@ from cadence.audit_log import record_audit
 from cadence.catalog import Catalog
 from cadence.domain import Stage
 from cadence.errors import InputError
-from cadence.geography import country_codes, country_for_zone, valid_zone
+from cadence.geography import country_codes, country_for_zone, single_clock_zone, valid_zone
 from cadence.models import Prospect
 
 KNOWN_COLUMNS = (
@@ -66,6 +66,24 @@ class ImportReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     rejected: list[RejectedRow] = field(default_factory=list)
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def rows(self) -> list[dict[str, object]]:
+        """Every row of the file with what happened to it, in file order."""
+        out: list[dict[str, object]] = [
+            {"line": self.lines.get(email, 0), "email": email, "status": status, "reason": None}
+            for status, emails in (
+                ("imported", self.imported),
+                ("updated", self.updated),
+                ("unchanged", self.unchanged),
+            )
+            for email in emails
+        ]
+        out += [
+            {"line": r.line, "email": r.email, "status": "rejected", "reason": r.reason}
+            for r in self.rejected
+        ]
+        return sorted(out, key=lambda row: int(str(row["line"])))
 
 
 def read_csv_text(path: Path) -> str:
@@ -144,6 +162,19 @@ def _is_control(ch: str) -> bool:
     return code < 32 or 0x7F <= code <= 0x9F or 0x202A <= code <= 0x202E or 0x2066 <= code <= 0x2069
 
 
+def _guess_zone(country: str | None, catalog: Catalog) -> str:
+    """A missing zone: the country's only zone, else the team's default; never a silent UTC
+    that would send "07:30" emails in the middle of the night."""
+    if country is not None:
+        zone = single_clock_zone(country)
+        if zone is not None:
+            return zone
+        raise ValueError(f"timezone: required for a prospect in {country} (several time zones)")
+    if catalog.team.default_timezone:
+        return catalog.team.default_timezone
+    raise ValueError("timezone: required (or set default_timezone in config/team.toml)")
+
+
 def _validate(record: Mapping[str, str], line: int, catalog: Catalog) -> ProspectRow:
     for name, value in record.items():
         if len(value) > MAX_FIELD_CHARS:
@@ -163,12 +194,12 @@ def _validate(record: Mapping[str, str], line: int, catalog: Catalog) -> Prospec
     if persona is not None and persona not in catalog.personas:
         known = ", ".join(sorted(catalog.personas))
         raise ValueError(f"persona: unknown persona {persona!r}; known: {known}")
-    zone = record.get("timezone") or "UTC"
-    if not valid_zone(zone):
-        raise ValueError(f"timezone: {zone!r} is not an IANA time zone such as Europe/Berlin")
     country = (record.get("country") or "").upper() or None
     if country is not None and country not in country_codes():
         raise ValueError(f"country: {country!r} is not an ISO 3166 code such as DE or US")
+    zone = record.get("timezone") or _guess_zone(country, catalog)
+    if not valid_zone(zone):
+        raise ValueError(f"timezone: {zone!r} is not an IANA time zone such as Europe/Berlin")
     stage = (record.get("stage") or Stage.NAMES.value).lower().replace("-", "_")
     if stage not in {s.value for s in Stage}:
         raise ValueError(f"stage: {stage!r} is not one of {', '.join(s.value for s in Stage)}")
@@ -206,6 +237,7 @@ def save_prospects(
         for p in session.exec(select(Prospect).where(col(Prospect.email).in_(chunk))):
             existing[p.email] = p
     for row in rows:
+        report.lines[row.email] = row.line
         fields = {
             "first_name": row.first_name,
             "last_name": row.last_name,

@@ -76,7 +76,13 @@ def import_prospects(
 
 
 def enroll_prospects(
-    ctx: AppContext, emails: Sequence[str], cadence: str, *, owner: str | None, actor: str
+    ctx: AppContext,
+    emails: Sequence[str],
+    cadence: str,
+    *,
+    owner: str | None,
+    actor: str,
+    allow_replied: bool = False,
 ) -> EnrollResult:
     with transaction(ctx.engine) as session:
         return enroll(
@@ -87,6 +93,7 @@ def enroll_prospects(
             owner=owner,
             now=ctx.clock.now(),
             actor=actor,
+            allow_replied=allow_replied,
         )
 
 

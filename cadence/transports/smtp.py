@@ -6,9 +6,15 @@ import ssl
 import threading
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from cadence.errors import ConfigurationError, DeliveryError, TransientDeliveryError
+from cadence.errors import (
+    ConfigurationError,
+    DeliveryError,
+    DeliveryOutcomeUnknown,
+    TransientDeliveryError,
+)
 
 
 @dataclass(frozen=True)
@@ -104,24 +110,56 @@ class SmtpTransport:
         return client
 
     def send(self, message: EmailMessage) -> None:
-        for attempt in (1, 2):
+        """MAIL, RCPT and DATA one by one, so a failure is known to be before or after the
+        message was handed over: before is retryable, after is :class:`DeliveryOutcomeUnknown`.
+        """
+        sender = parseaddr(str(message["From"]))[1]
+        recipient = parseaddr(str(message["To"]))[1]
+        data = message.as_bytes()
+        client = self._ready_connection()
+        try:
+            client.ehlo_or_helo_if_needed()
+            code, reply = client.mail(sender)
+            if code != 250:
+                client.rset()
+                # The sender or our account is refused: an outage for us, not the prospect's fault.
+                raise TransientDeliveryError(f"SMTP {code} on MAIL FROM: {_text(reply)}")
+            code, reply = client.rcpt(recipient)
+            if code not in (250, 251):
+                client.rset()
+                raise _classified(code, reply)
+        except (OSError, smtplib.SMTPException) as exc:
+            self._drop()
+            raise TransientDeliveryError(f"SMTP connection failed before sending: {exc}") from exc
+        try:
+            code, reply = client.data(data)
+        except smtplib.SMTPDataError as exc:
+            raise _classified(exc.smtp_code, exc.smtp_error) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            self._drop()
+            raise DeliveryOutcomeUnknown(
+                f"connection lost after the message was sent, before the server answered: {exc}"
+            ) from exc
+        if code != 250:
+            raise _classified(code, reply)
+
+    def _ready_connection(self) -> smtplib.SMTP:
+        """This thread's connection, checked with NOOP when reused; opened if needed."""
+        client: smtplib.SMTP | None = getattr(self._local, "client", None)
+        if client is not None:
             try:
-                self._connection().send_message(message)
-                return
-            except smtplib.SMTPServerDisconnected as exc:
-                self._drop()
-                if attempt == 2:
-                    raise TransientDeliveryError(f"SMTP server disconnected: {exc}") from exc
-            except smtplib.SMTPRecipientsRefused as exc:
-                code, reason = next(iter(exc.recipients.values()))
-                raise _classified(code, reason) from exc
-            except smtplib.SMTPResponseException as exc:
-                if exc.smtp_code in {421}:
-                    self._drop()
-                raise _classified(exc.smtp_code, exc.smtp_error) from exc
-            except (OSError, smtplib.SMTPException) as exc:
-                self._drop()
-                raise TransientDeliveryError(f"SMTP connection failed: {exc}") from exc
+                if client.noop()[0] == 250:
+                    return client
+            except (OSError, smtplib.SMTPException):
+                pass
+            self._drop()
+        try:
+            return self._connection()
+        except (OSError, smtplib.SMTPException) as exc:
+            self._drop()
+            raise TransientDeliveryError(
+                f"cannot reach or log in to the SMTP server: {exc}"
+            ) from exc
 
     def _drop(self) -> None:
         client: smtplib.SMTP | None = getattr(self._local, "client", None)
@@ -144,8 +182,12 @@ class SmtpTransport:
         self._local = threading.local()
 
 
+def _text(reason: bytes | str) -> str:
+    return reason.decode(errors="replace") if isinstance(reason, bytes) else reason
+
+
 def _classified(code: int, reason: bytes | str) -> DeliveryError:
-    text = reason.decode(errors="replace") if isinstance(reason, bytes) else reason
+    text = _text(reason)
     if 400 <= code < 500:
         return TransientDeliveryError(f"SMTP {code}: {text}")
     return DeliveryError(f"SMTP {code}: {text}")

@@ -98,6 +98,7 @@ def make_context(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Ap
             outbox_dir=tmp_path / "outbox",
             config_dir=config_dir or REPO / "config",
             templates_dir=templates_dir or REPO / "templates",
+            public_url="https://cadence.test",
         )
         ctx = build_context(settings, clock=clock or SimulatedClock(START))
         init_store(ctx)

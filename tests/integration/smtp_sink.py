@@ -1,5 +1,6 @@
 """A real SMTP server on loopback (aiosmtpd) that records what it receives, and when."""
 
+import asyncio
 import socket
 import threading
 import time
@@ -11,6 +12,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 
 @dataclass
@@ -31,6 +33,18 @@ class SinkHandler:
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: RCPT addresses answered with a permanent (5xx) or temporary (4xx) refusal.
     refuse: dict[str, str] = field(default_factory=dict)
+    #: Answers to DATA, used in turn before accepting (e.g. "451 4.3.0 try again later").
+    data_answers: list[str] = field(default_factory=list)
+    #: Seconds to wait after storing a message before answering DATA (a lost answer).
+    answer_delay: float = 0.0
+    sessions: int = 0
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.sessions += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
@@ -41,10 +55,14 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.data_answers:
+            return self.data_answers.pop(0)
         with self.lock:
             self.received.append(
                 Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content, time.time())
             )
+        if self.answer_delay:
+            await asyncio.sleep(self.answer_delay)
         return "250 Message accepted for delivery"
 
 
@@ -55,11 +73,24 @@ def free_port() -> int:
         return port
 
 
+def _password_is_secret(
+    server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+) -> AuthResult:
+    return AuthResult(success=getattr(auth_data, "password", b"") == b"secret")
+
+
 @contextmanager
-def smtp_sink() -> Iterator[tuple[SinkHandler, str]]:
+def smtp_sink(*, auth: bool = False) -> Iterator[tuple[SinkHandler, str]]:
     handler = SinkHandler()
     port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    options: dict[str, Any] = {}
+    if auth:
+        options = {
+            "auth_require_tls": False,
+            "auth_required": True,
+            "authenticator": _password_is_secret,
+        }
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
     controller.start()
     try:
         yield handler, f"smtp://127.0.0.1:{port}"

@@ -73,14 +73,19 @@ def test_user_flow_import_enroll_simulate_reply_audit(tmp_path: Path) -> None:
     assert cadence(tmp_path, "init").returncode == 0
     imported = cadence(tmp_path, "prospects", "import", str(csv_file), "--json")
     assert imported.returncode == 0, imported.stderr
-    assert json.loads(imported.stdout)["imported"] == 2
+    first_import = json.loads(imported.stdout)
+    assert first_import["imported"] == 2
+    assert [(r["line"], r["status"]) for r in first_import["rows"]] == [
+        (2, "imported"),
+        (3, "imported"),
+    ]
     again = cadence(tmp_path, "prospects", "import", str(csv_file), "--json")
     assert json.loads(again.stdout)["unchanged"] == 2
     enrolled = cadence(tmp_path, "enroll", "seven-touch", "--csv", str(csv_file), "--json")
     assert enrolled.returncode == 0, enrolled.stderr
     twice = cadence(tmp_path, "enroll", "seven-touch", "--email", "dana@hooli.example")
     assert twice.returncode == 1
-    assert "already active in seven-touch" in twice.stderr
+    assert "already active in seven-touch; not enrolled twice" in twice.stderr
     # Real time now, then a simulated week: nothing here depends on today's date.
     base = datetime.now(UTC).replace(microsecond=0)
     week, later = (base + timedelta(days=8)).isoformat(), (base + timedelta(days=80)).isoformat()

@@ -103,7 +103,7 @@ def test_seven_touch_runs_to_nurture_inside_windows(
         message = by_id[touch.message_id]
         assert message["X-Cadence-Touch"] == str(touch.id)
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-        assert "<http://localhost:8000/unsubscribe/" in message["List-Unsubscribe"]
+        assert "<https://cadence.test/unsubscribe/" in message["List-Unsubscribe"]
         if touch.step == 2 and enrollments[touch.enrollment_id].cadence == "seven-touch":
             first = next(
                 t for t in sent_emails if t.enrollment_id == touch.enrollment_id and t.step == 1
@@ -202,10 +202,12 @@ def test_unsubscribe_suppresses_and_enrolling_again_is_refused(
 ) -> None:
     ctx = make_context()
     _setup(ctx, tmp_path)
-    with pytest.raises(InputError, match="already active in seven-touch"):
-        services.enroll_prospects(
-            ctx, ["bo@globex.example"], "seven-touch", owner=None, actor="test"
-        )
+    before = _touches(ctx)
+    again = services.enroll_prospects(
+        ctx, ["bo@globex.example"], "seven-touch", owner=None, actor="test"
+    )
+    assert (again.enrolled, again.already_active) == ((), ("bo@globex.example",))
+    assert len(_touches(ctx)) == len(before)  # reported, never duplicated
     outcome = services.record(ctx, EventKind.UNSUBSCRIBE, "ann@acme.example")
     assert outcome.suppressed
     before = _touches(ctx)
@@ -216,6 +218,20 @@ def test_unsubscribe_suppresses_and_enrolling_again_is_refused(
     assert len(_touches(ctx)) == len(before)  # all or nothing
     with pytest.raises(InputError, match="unknown prospect"):
         services.enroll_prospects(ctx, ["nobody@x.example"], "nurture", owner=None, actor="t")
+
+
+def test_a_prospect_who_replied_is_not_enrolled_again_unless_asked(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    ctx = make_context()
+    _setup(ctx, tmp_path)
+    services.record(ctx, EventKind.REPLY, "cy@initech.example")
+    with pytest.raises(InputError, match="a conversation now, not a sequence"):
+        services.enroll_prospects(ctx, ["cy@initech.example"], "nurture", owner=None, actor="t")
+    done = services.enroll_prospects(
+        ctx, ["cy@initech.example"], "nurture", owner=None, actor="t", allow_replied=True
+    )
+    assert done.enrolled == ("cy@initech.example",)
 
 
 def test_pause_and_resume_move_the_next_touch(

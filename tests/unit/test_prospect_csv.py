@@ -100,9 +100,25 @@ def test_defaults_for_missing_columns(catalog: Catalog) -> None:
     rows, _ = parse("email\nada@initech.com\n", catalog)
     row = rows[0]
     assert (row.first_name, row.company, row.persona) == ("", "", None)
-    assert row.timezone == "UTC"
-    assert row.country is None
+    assert row.timezone == "America/New_York"  # config/team.toml's default_timezone
+    assert row.country == "US"
     assert row.stage == "names"
+
+
+@pytest.mark.parametrize(
+    ("country", "zone"),
+    [("DE", "Europe/Berlin"), ("FR", "Europe/Paris"), ("JP", "Asia/Tokyo"), ("IN", "Asia/Kolkata")],
+)
+def test_zone_from_a_single_clock_country(catalog: Catalog, country: str, zone: str) -> None:
+    rows, rejected = parse(f"email,country\nada@initech.com,{country}\n", catalog)
+    assert rejected == []
+    assert rows[0].timezone == zone
+
+
+@pytest.mark.parametrize("country", ["US", "BR", "AU", "RU"])
+def test_zone_required_for_a_country_with_several_clocks(catalog: Catalog, country: str) -> None:
+    rejected = only_rejection(f"email,country\nada@initech.com,{country}\n", catalog)
+    assert rejected.reason == f"timezone: required for a prospect in {country} (several time zones)"
 
 
 def test_email_is_normalised_to_lower_case(catalog: Catalog) -> None:

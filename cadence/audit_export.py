@@ -1,0 +1,186 @@
+"""Touch history and the audit trail read in keyset batches, each batch its own short
+transaction: an export of a million rows holds neither them all in memory nor a lock (on
+SQLite every transaction takes the write lock) for the length of the download."""
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, or_
+from sqlmodel import col, select
+
+from cadence.audit_report import AUDIT_FIELDS
+from cadence.database import transaction
+from cadence.models import AuditEntry, Enrollment, Prospect, Touch
+
+ENTRY_FIELDS = (
+    "id",
+    "at",
+    "actor",
+    "action",
+    "prospect",
+    "owner",
+    "cadence",
+    "enrollment_id",
+    "touch_id",
+    "before",
+    "after",
+    "reason",
+)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def touch_batches(
+    engine: Engine,
+    *,
+    email: str | None = None,
+    owner: str | None = None,
+    cadence: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    batch: int = 1000,
+) -> Iterator[list[dict[str, Any]]]:
+    """Touches oldest due first, in the shape of ``cadence audit`` (:data:`AUDIT_FIELDS`)."""
+    base = (
+        select(Touch, Enrollment, Prospect)
+        .join(Enrollment, col(Enrollment.id) == col(Touch.enrollment_id))
+        .join(Prospect, col(Prospect.id) == col(Touch.prospect_id))
+    )
+    if email:
+        base = base.where(Prospect.email == email.strip().lower())
+    if owner:
+        base = base.where(Enrollment.owner == owner)
+    if cadence:
+        base = base.where(Enrollment.cadence == cadence)
+    if since:
+        base = base.where(col(Touch.due_at) >= since)
+    if until:
+        base = base.where(col(Touch.due_at) < until)
+    last: tuple[datetime, int] | None = None
+    while True:
+        query = base
+        if last is not None:
+            query = query.where(
+                or_(
+                    col(Touch.due_at) > last[0],
+                    and_(col(Touch.due_at) == last[0], col(Touch.id) > last[1]),
+                )
+            )
+        query = query.order_by(col(Touch.due_at), col(Touch.id)).limit(batch)
+        with transaction(engine) as session:
+            rows = session.exec(query).all()
+        if not rows:
+            return
+        yield [_touch_row(t, e, p) for t, e, p in rows]
+        last = (rows[-1][0].due_at, rows[-1][0].id or 0)
+        if len(rows) < batch:
+            return
+
+
+def _touch_row(touch: Touch, enrollment: Enrollment, prospect: Prospect) -> dict[str, Any]:
+    return {
+        "prospect": prospect.email,
+        "cadence": enrollment.cadence,
+        "step": touch.step,
+        "channel": touch.channel,
+        "template": touch.template,
+        "template_version": touch.template_version,
+        "status": touch.status,
+        "due_at": _iso(touch.due_at),
+        "sent_at": _iso(touch.sent_at),
+        "message_id": touch.message_id,
+        "reason": touch.reason,
+        "owner": enrollment.owner,
+        "subject": touch.subject,
+        "touch_id": touch.id,
+    }
+
+
+def entry_batches(
+    engine: Engine,
+    *,
+    email: str | None = None,
+    owner: str | None = None,
+    cadence: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    batch: int = 1000,
+) -> Iterator[list[dict[str, Any]]]:
+    """Audit entries in the order they were written (``owner`` is the prospect's owner;
+    ``cadence`` keeps entries about an enrollment in that cadence)."""
+    base = (
+        select(AuditEntry, Prospect, Enrollment)
+        .join(Prospect, col(Prospect.id) == col(AuditEntry.prospect_id), isouter=True)
+        .join(Enrollment, col(Enrollment.id) == col(AuditEntry.enrollment_id), isouter=True)
+    )
+    if email:
+        base = base.where(Prospect.email == email.strip().lower())
+    if owner:
+        base = base.where(Prospect.owner == owner)
+    if cadence:
+        base = base.where(Enrollment.cadence == cadence)
+    if since:
+        base = base.where(col(AuditEntry.at) >= since)
+    if until:
+        base = base.where(col(AuditEntry.at) < until)
+    last_id = 0
+    while True:
+        query = base.where(col(AuditEntry.id) > last_id).order_by(col(AuditEntry.id)).limit(batch)
+        with transaction(engine) as session:
+            rows = session.exec(query).all()
+        if not rows:
+            return
+        yield [_entry_row(a, p, e) for a, p, e in rows]
+        last_id = rows[-1][0].id or 0
+        if len(rows) < batch:
+            return
+
+
+def _entry_row(
+    entry: AuditEntry, prospect: Prospect | None, enrollment: Enrollment | None
+) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "at": _iso(entry.at),
+        "actor": entry.actor,
+        "action": entry.action,
+        "prospect": prospect.email if prospect else None,
+        "owner": prospect.owner if prospect else None,
+        "cadence": enrollment.cadence if enrollment else None,
+        "enrollment_id": entry.enrollment_id,
+        "touch_id": entry.touch_id,
+        "before": entry.before,
+        "after": entry.after,
+        "reason": entry.reason,
+    }
+
+
+#: A cell starting with one of these is a formula to a spreadsheet; prospect data is untrusted.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _safe_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_chunks(
+    batches: Iterable[list[dict[str, Any]]], fields: Sequence[str] = AUDIT_FIELDS
+) -> Iterator[str]:
+    """A header, then one chunk of CSV text per batch; text that a spreadsheet would run as a
+    formula is prefixed with an apostrophe."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(fields), extrasaction="ignore")
+    writer.writeheader()
+    yield buffer.getvalue()
+    for rows in batches:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows({k: _safe_cell(v) for k, v in row.items()} for row in rows)
+        yield buffer.getvalue()

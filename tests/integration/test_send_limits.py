@@ -1,0 +1,56 @@
+"""A mailbox's daily cap moves touches to the next day's window; none is dropped."""
+
+import shutil
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import select
+
+from cadence import services
+from cadence.clock import SimulatedClock
+from cadence.context import AppContext
+from cadence.database import transaction
+from cadence.models import Touch
+from workers.embedded import EmbeddedEngine
+
+from .conftest import REPO, START
+
+pytestmark = pytest.mark.integration
+
+
+def test_daily_cap_spreads_first_touches_over_days(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(REPO / "config", config)
+    team = config / "team.toml"
+    team.write_text(team.read_text().replace("daily_cap = 200", "daily_cap = 2", 1))
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock, config_dir=config)
+    rows = ["email,first_name,timezone,country"] + [
+        f"p{i}@co{i}.example,P{i},Europe/Berlin,DE" for i in range(5)
+    ]
+    (tmp_path / "p.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    services.import_prospects(ctx, tmp_path / "p.csv", owner="alex", actor="t")
+    services.enroll_prospects(
+        ctx, [f"p{i}@co{i}.example" for i in range(5)], "seven-touch", owner=None, actor="t"
+    )
+    with EmbeddedEngine(ctx, worker_threads=2) as engine:
+        engine.simulate(clock, START + timedelta(days=3, hours=12))
+    with transaction(ctx.engine) as session:
+        firsts = session.exec(select(Touch).where(Touch.step == 1)).all()
+    assert all(t.status == "sent" for t in firsts)
+    days = Counter(
+        t.started_at.astimezone(ZoneInfo("Europe/Berlin")).date() for t in firsts if t.started_at
+    )
+    assert sorted(days.values(), reverse=True) == [2, 2, 1]
+    berlin = ZoneInfo("Europe/Berlin")
+    for touch in firsts:
+        assert touch.started_at is not None
+        local = touch.started_at.astimezone(berlin)
+        assert local.weekday() < 5
+        assert (7, 30) <= (local.hour, local.minute) < (9, 30)
