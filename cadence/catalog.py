@@ -29,6 +29,8 @@ class Catalog:
     value_propositions: tuple[ValueProposition, ...]
     team: Team
     renderer: TemplateRenderer = field(repr=False, compare=False)
+    #: Templates with lint errors, and why: they are never sent (their touches fail).
+    blocked: Mapping[str, str] = field(default_factory=dict)
 
     def cadence(self, name: str) -> CadenceDefinition:
         try:
@@ -113,4 +115,35 @@ def load_catalog(config_dir: Path, templates_dir: Path) -> Catalog:
         value_propositions=props,
         team=team,
         renderer=renderer,
+        blocked=_lint_errors(config_dir, cadences, templates, renderer, team, personas, props),
     )
+
+
+def _lint_errors(
+    config_dir: Path,
+    cadences: Mapping[str, CadenceDefinition],
+    templates: Mapping[str, TemplateDefinition],
+    renderer: TemplateRenderer,
+    team: Team,
+    personas: Mapping[str, Persona],
+    props: tuple[ValueProposition, ...],
+) -> dict[str, str]:
+    """Lint every template as loaded; a template with an error may not be used."""
+    from cadence.template_lint import lint_templates, load_lint_rules
+
+    first_touch = {name for c in cadences.values() for name in c.steps[0].templates}
+    findings = lint_templates(
+        templates.values(),
+        renderer=renderer,
+        team=team,
+        personas=personas,
+        value_propositions=props,
+        first_touch_templates=first_touch,
+        rules=load_lint_rules(config_dir),
+    )
+    by_path = {t.path: name for name, t in templates.items()}
+    blocked: dict[str, str] = {}
+    for finding in findings:
+        if finding.severity == "error" and finding.file in by_path:
+            blocked.setdefault(by_path[finding.file], f"{finding.rule}: {finding.message}")
+    return blocked

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cadence.cadence_checks import check_cadence
+from cadence.cadence_checks import CadenceFinding, check_cadence
 from cadence.catalog import load_catalog
 from cadence.cli_support import err_console, handle_errors, out_console, print_json
 from cadence.config_files import load_personas, load_team, load_value_propositions
@@ -191,6 +191,19 @@ def validate(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
                 err_console.print(f"error: {p['message']}", markup=False, highlight=False)
         raise typer.Exit(1) from exc
     findings = [f for cadence in catalog.cadences.values() for f in check_cadence(cadence)]
+    for cadence in catalog.cadences.values():
+        for step in cadence.steps:
+            for name in step.templates:
+                if name in catalog.blocked:
+                    findings.append(
+                        CadenceFinding(
+                            "template-fails-lint",
+                            "error",
+                            cadence.source,
+                            step.number,
+                            f"{name} cannot be sent: {catalog.blocked[name]}",
+                        )
+                    )
     if as_json:
         print_json([f.__dict__ for f in findings])
     else:

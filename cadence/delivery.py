@@ -184,6 +184,17 @@ def _claim(ctx: AppContext, session: Session, touch_id: int) -> Claimed | str:
         cadence=cadence.name,
         step=step.number,
     )
+    if touch.template in ctx.catalog.blocked:
+        why = ctx.catalog.blocked[touch.template]
+        _fail_in(
+            session,
+            touch,
+            enrollment,
+            f"template {touch.template} fails lint ({why}); fix it and resume",
+            now,
+            pause=True,
+        )
+        return "failed:lint"
     template = ctx.catalog.templates.get(touch.template)
     if template is None:
         _fail_in(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
+from cadence.audit_log import record_audit
 from cadence.claiming import claim_due, mark_unconfirmed, stale_queued
 from cadence.context import AppContext
 from cadence.database import is_postgres, migrate, transaction
@@ -41,6 +42,13 @@ def record_template_versions(ctx: AppContext) -> int:
         for template in ctx.catalog.templates.values():
             if (template.name, template.version) in known:
                 continue
+            record_audit(
+                session,
+                at=ctx.clock.now(),
+                action="template:version",
+                after=f"{template.name}@{template.version}",
+                reason="new" if not any(n == template.name for n, _ in known) else "changed",
+            )
             session.add(
                 TemplateVersion(
                     name=template.name,

@@ -84,3 +84,39 @@ def test_ab_variants_split_deterministically_and_history_keeps_versions(
     assert [h["current"] for h in history] == [False, True]
     assert history[0]["touches"] == split["ceo/intro"]
     assert versions_sent == {old_version}  # history was not rewritten
+
+
+def test_a_template_with_lint_errors_is_never_sent(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    config, templates = _workspace(tmp_path)
+    long_pitch = " ".join(["We help teams like yours grow faster with less effort."] * 10)
+    (templates / "ceo" / "intro-b.j2").write_text(
+        "---\nkind: ceo_email\nsubject: Hello\n---\n"
+        f"Hi {{{{ first_name | default('there') }}}},\n\n{long_pitch}\n\n"
+        "Are you free Tuesday? Can we talk Wednesday?\n",
+        encoding="utf-8",
+    )
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock, config_dir=config, templates_dir=templates)
+    assert "ceo/intro-b" in ctx.catalog.blocked
+    assert "ceo/intro" not in ctx.catalog.blocked
+    rows = ["email,first_name,company,persona,timezone,country"] + [
+        f"p{i}@co{i}.example,P{i},Co {i},ceo,Europe/Berlin,DE" for i in range(20)
+    ]
+    (tmp_path / "p.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    services.import_prospects(ctx, tmp_path / "p.csv", owner=None, actor="t")
+    services.enroll_prospects(
+        ctx, [f"p{i}@co{i}.example" for i in range(20)], "seven-touch", owner=None, actor="t"
+    )
+    with EmbeddedEngine(ctx, worker_threads=2) as engine:
+        engine.simulate(clock, START + timedelta(days=2))
+    with transaction(ctx.engine) as session:
+        firsts = session.exec(select(Touch).where(Touch.step == 1)).all()
+    blocked = [t for t in firsts if t.template == "ceo/intro-b"]
+    assert blocked and all(
+        t.status == "failed" and "fails lint" in (t.reason or "") for t in blocked
+    )
+    assert all(t.status == "sent" for t in firsts if t.template == "ceo/intro")
+    outbox = list((tmp_path / "outbox").glob("*.eml"))
+    assert len(outbox) == len(firsts) - len(blocked)
