@@ -12,6 +12,8 @@ from statistics import median
 from typing import Any
 
 SEVENTH_TOUCH = 7
+#: Steps and templates need this many sends before they are ranked best or worst.
+MIN_SENDS_TO_RANK = 20
 #: A variant needs this many sends before a comparison means anything.
 MIN_SENDS_PER_VARIANT = 30
 #: Two-sided significance level for calling an A/B winner.
@@ -192,7 +194,7 @@ def build_report(
         }
         for k, v in sorted(steps.items())
     ]
-    template_rows = [
+    template_rows: list[dict[str, Any]] = [
         {"template": k[0], "version": k[1], **v, "reply_rate": _rate(v["replies"], v["sent"])}
         for k, v in sorted(templates.items())
     ]
@@ -200,7 +202,13 @@ def build_report(
         {"owner": k, **v, "reply_rate": _rate(v["replies"], v["enrolled"])}
         for k, v in sorted(owners.items())
     ]
-    ranked = sorted((r for r in step_rows if r["sent"] >= 20), key=lambda r: r["reply_rate"])
+    ranked = sorted(
+        (r for r in step_rows if r["sent"] >= MIN_SENDS_TO_RANK), key=lambda r: r["reply_rate"]
+    )
+    ranked_templates = sorted(
+        (r for r in template_rows if r["sent"] >= MIN_SENDS_TO_RANK),
+        key=lambda r: r["reply_rate"],
+    )
     return {
         "cadences": cadence_rows,
         "steps": step_rows,
@@ -208,5 +216,7 @@ def build_report(
         "owners": owner_rows,
         "variants": compare_variants(step_rows),
         "best_steps": ranked[::-1][:3],
+        "best_templates": ranked_templates[::-1][:3],
+        "worst_templates": ranked_templates[:3],
         "worst_steps": ranked[:3],
     }

@@ -28,6 +28,8 @@ class Proc:
     ) -> None:
         self.name = name
         self.log = log
+        #: Set once the test stops the process on purpose; until then, an exit is a failure.
+        self.stopped = False
         with log.open("ab") as out:
             self.popen = subprocess.Popen(
                 list(argv),
@@ -47,6 +49,7 @@ class Proc:
 
     def terminate(self, timeout: float = 60.0) -> int:
         """SIGTERM and wait for a clean exit; fails the test if it does not come in time."""
+        self.stopped = True
         if self.alive():
             self.popen.send_signal(signal.SIGTERM)
         try:
@@ -60,6 +63,7 @@ class Proc:
 
     def kill(self) -> int:
         """SIGKILL the whole group: the process and its children die mid-work."""
+        self.stopped = True
         try:
             os.killpg(self.popen.pid, signal.SIGKILL)
         except ProcessLookupError:

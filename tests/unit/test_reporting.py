@@ -90,3 +90,19 @@ def test_p_value_matches_a_known_case() -> None:
     # 30/100 vs 10/100: z = 3.536, two-sided p = 0.000407
     assert two_proportion_p_value(30, 100, 10, 100) == pytest.approx(0.000407, abs=2e-6)
     assert two_proportion_p_value(0, 0, 1, 10) == 1.0
+
+
+def test_best_and_worst_need_twenty_sends() -> None:
+    enrollments = [EnrollmentRow(i, i, "c", "alex", T0) for i in range(1, 26)]
+    touches = [
+        TouchRow(i, 1, "email", "good" if i <= 25 else "x", "v1", "sent", T0 + timedelta(hours=1))
+        for i in range(1, 26)
+    ]
+    events = [EventRow(i, "reply", T0 + timedelta(hours=2)) for i in range(1, 6)]
+    report = build_report(enrollments, touches, events)
+    assert [(r["template"], r["sent"], r["replies"]) for r in report["best_templates"]] == [
+        ("good", 25, 5)
+    ]
+    assert report["best_steps"][0]["reply_rate"] == 0.2
+    few = build_report(enrollments[:5], touches[:5], events)
+    assert few["best_templates"] == [] and few["worst_steps"] == []
