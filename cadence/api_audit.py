@@ -16,8 +16,8 @@ from pydantic import BaseModel
 from cadence.api_errors import CadenceRoute
 from cadence.api_params import Email, Name, Offset, Since, Until, as_utc
 from cadence.api_security import Analyst, Auditor, Ctx
-from cadence.audit_export import ENTRY_FIELDS, csv_chunks, entry_batches, touch_batches
-from cadence.audit_report import AUDIT_FIELDS
+from cadence.audit_export import ENTRY_FIELDS, csv_chunks, entry_batches
+from cadence.audit_report import AUDIT_FIELDS, touch_batches
 from cadence.database import transaction
 from cadence.errors import InputError
 from cadence.report_query import report

@@ -1,6 +1,6 @@
-"""Touch history and the audit trail read in keyset batches, each batch its own short
-transaction: an export of a million rows holds neither them all in memory nor a lock (on
-SQLite every transaction takes the write lock) for the length of the download."""
+"""The append-only audit trail read in keyset batches, each batch its own short transaction,
+so an export of a million rows holds neither them all in memory nor a lock (touches are
+read the same way by :func:`cadence.audit_report.touch_batches`)."""
 
 import csv
 import io
@@ -8,12 +8,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_
+from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from cadence.audit_report import AUDIT_FIELDS
+from cadence.audit_report import AUDIT_FIELDS, iso
 from cadence.database import transaction
-from cadence.models import AuditEntry, Enrollment, Prospect, Touch
+from cadence.models import AuditEntry, Enrollment, Prospect
 
 ENTRY_FIELDS = (
     "id",
@@ -29,76 +29,6 @@ ENTRY_FIELDS = (
     "after",
     "reason",
 )
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
-
-
-def touch_batches(
-    engine: Engine,
-    *,
-    email: str | None = None,
-    owner: str | None = None,
-    cadence: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    batch: int = 1000,
-) -> Iterator[list[dict[str, Any]]]:
-    """Touches oldest due first, in the shape of ``cadence audit`` (:data:`AUDIT_FIELDS`)."""
-    base = (
-        select(Touch, Enrollment, Prospect)
-        .join(Enrollment, col(Enrollment.id) == col(Touch.enrollment_id))
-        .join(Prospect, col(Prospect.id) == col(Touch.prospect_id))
-    )
-    if email:
-        base = base.where(Prospect.email == email.strip().lower())
-    if owner:
-        base = base.where(Enrollment.owner == owner)
-    if cadence:
-        base = base.where(Enrollment.cadence == cadence)
-    if since:
-        base = base.where(col(Touch.due_at) >= since)
-    if until:
-        base = base.where(col(Touch.due_at) < until)
-    last: tuple[datetime, int] | None = None
-    while True:
-        query = base
-        if last is not None:
-            query = query.where(
-                or_(
-                    col(Touch.due_at) > last[0],
-                    and_(col(Touch.due_at) == last[0], col(Touch.id) > last[1]),
-                )
-            )
-        query = query.order_by(col(Touch.due_at), col(Touch.id)).limit(batch)
-        with transaction(engine) as session:
-            rows = session.exec(query).all()
-        if not rows:
-            return
-        yield [_touch_row(t, e, p) for t, e, p in rows]
-        last = (rows[-1][0].due_at, rows[-1][0].id or 0)
-        if len(rows) < batch:
-            return
-
-
-def _touch_row(touch: Touch, enrollment: Enrollment, prospect: Prospect) -> dict[str, Any]:
-    return {
-        "prospect": prospect.email,
-        "cadence": enrollment.cadence,
-        "step": touch.step,
-        "channel": touch.channel,
-        "template": touch.template,
-        "template_version": touch.template_version,
-        "status": touch.status,
-        "due_at": _iso(touch.due_at),
-        "sent_at": _iso(touch.sent_at),
-        "message_id": touch.message_id,
-        "reason": touch.reason,
-        "owner": enrollment.owner,
-        "subject": touch.subject,
-        "touch_id": touch.id,
-    }
 
 
 def entry_batches(
@@ -146,7 +76,7 @@ def _entry_row(
 ) -> dict[str, Any]:
     return {
         "id": entry.id,
-        "at": _iso(entry.at),
+        "at": iso(entry.at),
         "actor": entry.actor,
         "action": entry.action,
         "prospect": prospect.email if prospect else None,

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from cadence.audit_log import record_audit
 from cadence.domain import EnrollmentState, TouchStatus
 from cadence.models import Enrollment, Touch
+from cadence.transitions import move_touch
 
 #: A queued touch not picked up within this long is enqueued again (duplicates are harmless).
 REQUEUE_AFTER = timedelta(minutes=10)
@@ -67,20 +67,8 @@ def stale_queued(session: Session, *, now: datetime, limit: int) -> list[int]:
     for touch in candidates:
         assert touch.queued_at is not None and touch.id is not None
         if touch.enqueues >= MAX_ENQUEUES:
-            touch.status = TouchStatus.FAILED
-            touch.reason = f"lost on the way to a worker {touch.enqueues} times"
-            session.add(touch)
-            record_audit(
-                session,
-                at=now,
-                action="touch:failed",
-                prospect_id=touch.prospect_id,
-                enrollment_id=touch.enrollment_id,
-                touch_id=touch.id,
-                before="queued",
-                after="failed",
-                reason=touch.reason,
-            )
+            why = f"lost on the way to a worker {touch.enqueues} times"
+            move_touch(session, touch, TouchStatus.FAILED, reason=why, now=now)
             continue
         if touch.queued_at > now - REQUEUE_AFTER * 2 ** max(touch.enqueues - 1, 0):
             continue
@@ -103,21 +91,9 @@ def mark_unconfirmed(session: Session, *, now: datetime) -> int:
         )
         .with_for_update(skip_locked=True)
     ).all()
+    why = "delivery outcome unknown (worker stopped mid-send); review before resending"
     for touch in stuck:
-        touch.status = TouchStatus.UNCONFIRMED
-        touch.reason = "delivery outcome unknown (worker stopped mid-send); review before resending"
-        session.add(touch)
-        record_audit(
-            session,
-            at=now,
-            action="touch:unconfirmed",
-            prospect_id=touch.prospect_id,
-            enrollment_id=touch.enrollment_id,
-            touch_id=touch.id,
-            before="sending",
-            after="unconfirmed",
-            reason=touch.reason,
-        )
+        move_touch(session, touch, TouchStatus.UNCONFIRMED, reason=why, now=now)
     return len(stuck)
 
 

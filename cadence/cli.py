@@ -286,8 +286,8 @@ def audit(
 ) -> None:
     """Touch history, one row per touch (and with --events, per event)."""
     after = parse_instant(since, "--since")
-    with app_context() as ctx, transaction(ctx.engine) as session:
-        rows = touch_rows(session, email=email, owner=owner, cadence=cadence, since=after)
+    with app_context() as ctx:
+        rows = touch_rows(ctx.engine, email=email, owner=owner, cadence=cadence, since=after)
         if fmt is OutputFormat.csv:
             writer = csv.DictWriter(sys.stdout, fieldnames=list(AUDIT_FIELDS))
             writer.writeheader()
@@ -295,7 +295,8 @@ def audit(
                 writer.writerow(row)
             return
         touches = list(rows)
-        event_list = list(event_rows(session, email=email, since=after)) if events else []
+        with transaction(ctx.engine) as session:
+            event_list = list(event_rows(session, email=email, since=after)) if events else []
     if fmt is OutputFormat.json:
         print_json({"touches": touches, "events": event_list} if events else touches)
         return

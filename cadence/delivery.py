@@ -44,6 +44,7 @@ from cadence.models import Enrollment, Prospect, Task, Touch
 from cadence.render_context import template_context
 from cadence.scheduling import is_open
 from cadence.send_limits import send_limit
+from cadence.transitions import move_enrollment, move_touch
 
 log = logging.getLogger(__name__)
 
@@ -130,24 +131,8 @@ def _claim(ctx: AppContext, session: Session, touch_id: int) -> Claimed | str:
         return "skipped:outside-window"
     blocked = why_not_contactable(session, prospect)
     if blocked:
-        touch.status = TouchStatus.SKIPPED
-        touch.reason = blocked
-        session.add(touch)
-        enrollment.state = EnrollmentState.HALTED
-        enrollment.reason = blocked
-        enrollment.updated_at = now
-        session.add(enrollment)
-        record_audit(
-            session,
-            at=now,
-            action="halted",
-            prospect_id=prospect.id,
-            enrollment_id=enrollment.id,
-            touch_id=touch.id,
-            before="active",
-            after="halted",
-            reason=blocked,
-        )
+        move_touch(session, touch, TouchStatus.SKIPPED, reason=blocked, now=now)
+        move_enrollment(session, enrollment, EnrollmentState.HALTED, reason=blocked, now=now)
         return "skipped:not-contactable"
     if touch.attempts >= MAX_ATTEMPTS:
         _fail_in(
@@ -357,19 +342,12 @@ def _unconfirmed(ctx: AppContext, session: Session, touch_id: int, reason: str) 
     touch = session.get(Touch, touch_id)
     if touch is None or touch.status != TouchStatus.SENDING:
         return
-    touch.status = TouchStatus.UNCONFIRMED
-    touch.reason = f"{reason}; review before resending"
-    session.add(touch)
-    record_audit(
+    move_touch(
         session,
-        at=ctx.clock.now(),
-        action="touch:unconfirmed",
-        prospect_id=touch.prospect_id,
-        enrollment_id=touch.enrollment_id,
-        touch_id=touch.id,
-        before="sending",
-        after="unconfirmed",
-        reason=touch.reason,
+        touch,
+        TouchStatus.UNCONFIRMED,
+        reason=f"{reason}; review before resending",
+        now=ctx.clock.now(),
     )
 
 
@@ -405,34 +383,9 @@ def _fail_in(
 ) -> None:
     """Fail the touch; a render error pauses the enrollment for a person to fix the template,
     a refused address halts it."""
-    before = touch.status
-    touch.status = TouchStatus.FAILED
-    touch.reason = reason
-    session.add(touch)
-    record_audit(
-        session,
-        at=now,
-        action="touch:failed",
-        prospect_id=touch.prospect_id,
-        enrollment_id=enrollment.id,
-        touch_id=touch.id,
-        before=before,
-        after="failed",
-        reason=reason,
-    )
+    move_touch(session, touch, TouchStatus.FAILED, reason=reason, now=now)
     if pause or halt:
         state = EnrollmentState.PAUSED if pause else EnrollmentState.HALTED
-        enrollment.state = state
-        enrollment.reason = f"touch {touch.step} failed: {reason}"
-        enrollment.updated_at = now
-        session.add(enrollment)
-        record_audit(
-            session,
-            at=now,
-            action=state.value,
-            prospect_id=touch.prospect_id,
-            enrollment_id=enrollment.id,
-            before="active",
-            after=state.value,
-            reason=enrollment.reason,
+        move_enrollment(
+            session, enrollment, state, reason=f"touch {touch.step} failed: {reason}", now=now
         )

@@ -24,6 +24,7 @@ from cadence.errors import ConflictError, InputError
 from cadence.models import Enrollment, Event, Prospect, Task, Touch
 from cadence.scheduling import plan_due_at
 from cadence.suppressions import suppression_reason
+from cadence.transitions import move_enrollment
 
 
 def plan_step(
@@ -245,20 +246,8 @@ def advance(
         )
         session.add(touch)
         return touch
-    before = enrollment.state
-    enrollment.state = EnrollmentState.COMPLETED
-    enrollment.reason = "all steps done, no reply"
-    enrollment.updated_at = now
-    session.add(enrollment)
-    record_audit(
-        session,
-        at=now,
-        action="completed",
-        prospect_id=prospect.id,
-        enrollment_id=enrollment.id,
-        before=before,
-        after="completed",
-        reason=enrollment.reason,
+    move_enrollment(
+        session, enrollment, EnrollmentState.COMPLETED, reason="all steps done, no reply", now=now
     )
     if cadence.on_complete and why_not_contactable(session, prospect) is None:
         session.flush()

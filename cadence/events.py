@@ -27,6 +27,7 @@ from cadence.enrollment import cancel_pending_touches, live_enrollments, plan_st
 from cadence.errors import InputError, NotFoundError
 from cadence.models import Enrollment, Event, Prospect, Touch
 from cadence.suppressions import suppress
+from cadence.transitions import move_enrollment
 
 #: Soft bounces (mailbox full, greylisting) tolerated before the address counts as dead.
 SOFT_BOUNCE_LIMIT = 3
@@ -315,22 +316,7 @@ def _set_state(
     now: datetime,
     actor: str,
 ) -> None:
-    before = enrollment.state
-    enrollment.state = state
-    enrollment.reason = reason
-    enrollment.updated_at = now
-    session.add(enrollment)
-    record_audit(
-        session,
-        at=now,
-        actor=actor,
-        action=state.value,
-        prospect_id=enrollment.prospect_id,
-        enrollment_id=enrollment.id,
-        before=before,
-        after=state.value,
-        reason=reason,
-    )
+    move_enrollment(session, enrollment, state, reason=reason, now=now, actor=actor)
 
 
 def _halt(

@@ -15,8 +15,8 @@ from sqlmodel import col, select
 from cadence import services
 from cadence.api import create_app
 from cadence.api_auth import Role, add_user
-from cadence.audit_export import entry_batches, touch_batches
-from cadence.audit_report import touch_rows
+from cadence.audit_export import entry_batches
+from cadence.audit_report import touch_batches, touch_rows
 from cadence.clock import SimulatedClock
 from cadence.context import AppContext
 from cadence.database import transaction
@@ -229,8 +229,7 @@ def test_audit_filters_and_streams_csv_in_batches(
 ) -> None:
     store = _store(make_context, tmp_path)
     c, h = store.client, store.as_("morgan")
-    with transaction(store.ctx.engine) as session:
-        cli_rows = list(touch_rows(session))
+    cli_rows = list(touch_rows(store.ctx.engine))
     api_rows = c.get("/api/v1/audit?limit=1000", headers=h).json()
     assert api_rows == cli_rows  # the same rows as `cadence audit --format json`
 

@@ -1,0 +1,67 @@
+"""State changes of touches and enrollments, each with its audit entry (invariant 4).
+
+Every place that moves a touch or an enrollment to another state goes through here, so no
+change can skip the audit trail.
+"""
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from cadence.audit_log import SYSTEM, record_audit
+from cadence.domain import EnrollmentState, TouchStatus
+from cadence.models import Enrollment, Touch
+
+
+def move_touch(
+    session: Session,
+    touch: Touch,
+    status: TouchStatus,
+    *,
+    reason: str | None,
+    now: datetime,
+    actor: str = SYSTEM,
+) -> None:
+    before = touch.status
+    touch.status = status
+    touch.reason = reason
+    session.add(touch)
+    record_audit(
+        session,
+        at=now,
+        actor=actor,
+        action=f"touch:{status.value}",
+        prospect_id=touch.prospect_id,
+        enrollment_id=touch.enrollment_id,
+        touch_id=touch.id,
+        before=before,
+        after=status.value,
+        reason=reason,
+    )
+
+
+def move_enrollment(
+    session: Session,
+    enrollment: Enrollment,
+    state: EnrollmentState,
+    *,
+    reason: str,
+    now: datetime,
+    actor: str = SYSTEM,
+) -> None:
+    before = enrollment.state
+    enrollment.state = state
+    enrollment.reason = reason
+    enrollment.updated_at = now
+    session.add(enrollment)
+    record_audit(
+        session,
+        at=now,
+        actor=actor,
+        action=state.value,
+        prospect_id=enrollment.prospect_id,
+        enrollment_id=enrollment.id,
+        before=before,
+        after=state.value,
+        reason=reason,
+    )
