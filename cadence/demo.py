@@ -255,6 +255,7 @@ def _simulate(
     from workers.embedded import EmbeddedEngine, SimulationStop
 
     task_rng = random.Random(seed + 1)
+    left_undone: set[int] = set()
     by_id: dict[int, PlannedEvent] = {}
     with transaction(ctx.engine) as session:
         for prospect in session.exec(select(Prospect)):
@@ -278,9 +279,12 @@ def _simulate(
                 select(Task).where(Task.status == "open", col(Task.due_at) <= now - TASK_LAG)
             ).all()
             for task in due:
-                if task_rng.random() < TASKS_LEFT_UNDONE:
-                    continue
                 assert task.id is not None
+                if task.id in left_undone:
+                    continue
+                if task_rng.random() < TASKS_LEFT_UNDONE:
+                    left_undone.add(task.id)  # decided once: this one stays overdue
+                    continue
                 complete_task(
                     session,
                     task.id,
