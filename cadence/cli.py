@@ -1,6 +1,7 @@
 """The ``cadence`` command (contract.md): a thin edge over the services."""
 
 import csv
+import signal
 import sys
 import threading
 from datetime import UTC, datetime
@@ -190,13 +191,16 @@ def run(
     if not simulate and (until or start):
         raise typer.BadParameter("--until and --from go with --simulate")
     if not simulate:
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
         with app_context() as ctx, EmbeddedEngine(ctx) as engine:
-            err_console.print("running scheduler and workers; Ctrl-C to stop")
+            err_console.print("running scheduler and workers; Ctrl-C or SIGTERM to stop")
             try:
-                engine.run_forever(ctx.settings.scheduler_interval_seconds)
+                engine.run_forever(ctx.settings.scheduler_interval_seconds, stop)
             except KeyboardInterrupt:
-                err_console.print("stopping: finishing the touches already claimed")
-                engine.drain()
+                pass
+            err_console.print("stopping: finishing the touches already claimed")
+            engine.drain()
         return
     begin = parse_instant(start, "--from") or datetime.now(UTC)
     end = parse_instant(until, "--until")
@@ -219,7 +223,9 @@ def scheduler() -> None:
     with app_context() as ctx:
         if not ctx.settings.redis_url:
             raise InputError("the scheduler process needs CADENCE_REDIS_URL; use `cadence run`")
-        run_scheduler(ctx, threading.Event())
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+        run_scheduler(ctx, stop)
 
 
 @app.command()

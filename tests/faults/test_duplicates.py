@@ -67,8 +67,7 @@ def test_duplicate_messages_and_two_schedulers_send_one_email_per_touch(
     finally:
         broker.close()
         ctx.close()
-    for proc in rig.procs:
-        assert proc.terminate() == 0, rig.logs()
+    rig.shutdown()
 
     tally = rig.tally("duplicate messages + two schedulers")
     report_fault(tally)

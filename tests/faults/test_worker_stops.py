@@ -38,9 +38,7 @@ def test_kill_9_a_worker_mid_batch(rig: Rig, report_fault: Callable[[Tally], Non
     assert rig.counts()["sending"] == len(in_hand)
     # UNCONFIRMED_AFTER (15 minutes) cannot be waited for: run the reaper as of 20 minutes on.
     assert rig.reap() == len(in_hand)
-    for proc in rig.procs:
-        if proc.alive():
-            assert proc.terminate() == 0, rig.logs()
+    rig.shutdown()
 
     tally = rig.tally("kill-9 worker mid-batch")
     report_fault(tally)
@@ -77,9 +75,7 @@ def test_sigterm_drains_in_flight_touches_and_exits(
     # store's stale sweep having to step in.
     rig.start_worker("worker-2")
     rig.drain(age_when_stalled=False)
-    for proc in rig.procs:
-        if proc.alive():
-            assert proc.terminate() == 0, rig.logs()
+    rig.shutdown()
 
     tally = rig.tally("SIGTERM worker mid-batch")
     report_fault(tally)

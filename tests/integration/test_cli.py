@@ -14,26 +14,42 @@ from .conftest import REPO
 pytestmark = pytest.mark.integration
 
 
-def cadence(
-    tmp_path: Path, *args: str, input_text: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {
+def _env(tmp_path: Path, env_extra: dict[str, str] | None) -> dict[str, str]:
+    return {
         **{k: v for k, v in os.environ.items() if not k.startswith("CADENCE_")},
         "CADENCE_DATABASE_URL": f"sqlite:///{tmp_path / 'cadence.db'}",
         "CADENCE_OUTBOX_DIR": str(tmp_path / "outbox"),
         "CADENCE_CONFIG_DIR": str(REPO / "config"),
         "CADENCE_TEMPLATES_DIR": str(REPO / "templates"),
         "COLUMNS": "200",
+        **(env_extra or {}),
     }
+
+
+def cadence(
+    tmp_path: Path, *args: str, env_extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "cadence", *args],
         cwd=tmp_path,
-        env=env,
+        env=_env(tmp_path, env_extra),
         text=True,
         capture_output=True,
         timeout=300,
-        input=input_text,
         check=False,
+    )
+
+
+def cadence_process(
+    tmp_path: Path, *args: str, env_extra: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "cadence", *args],
+        cwd=tmp_path,
+        env=_env(tmp_path, env_extra),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -183,3 +199,56 @@ def test_inbound_json_lines_follow_the_contract(tmp_path: Path) -> None:
     assert json.loads(audit.stdout)["events"] == []  # --dry-run changed nothing
     missing = cadence(tmp_path, "inbound", str(tmp_path / "nope.eml"))
     assert missing.returncode == 1
+
+
+def test_run_in_real_time_sends_due_touches_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    import shutil
+    import signal
+    import time
+
+    config = tmp_path / "cfg"
+    shutil.copytree(REPO / "config", config)
+    seven = config / "cadences" / "seven-touch.toml"
+    week = '"mon", "tue", "wed", "thu", "fri"'
+    text = (
+        seven.read_text()
+        .replace(
+            f'start = "07:30", end = "09:30", days = [{week}]',
+            f'start = "00:00", end = "23:59", days = [{week}, "sat", "sun"]',
+        )
+        .replace("business_days = true", "business_days = false")
+    )
+    assert text != seven.read_text()
+    seven.write_text(text)
+    env_extra = {"CADENCE_CONFIG_DIR": str(config), "CADENCE_SCHEDULER_INTERVAL_SECONDS": "0.3"}
+    csv_file = tmp_path / "p.csv"
+    csv_file.write_text(
+        "email,timezone\n" + "".join(f"rt{i}@now.example,UTC\n" for i in range(3)),
+        encoding="utf-8",
+    )
+    for args in (
+        ("init",),
+        ("prospects", "import", str(csv_file)),
+        ("enroll", "seven-touch", "--csv", str(csv_file)),
+    ):
+        done = cadence(tmp_path, *args, env_extra=env_extra)
+        assert done.returncode == 0, done.stderr
+    runner = cadence_process(tmp_path, "run", env_extra=env_extra)
+    try:
+        deadline = time.monotonic() + 60
+        sent = 0
+        while time.monotonic() < deadline and sent < 3:
+            time.sleep(0.5)
+            rows = json.loads(
+                cadence(tmp_path, "audit", "--format", "json", env_extra=env_extra).stdout
+            )
+            sent = sum(1 for r in rows if r["status"] == "sent")
+        assert sent == 3
+    finally:
+        runner.send_signal(signal.SIGTERM)
+        _, err = runner.communicate(timeout=60)
+    assert runner.returncode == 0, err
+    assert "finishing the touches already claimed" in err
+    status = json.loads(cadence(tmp_path, "status", "--json", env_extra=env_extra).stdout)
+    assert (status["queued"], status["sending"], status["unconfirmed"]) == (0, 0, 0)
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3
