@@ -99,15 +99,29 @@ def deliver_touch(ctx: AppContext, touch_id: int) -> str:
     return "sent"
 
 
+def _locked(session: Session, touch_id: int) -> tuple[Touch, Enrollment] | None:
+    """The touch and its enrollment, the enrollment row locked first (the lock a halt takes),
+    and the touch read after the lock, so its status is the committed one."""
+    enrollment = session.exec(
+        select(Enrollment)
+        .join(Touch, col(Touch.enrollment_id) == col(Enrollment.id))
+        .where(Touch.id == touch_id)
+        .with_for_update(of=Enrollment)
+    ).first()
+    if enrollment is None:
+        return None
+    touch = session.exec(
+        select(Touch).where(Touch.id == touch_id).execution_options(populate_existing=True)
+    ).one()
+    return touch, enrollment
+
+
 def _claim(ctx: AppContext, session: Session, touch_id: int) -> Claimed | str:
     now = ctx.clock.now()
-    touch = session.get(Touch, touch_id)
-    if touch is None:
+    found = _locked(session, touch_id)
+    if found is None:
         return "skipped:unknown-touch"
-    enrollment = session.exec(
-        select(Enrollment).where(Enrollment.id == touch.enrollment_id).with_for_update()
-    ).one()
-    session.refresh(touch)
+    touch, enrollment = found
     if touch.status != TouchStatus.QUEUED:
         return f"skipped:{touch.status}"
     if enrollment.state != EnrollmentState.ACTIVE:
@@ -297,12 +311,9 @@ def _thread_parent(session: Session, touch: Touch, sender_display: str) -> Threa
 
 def _record_sent(ctx: AppContext, session: Session, touch_id: int) -> None:
     now = ctx.clock.now()
-    touch = session.get(Touch, touch_id)
-    assert touch is not None
-    enrollment = session.exec(
-        select(Enrollment).where(Enrollment.id == touch.enrollment_id).with_for_update()
-    ).one()
-    session.refresh(touch)
+    found = _locked(session, touch_id)
+    assert found is not None
+    touch, enrollment = found
     if touch.status != TouchStatus.SENDING:
         log.warning("touch %s was %s when its send was recorded", touch_id, touch.status)
         return

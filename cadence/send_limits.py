@@ -7,6 +7,7 @@ next UTC day for the cap, the next minute for the throttle), then into its send 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import case
 from sqlmodel import Session, col, func, select
 
 from cadence.config_files import Sender
@@ -22,29 +23,33 @@ class SendLimit:
     not_before: datetime
 
 
-def _started_since(session: Session, owner: str, since: datetime) -> int:
-    return session.exec(
-        select(func.count())
+def send_limit(session: Session, sender: Sender, *, now: datetime) -> SendLimit | None:
+    """Whether one more email from ``sender`` now would break a limit, and until when.
+
+    One query counts both windows (an index on ``touch.started_at`` keeps it to today's rows).
+    """
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    minute_ago = now - timedelta(minutes=1)
+    today, last_minute = session.exec(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((col(Touch.started_at) >= minute_ago, 1), else_=0)), 0),
+        )
         .select_from(Touch)
         .join(Enrollment, col(Enrollment.id) == col(Touch.enrollment_id))
         .where(
-            Enrollment.owner == owner,
+            col(Touch.started_at) >= day_start,
+            Enrollment.owner == sender.name,
             Touch.channel == Channel.EMAIL,
             col(Touch.status).in_([s.value for s in _STARTED]),
-            col(Touch.started_at) >= since,
         )
     ).one()
-
-
-def send_limit(session: Session, sender: Sender, *, now: datetime) -> SendLimit | None:
-    """Whether one more email from ``sender`` now would break a limit, and until when."""
-    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    if _started_since(session, sender.name, day_start) >= sender.daily_cap:
+    if today >= sender.daily_cap:
         return SendLimit(
             f"daily cap of {sender.daily_cap} emails for {sender.email} reached",
             day_start + timedelta(days=1),
         )
-    if _started_since(session, sender.name, now - timedelta(minutes=1)) >= sender.per_minute:
+    if last_minute >= sender.per_minute:
         return SendLimit(
             f"{sender.per_minute} emails a minute for {sender.email} reached",
             now + timedelta(minutes=1),
