@@ -12,50 +12,25 @@ A crash between 2 and 3 leaves ``sending``; the reaper flags it ``unconfirmed``.
 """
 
 import logging
-from dataclasses import dataclass, replace
-from datetime import datetime
-from email.message import EmailMessage
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from cadence.audit_log import record_audit
-from cadence.business_calendar import BusinessCalendar
 from cadence.context import AppContext
 from cadence.database import transaction
-from cadence.domain import Delay, EnrollmentState, Thread, TouchStatus
-from cadence.enrollment import advance, plan_step, why_not_contactable
+from cadence.domain import TouchStatus
+from cadence.enrollment import advance
 from cadence.errors import (
     DeliveryError,
     DeliveryOutcomeUnknown,
-    RenderError,
     TransientDeliveryError,
 )
-from cadence.messages import (
-    OutgoingEmail,
-    ThreadParent,
-    compose,
-    new_message_id,
-    quote_below,
-    reply_subject,
-)
-from cadence.models import Enrollment, Prospect, Task, Touch
-from cadence.render_context import template_context
-from cadence.scheduling import is_open
-from cadence.send_limits import send_limit
-from cadence.transitions import move_enrollment, move_touch
+from cadence.models import Enrollment, Prospect, Touch
+from cadence.touch_claim import Claimed, claim_touch, locked_touch
+from cadence.transitions import fail_touch, move_touch
 
 log = logging.getLogger(__name__)
-
-#: Attempts at a touch whose sends keep failing transiently before it is marked failed.
-MAX_ATTEMPTS = 5
-
-
-@dataclass(frozen=True)
-class Claimed:
-    touch_id: int
-    message: EmailMessage | None
 
 
 def deliver_touch(ctx: AppContext, touch_id: int) -> str:
@@ -68,7 +43,7 @@ def deliver_touch(ctx: AppContext, touch_id: int) -> str:
     """
     try:
         with transaction(ctx.engine) as session:
-            outcome = _claim(ctx, session, touch_id)
+            outcome = claim_touch(ctx, session, touch_id)
     except DBAPIError:
         raise
     except Exception as exc:
@@ -99,219 +74,9 @@ def deliver_touch(ctx: AppContext, touch_id: int) -> str:
     return "sent"
 
 
-def _locked(session: Session, touch_id: int) -> tuple[Touch, Enrollment] | None:
-    """The touch and its enrollment, the enrollment row locked first (the lock a halt takes),
-    and the touch read after the lock, so its status is the committed one."""
-    enrollment = session.exec(
-        select(Enrollment)
-        .join(Touch, col(Touch.enrollment_id) == col(Enrollment.id))
-        .where(Touch.id == touch_id)
-        .with_for_update(of=Enrollment)
-    ).first()
-    if enrollment is None:
-        return None
-    touch = session.exec(
-        select(Touch).where(Touch.id == touch_id).execution_options(populate_existing=True)
-    ).one()
-    return touch, enrollment
-
-
-def _claim(ctx: AppContext, session: Session, touch_id: int) -> Claimed | str:
-    now = ctx.clock.now()
-    found = _locked(session, touch_id)
-    if found is None:
-        return "skipped:unknown-touch"
-    touch, enrollment = found
-    if touch.status != TouchStatus.QUEUED:
-        return f"skipped:{touch.status}"
-    if enrollment.state != EnrollmentState.ACTIVE:
-        # Paused: back to scheduled for after the resume; stopped: never sent.
-        live = enrollment.state == EnrollmentState.PAUSED
-        touch.status = TouchStatus.SCHEDULED if live else TouchStatus.CANCELLED
-        touch.reason = None if live else f"enrollment {enrollment.state}"
-        session.add(touch)
-        return f"skipped:enrollment-{enrollment.state}"
-    prospect = session.get(Prospect, touch.prospect_id)
-    assert prospect is not None
-    cadence = ctx.catalog.cadence(enrollment.cadence)
-    step = cadence.step(touch.step)
-    calendar = BusinessCalendar(prospect.country) if cadence.business_days else None
-    if not is_open(now, cadence.window_for(step), ZoneInfo(prospect.timezone), calendar):
-        touch.status = TouchStatus.SCHEDULED
-        touch.due_at = plan_step(
-            cadence=cadence, step=replace(step, delay=Delay()), prospect=prospect, anchor=now
-        )
-        session.add(touch)
-        return "skipped:outside-window"
-    blocked = why_not_contactable(session, prospect)
-    if blocked:
-        move_touch(session, touch, TouchStatus.SKIPPED, reason=blocked, now=now)
-        move_enrollment(session, enrollment, EnrollmentState.HALTED, reason=blocked, now=now)
-        return "skipped:not-contactable"
-    if touch.attempts >= MAX_ATTEMPTS:
-        _fail_in(
-            session,
-            touch,
-            enrollment,
-            f"gave up after {touch.attempts} attempts: {touch.reason or 'transient errors'}",
-            now,
-            pause=True,
-        )
-        return "failed"
-    sender = ctx.catalog.team.sender(enrollment.owner)
-    if not step.kind.is_task:
-        limited = send_limit(session, sender, now=now)
-        if limited is not None:
-            touch.status = TouchStatus.SCHEDULED
-            touch.reason = f"moved: {limited.reason}"
-            touch.due_at = plan_step(
-                cadence=cadence,
-                step=replace(step, delay=Delay()),
-                prospect=prospect,
-                anchor=limited.not_before,
-            )
-            session.add(touch)
-            return "skipped:send-limit"
-    unsubscribe_url = (
-        f"{ctx.settings.public_url.rstrip('/')}/unsubscribe/{prospect.unsubscribe_token}"
-    )
-    context = template_context(
-        prospect,
-        ctx.catalog,
-        sender,
-        unsubscribe_url=unsubscribe_url,
-        cadence=cadence.name,
-        step=step.number,
-    )
-    if touch.template in ctx.catalog.blocked:
-        why = ctx.catalog.blocked[touch.template]
-        _fail_in(
-            session,
-            touch,
-            enrollment,
-            f"template {touch.template} fails lint ({why}); fix it and resume",
-            now,
-            pause=True,
-        )
-        return "failed:lint"
-    template = ctx.catalog.templates.get(touch.template)
-    if template is None:
-        _fail_in(
-            session,
-            touch,
-            enrollment,
-            f"template {touch.template!r} no longer exists",
-            now,
-            pause=True,
-        )
-        return "failed:template"
-    try:
-        rendered = ctx.catalog.renderer.render(touch.template, context)
-    except RenderError as exc:
-        _fail_in(session, touch, enrollment, f"render failed: {exc}", now, pause=True)
-        return "failed:render"
-    touch.template_version = template.version
-    touch.attempts += 1
-    touch.started_at = now
-    assert touch.id is not None
-    if step.kind.is_task:
-        touch.status = TouchStatus.SENT
-        touch.sent_at = now
-        touch.subject = rendered.subject or f"{step.channel.value} {prospect.email}"
-        touch.body = rendered.body
-        session.add(touch)
-        session.add(
-            Task(
-                touch_id=touch.id,
-                prospect_id=touch.prospect_id,
-                owner=enrollment.owner,
-                channel=step.channel,
-                title=touch.subject,
-                instructions=rendered.body,
-                due_at=touch.due_at,
-            )
-        )
-        record_audit(
-            session,
-            at=now,
-            action="task:created",
-            prospect_id=prospect.id,
-            enrollment_id=enrollment.id,
-            touch_id=touch.id,
-            before="queued",
-            after="sent",
-            reason=f"{step.channel.value} task for {enrollment.owner}",
-        )
-        advance(session, ctx.catalog, enrollment=enrollment, prospect=prospect, done=touch, now=now)
-        return Claimed(touch.id, None)
-    display = f"{sender.full_name} <{sender.email}>"
-    parent = _thread_parent(session, touch, display) if step.thread is Thread.REPLY else None
-    if step.thread is Thread.REPLY and parent is None:
-        touch.status = TouchStatus.SKIPPED
-        touch.reason = "reply step has no earlier sent email in this enrollment to reply to"
-        session.add(touch)
-        advance(session, ctx.catalog, enrollment=enrollment, prospect=prospect, done=touch, now=now)
-        return "skipped:no-thread"
-    subject = rendered.subject or ""
-    body = rendered.body
-    if parent is not None:
-        subject = reply_subject(parent.subject) if not rendered.subject else rendered.subject
-        body = quote_below(rendered.body, parent)
-    message_id = touch.message_id or new_message_id(touch.id, ctx.catalog.team.company.domain)
-    touch.message_id = message_id
-    touch.subject = subject
-    touch.body = body
-    touch.in_reply_to = parent.message_id if parent else None
-    touch.references = " ".join((*parent.references, parent.message_id)) if parent else None
-    touch.status = TouchStatus.SENDING
-    session.add(touch)
-    name = " ".join(p for p in (prospect.first_name, prospect.last_name) if p)
-    message = compose(
-        OutgoingEmail(
-            touch_id=touch.id,
-            message_id=message_id,
-            sender_name=sender.full_name,
-            sender_email=str(sender.email),
-            recipient_name=name,
-            recipient_email=prospect.email,
-            subject=subject,
-            body=body,
-            date=now,
-            unsubscribe_url=unsubscribe_url,
-            unsubscribe_mailto=f"mailto:unsubscribe@{ctx.catalog.team.company.domain}"
-            f"?subject=unsubscribe%20{prospect.unsubscribe_token}",
-            parent=parent,
-        )
-    )
-    return Claimed(touch.id, message)
-
-
-def _thread_parent(session: Session, touch: Touch, sender_display: str) -> ThreadParent | None:
-    earlier = session.exec(
-        select(Touch)
-        .where(
-            Touch.enrollment_id == touch.enrollment_id,
-            col(Touch.step) < touch.step,
-            Touch.channel == "email",
-            Touch.status == TouchStatus.SENT,
-        )
-        .order_by(col(Touch.step).desc())
-    ).first()
-    if earlier is None or earlier.message_id is None or earlier.sent_at is None:
-        return None
-    return ThreadParent(
-        message_id=earlier.message_id,
-        references=tuple((earlier.references or "").split()),
-        subject=earlier.subject or "",
-        body=earlier.body or "",
-        sent_at=earlier.sent_at,
-        sender_display=sender_display,
-    )
-
-
 def _record_sent(ctx: AppContext, session: Session, touch_id: int) -> None:
     now = ctx.clock.now()
-    found = _locked(session, touch_id)
+    found = locked_touch(session, touch_id)
     assert found is not None
     touch, enrollment = found
     if touch.status != TouchStatus.SENDING:
@@ -343,7 +108,7 @@ def _prepare_crashed(ctx: AppContext, session: Session, touch_id: int, reason: s
     enrollment = session.exec(
         select(Enrollment).where(Enrollment.id == touch.enrollment_id).with_for_update()
     ).one()
-    _fail_in(
+    fail_touch(
         session, touch, enrollment, f"could not be prepared: {reason}", ctx.clock.now(), pause=True
     )
 
@@ -379,24 +144,4 @@ def _failed(ctx: AppContext, session: Session, touch_id: int, reason: str) -> No
     enrollment = session.exec(
         select(Enrollment).where(Enrollment.id == touch.enrollment_id).with_for_update()
     ).one()
-    _fail_in(session, touch, enrollment, reason, ctx.clock.now(), halt=True)
-
-
-def _fail_in(
-    session: Session,
-    touch: Touch,
-    enrollment: Enrollment,
-    reason: str,
-    now: datetime,
-    *,
-    pause: bool = False,
-    halt: bool = False,
-) -> None:
-    """Fail the touch; a render error pauses the enrollment for a person to fix the template,
-    a refused address halts it."""
-    move_touch(session, touch, TouchStatus.FAILED, reason=reason, now=now)
-    if pause or halt:
-        state = EnrollmentState.PAUSED if pause else EnrollmentState.HALTED
-        move_enrollment(
-            session, enrollment, state, reason=f"touch {touch.step} failed: {reason}", now=now
-        )
+    fail_touch(session, touch, enrollment, reason, ctx.clock.now(), halt=True)

@@ -65,3 +65,23 @@ def move_enrollment(
         after=state.value,
         reason=reason,
     )
+
+
+def fail_touch(
+    session: Session,
+    touch: Touch,
+    enrollment: Enrollment,
+    reason: str,
+    now: datetime,
+    *,
+    pause: bool = False,
+    halt: bool = False,
+) -> None:
+    """Fail the touch; a render error pauses the enrollment for a person to fix the template,
+    a refused address halts it."""
+    move_touch(session, touch, TouchStatus.FAILED, reason=reason, now=now)
+    if pause or halt:
+        state = EnrollmentState.PAUSED if pause else EnrollmentState.HALTED
+        move_enrollment(
+            session, enrollment, state, reason=f"touch {touch.step} failed: {reason}", now=now
+        )

@@ -11,9 +11,10 @@ from cadence import services
 from cadence.clock import SimulatedClock
 from cadence.context import AppContext
 from cadence.database import transaction
-from cadence.delivery import MAX_ATTEMPTS, deliver_touch
+from cadence.delivery import deliver_touch
 from cadence.errors import TransientDeliveryError
 from cadence.models import Enrollment, Touch
+from cadence.touch_claim import MAX_ATTEMPTS
 
 from .conftest import START
 from .smtp_sink import smtp_sink

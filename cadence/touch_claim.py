@@ -1,0 +1,310 @@
+"""Claiming one touch: lock its enrollment, check it may start now, render it, and either
+issue its task or compose its email with the touch moved to ``sending`` — all in the
+caller's transaction, which commits before anything leaves."""
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from email.message import EmailMessage
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from cadence.audit_log import record_audit
+from cadence.business_calendar import BusinessCalendar
+from cadence.config_files import Sender
+from cadence.context import AppContext
+from cadence.domain import CadenceDefinition, Delay, EnrollmentState, Step, Thread, TouchStatus
+from cadence.enrollment import advance, plan_step, why_not_contactable
+from cadence.errors import RenderError
+from cadence.messages import (
+    OutgoingEmail,
+    ThreadParent,
+    compose,
+    new_message_id,
+    quote_below,
+    reply_subject,
+)
+from cadence.models import Enrollment, Prospect, Task, Touch
+from cadence.render_context import template_context
+from cadence.rendering import RenderedContent
+from cadence.scheduling import is_open
+from cadence.send_limits import send_limit
+from cadence.transitions import fail_touch, move_enrollment, move_touch
+
+#: Attempts at a touch whose sends keep failing transiently before it is marked failed.
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Claimed:
+    touch_id: int
+    message: EmailMessage | None
+
+
+def locked_touch(session: Session, touch_id: int) -> tuple[Touch, Enrollment] | None:
+    """The touch and its enrollment, the enrollment row locked first (the lock a halt takes),
+    and the touch read after the lock, so its status is the committed one."""
+    enrollment = session.exec(
+        select(Enrollment)
+        .join(Touch, col(Touch.enrollment_id) == col(Enrollment.id))
+        .where(Touch.id == touch_id)
+        .with_for_update(of=Enrollment)
+    ).first()
+    if enrollment is None:
+        return None
+    touch = session.exec(
+        select(Touch).where(Touch.id == touch_id).execution_options(populate_existing=True)
+    ).one()
+    return touch, enrollment
+
+
+@dataclass(frozen=True)
+class _Work:
+    """One touch being claimed, with everything its checks and its rendering read."""
+
+    touch: Touch
+    enrollment: Enrollment
+    prospect: Prospect
+    cadence: CadenceDefinition
+    step: Step
+    sender: Sender
+    now: datetime
+
+
+def claim_touch(ctx: AppContext, session: Session, touch_id: int) -> Claimed | str:
+    """Check, render and move the touch to ``sending`` (or issue its task); else say why not."""
+    now = ctx.clock.now()
+    found = locked_touch(session, touch_id)
+    if found is None:
+        return "skipped:unknown-touch"
+    touch, enrollment = found
+    if touch.status != TouchStatus.QUEUED:
+        return f"skipped:{touch.status}"
+    if enrollment.state != EnrollmentState.ACTIVE:
+        # Paused: back to scheduled for after the resume; stopped: never sent.
+        live = enrollment.state == EnrollmentState.PAUSED
+        touch.status = TouchStatus.SCHEDULED if live else TouchStatus.CANCELLED
+        touch.reason = None if live else f"enrollment {enrollment.state}"
+        session.add(touch)
+        return f"skipped:enrollment-{enrollment.state}"
+    prospect = session.get(Prospect, touch.prospect_id)
+    assert prospect is not None
+    cadence = ctx.catalog.cadence(enrollment.cadence)
+    work = _Work(
+        touch,
+        enrollment,
+        prospect,
+        cadence,
+        cadence.step(touch.step),
+        ctx.catalog.team.sender(enrollment.owner),
+        now,
+    )
+    held = _held_back(session, work)
+    if held is not None:
+        return held
+    rendered = _render(ctx, session, work)
+    if isinstance(rendered, str):
+        return rendered
+    touch.attempts += 1
+    touch.started_at = now
+    if work.step.kind.is_task:
+        return _issue_task(ctx, session, work, rendered)
+    return _prepare_email(ctx, session, work, rendered)
+
+
+def _later(session: Session, work: _Work, not_before: datetime, reason: str | None) -> None:
+    """Back to ``scheduled`` at the step's next open slot from ``not_before``."""
+    work.touch.status = TouchStatus.SCHEDULED
+    work.touch.reason = reason
+    work.touch.due_at = plan_step(
+        cadence=work.cadence,
+        step=replace(work.step, delay=Delay()),
+        prospect=work.prospect,
+        anchor=not_before,
+    )
+    session.add(work.touch)
+
+
+def _held_back(session: Session, work: _Work) -> str | None:
+    """Why this touch may not start now (outside its window, prospect not contactable, out of
+    attempts, over a send limit), having rescheduled, skipped or failed it; else None."""
+    touch, enrollment, prospect, now = work.touch, work.enrollment, work.prospect, work.now
+    calendar = BusinessCalendar(prospect.country) if work.cadence.business_days else None
+    window = work.cadence.window_for(work.step)
+    if not is_open(now, window, ZoneInfo(prospect.timezone), calendar):
+        _later(session, work, now, touch.reason)
+        return "skipped:outside-window"
+    blocked = why_not_contactable(session, prospect)
+    if blocked:
+        move_touch(session, touch, TouchStatus.SKIPPED, reason=blocked, now=now)
+        move_enrollment(session, enrollment, EnrollmentState.HALTED, reason=blocked, now=now)
+        return "skipped:not-contactable"
+    if touch.attempts >= MAX_ATTEMPTS:
+        why = f"gave up after {touch.attempts} attempts: {touch.reason or 'transient errors'}"
+        fail_touch(session, touch, enrollment, why, now, pause=True)
+        return "failed"
+    if not work.step.kind.is_task:
+        limited = send_limit(session, work.sender, now=now)
+        if limited is not None:
+            _later(session, work, limited.not_before, f"moved: {limited.reason}")
+            return "skipped:send-limit"
+    return None
+
+
+def _render(ctx: AppContext, session: Session, work: _Work) -> RenderedContent | str:
+    """The touch's text for this prospect; a blocked, missing or failing template fails the
+    touch and pauses the enrollment, and nothing is sent."""
+    touch, enrollment, now = work.touch, work.enrollment, work.now
+    if touch.template in ctx.catalog.blocked:
+        why = f"template {touch.template} fails lint ({ctx.catalog.blocked[touch.template]}); "
+        fail_touch(session, touch, enrollment, why + "fix it and resume", now, pause=True)
+        return "failed:lint"
+    template = ctx.catalog.templates.get(touch.template)
+    if template is None:
+        why = f"template {touch.template!r} no longer exists"
+        fail_touch(session, touch, enrollment, why, now, pause=True)
+        return "failed:template"
+    context = template_context(
+        work.prospect,
+        ctx.catalog,
+        work.sender,
+        unsubscribe_url=_unsubscribe_url(ctx, work),
+        cadence=work.cadence.name,
+        step=work.step.number,
+    )
+    try:
+        rendered = ctx.catalog.renderer.render(touch.template, context)
+    except RenderError as exc:
+        fail_touch(session, touch, enrollment, f"render failed: {exc}", now, pause=True)
+        return "failed:render"
+    touch.template_version = template.version
+    return rendered
+
+
+def _unsubscribe_url(ctx: AppContext, work: _Work) -> str:
+    base = ctx.settings.public_url.rstrip("/")
+    return f"{base}/unsubscribe/{work.prospect.unsubscribe_token}"
+
+
+def _issue_task(
+    ctx: AppContext, session: Session, work: _Work, rendered: RenderedContent
+) -> Claimed:
+    """A call or LinkedIn step becomes a task for the owner and counts as done at once: a
+    task never holds the cadence back."""
+    touch, step, now = work.touch, work.step, work.now
+    assert touch.id is not None
+    touch.status = TouchStatus.SENT
+    touch.sent_at = now
+    touch.subject = rendered.subject or f"{step.channel.value} {work.prospect.email}"
+    touch.body = rendered.body
+    session.add(touch)
+    session.add(
+        Task(
+            touch_id=touch.id,
+            prospect_id=touch.prospect_id,
+            owner=work.enrollment.owner,
+            channel=step.channel,
+            title=touch.subject,
+            instructions=rendered.body,
+            due_at=touch.due_at,
+        )
+    )
+    record_audit(
+        session,
+        at=now,
+        action="task:created",
+        prospect_id=touch.prospect_id,
+        enrollment_id=work.enrollment.id,
+        touch_id=touch.id,
+        before="queued",
+        after="sent",
+        reason=f"{step.channel.value} task for {work.enrollment.owner}",
+    )
+    advance(
+        session,
+        ctx.catalog,
+        enrollment=work.enrollment,
+        prospect=work.prospect,
+        done=touch,
+        now=now,
+    )
+    return Claimed(touch.id, None)
+
+
+def _prepare_email(
+    ctx: AppContext, session: Session, work: _Work, rendered: RenderedContent
+) -> Claimed | str:
+    """Thread, quote and compose the email; the touch is ``sending`` with its Message-ID
+    when this transaction commits, before anything leaves."""
+    touch, prospect, sender, now = work.touch, work.prospect, work.sender, work.now
+    assert touch.id is not None
+    display = f"{sender.full_name} <{sender.email}>"
+    replying = work.step.thread is Thread.REPLY
+    parent = _thread_parent(session, touch, display) if replying else None
+    if replying and parent is None:
+        touch.status = TouchStatus.SKIPPED
+        touch.reason = "reply step has no earlier sent email in this enrollment to reply to"
+        session.add(touch)
+        advance(
+            session,
+            ctx.catalog,
+            enrollment=work.enrollment,
+            prospect=prospect,
+            done=touch,
+            now=now,
+        )
+        return "skipped:no-thread"
+    subject = rendered.subject or ""
+    body = rendered.body
+    if parent is not None:
+        subject = rendered.subject or reply_subject(parent.subject)
+        body = quote_below(rendered.body, parent)
+    domain = ctx.catalog.team.company.domain
+    touch.message_id = touch.message_id or new_message_id(touch.id, domain)
+    touch.subject = subject
+    touch.body = body
+    touch.in_reply_to = parent.message_id if parent else None
+    touch.references = " ".join((*parent.references, parent.message_id)) if parent else None
+    touch.status = TouchStatus.SENDING
+    session.add(touch)
+    message = compose(
+        OutgoingEmail(
+            touch_id=touch.id,
+            message_id=touch.message_id,
+            sender_name=sender.full_name,
+            sender_email=str(sender.email),
+            recipient_name=" ".join(p for p in (prospect.first_name, prospect.last_name) if p),
+            recipient_email=prospect.email,
+            subject=subject,
+            body=body,
+            date=now,
+            unsubscribe_url=_unsubscribe_url(ctx, work),
+            unsubscribe_mailto=f"mailto:unsubscribe@{domain}"
+            f"?subject=unsubscribe%20{prospect.unsubscribe_token}",
+            parent=parent,
+        )
+    )
+    return Claimed(touch.id, message)
+
+
+def _thread_parent(session: Session, touch: Touch, sender_display: str) -> ThreadParent | None:
+    earlier = session.exec(
+        select(Touch)
+        .where(
+            Touch.enrollment_id == touch.enrollment_id,
+            col(Touch.step) < touch.step,
+            Touch.channel == "email",
+            Touch.status == TouchStatus.SENT,
+        )
+        .order_by(col(Touch.step).desc())
+    ).first()
+    if earlier is None or earlier.message_id is None or earlier.sent_at is None:
+        return None
+    return ThreadParent(
+        message_id=earlier.message_id,
+        references=tuple((earlier.references or "").split()),
+        subject=earlier.subject or "",
+        body=earlier.body or "",
+        sent_at=earlier.sent_at,
+        sender_display=sender_display,
+    )
