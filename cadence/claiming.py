@@ -50,6 +50,15 @@ def claim_due(session: Session, *, now: datetime, limit: int, skip_locked: bool)
     return ids
 
 
+def unclaim(session: Session, ids: list[int]) -> None:
+    """Put touches that never reached the broker back to ``scheduled``, uncounted."""
+    session.exec(
+        update(Touch)
+        .where(col(Touch.id).in_(ids), col(Touch.status) == TouchStatus.QUEUED)
+        .values(status=TouchStatus.SCHEDULED, queued_at=None, enqueues=Touch.enqueues - 1)
+    )
+
+
 def stale_queued(session: Session, *, now: datetime, limit: int) -> list[int]:
     """Queued touches nobody picked up, to send to the broker again.
 

@@ -554,6 +554,8 @@ def _cell(value: object) -> str:
 @app.command()
 def status(as_json: JsonFlag = False) -> None:
     """Health: due backlog, oldest due touch, queue depth, sending and unconfirmed touches."""
+    from redis.exceptions import RedisError
+
     from cadence.health import broker_depth, store_health
     from workers.broker import TOUCH_QUEUE
 
@@ -563,7 +565,7 @@ def status(as_json: JsonFlag = False) -> None:
         if ctx.settings.redis_url:
             try:
                 health["broker"] = broker_depth(ctx.settings.redis_url, TOUCH_QUEUE)
-            except OSError as exc:
+            except (OSError, RedisError) as exc:  # an outage is what status must show
                 health["broker"] = {"error": str(exc)}
         else:
             health["broker"] = "in-process (cadence run)"

@@ -12,8 +12,10 @@ A crash between 2 and 3 leaves ``sending``; the reaper flags it ``unconfirmed``.
 """
 
 import logging
+import time
+from collections.abc import Callable
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, select
 
 from cadence.audit_log import record_audit
@@ -58,8 +60,8 @@ def deliver_touch(ctx: AppContext, touch_id: int) -> str:
     try:
         ctx.transport.send(outcome.message)
     except TransientDeliveryError as exc:
-        with transaction(ctx.engine) as session:
-            _requeue(ctx, session, touch_id, str(exc))
+        why = str(exc)
+        _with_store_retries(ctx, lambda session: _requeue(ctx, session, touch_id, why))
         raise
     except DeliveryOutcomeUnknown as exc:
         with transaction(ctx.engine) as session:
@@ -69,9 +71,27 @@ def deliver_touch(ctx: AppContext, touch_id: int) -> str:
         with transaction(ctx.engine) as session:
             _failed(ctx, session, touch_id, str(exc))
         return "failed"
-    with transaction(ctx.engine) as session:
-        _record_sent(ctx, session, touch_id)
+    # The server has the message: a dropped store connection must not make it unconfirmed.
+    _with_store_retries(ctx, lambda session: _record_sent(ctx, session, touch_id))
     return "sent"
+
+
+#: Pauses between tries to record an outcome the worker already knows, as the store comes back.
+STORE_RETRY_DELAYS = (0.2, 1.0, 3.0)
+
+
+def _with_store_retries(ctx: AppContext, write: Callable[[Session], None]) -> None:
+    """Run ``write`` in a transaction, again on a fresh connection if the store drops."""
+    for delay in (*STORE_RETRY_DELAYS, None):
+        try:
+            with transaction(ctx.engine) as session:
+                write(session)
+            return
+        except OperationalError:
+            if delay is None:
+                raise
+            log.warning("store connection lost while recording a touch; retrying")
+            time.sleep(delay)
 
 
 def _record_sent(ctx: AppContext, session: Session, touch_id: int) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlmodel import select
 
 from cadence.audit_log import record_audit
-from cadence.claiming import claim_due, mark_unconfirmed, stale_queued
+from cadence.claiming import claim_due, mark_unconfirmed, stale_queued, unclaim
 from cadence.context import AppContext
 from cadence.database import is_postgres, migrate, transaction
 from cadence.domain import EventKind
@@ -159,7 +159,14 @@ def scheduler_tick(ctx: AppContext, enqueue: Callable[[Sequence[int]], None]) ->
         with transaction(ctx.engine) as session:
             ids = claim_due(session, now=now, limit=batch, skip_locked=is_postgres(ctx.engine))
         if ids:
-            enqueue(ids)
+            try:
+                enqueue(ids)
+            except Exception:
+                # The broker is down: give the batch back now rather than strand it for the
+                # stale sweep (and count a loss against each touch).
+                with transaction(ctx.engine) as session:
+                    unclaim(session, ids)
+                raise
             total += len(ids)
         if len(ids) < batch:
             return total

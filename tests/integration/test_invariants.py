@@ -128,3 +128,23 @@ def test_crash_between_send_and_commit_is_unconfirmed_and_never_resent(
     assert after.status == "unconfirmed"
     assert "review" in (after.reason or "")
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+
+
+def test_a_broker_outage_gives_the_claimed_batch_back(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock)
+    _setup(ctx, tmp_path)
+    clock.advance_to(START + timedelta(days=3))
+
+    def broker_down(ids: object) -> None:
+        raise ConnectionError("Redis is down")
+
+    with pytest.raises(ConnectionError):
+        services.scheduler_tick(ctx, broker_down)
+    with transaction(ctx.engine) as session:
+        touches = session.exec(select(Touch)).all()
+    assert [(t.status, t.enqueues, t.queued_at) for t in touches] == [("scheduled", 0, None)] * 3
+    claimed: list[int] = []
+    assert services.scheduler_tick(ctx, claimed.extend) == 3  # all of them, once Redis is back
