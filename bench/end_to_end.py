@@ -1,0 +1,322 @@
+"""End to end on Redis and PostgreSQL: claim → enqueue → render → record → deliver.
+
+    python bench/end_to_end.py [--touches 20000] [--processes 2] [--threads 8] [--profile 20]
+
+N touches of a 24/7 cadence are bulk-loaded, all due now. ``dramatiq workers.main`` (as the
+Procfile runs it) and ``cadence scheduler`` run as subprocesses; touches/s is measured from the
+first claim (min queued_at) to the last ``sent`` row (max sent_at). In the same run:
+
+* dramatiq's own ceiling: a no-op actor (bench/noop_actor.py) on the same Redis with the same
+  processes and threads, N messages enqueued while the workers run, timed until drained;
+* the file outbox (CADENCE_OUTBOX_DIR in a temp dir) against that no-op rate (target ≥ 40%);
+* SMTP into an aiosmtpd sink in its own process against a bare smtplib loop over one persistent
+  connection into the same sink (target ≥ 80%).
+
+Also prints the peak RSS (VmHWM) of each worker process and of the scheduler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import smtplib
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import _common as c
+
+
+def run_noop(
+    redis_url: str, n: int, *, processes: int, threads: int, logdir: Path
+) -> dict[str, Any]:
+    import os
+
+    import redis
+
+    c.flush_redis(redis_url)
+    os.environ["BENCH_NOOP_REDIS_URL"] = redis_url
+    env = {"BENCH_NOOP_REDIS_URL": redis_url}
+    workers = c.start_workers(
+        "noop_actor", env, logdir, processes=processes, threads=threads,
+        extra=["--path", str(c.BENCH_DIR)],
+    )  # fmt: skip
+    import noop_actor
+
+    client = redis.Redis.from_url(redis_url)
+    msgs, queue = f"dramatiq:{noop_actor.QUEUE}.msgs", f"dramatiq:{noop_actor.QUEUE}"
+    try:
+        started = time.perf_counter()
+        for i in range(n):
+            noop_actor.noop.send(i)
+        enqueued = time.perf_counter() - started
+        c.wait_for(
+            lambda: client.hlen(msgs) == 0 and client.llen(queue) == 0,
+            timeout=600, what="the no-op queue to drain", interval=0.005,
+        )  # fmt: skip
+        total = time.perf_counter() - started
+    finally:
+        workers.stop()
+        client.close()
+    return {
+        "messages": n,
+        "enqueue_per_s": n / enqueued,
+        "seconds": total,
+        "per_s": n / total,
+    }
+
+
+def run_cadence(
+    redis_url: str,
+    n: int,
+    *,
+    processes: int,
+    threads: int,
+    logdir: Path,
+    smtp_url: str | None = None,
+    profile_seconds: float = 0,
+    timeout: float = 900,
+    during: Any = None,
+) -> dict[str, Any]:
+    """One end-to-end run in a fresh schema; ``during(ctx, engine)`` runs while it delivers."""
+    from sqlalchemy import text
+
+    from cadence.services import init_store
+
+    tag = "smtp" if smtp_url else "outbox"
+    with c.pg_schema(f"e2e_{tag}") as db_url, c.workdir(f"e2e-{tag}") as root:
+        env = c.cadence_env(database_url=db_url, redis_url=redis_url, root=root, smtp_url=smtp_url)
+        ctx = c.context_from_env(env)
+        try:
+            init_store(ctx)
+            load_started = time.perf_counter()
+            c.load_due_touches(ctx.engine, n, datetime.now(UTC))
+            c.log(f"[{tag}] loaded {n} due touches in {time.perf_counter() - load_started:.1f}s")
+            c.flush_redis(redis_url)
+            workers = c.start_workers(
+                "workers.main", env, logdir, processes=processes, threads=threads
+            )
+            worker_pids = c.children(workers.popen.pid)
+            started = time.perf_counter()
+            scheduler = c.start("scheduler", [str(c.BIN / "cadence"), "scheduler"], env, logdir)
+            spy = None
+            if profile_seconds and worker_pids:
+                time.sleep(1.5)
+                spy = c.py_spy_record(
+                    worker_pids[0], logdir / f"worker-{tag}.collapsed", profile_seconds
+                )
+            extra: dict[str, Any] = {}
+            try:
+                if during is not None:
+                    extra = during(ctx, env)
+
+                def done() -> bool:
+                    if scheduler.popen.poll() is not None:
+                        raise RuntimeError(f"scheduler exited:\n{scheduler.text()[-3000:]}")
+                    with ctx.engine.connect() as conn:
+                        left = conn.execute(
+                            text(
+                                "SELECT count(*) FROM touch WHERE step = 1 AND status IN "
+                                "('scheduled', 'queued', 'sending')"
+                            )
+                        ).scalar()
+                    return left == 0
+
+                c.wait_for(
+                    done, timeout=timeout, what=f"{n} touches to be delivered", interval=0.25
+                )
+                wall = time.perf_counter() - started
+                rss = {
+                    "worker_kb": [c.vm_kb(p) for p in worker_pids],
+                    "worker_master_kb": c.vm_kb(workers.popen.pid),
+                    "scheduler_kb": c.vm_kb(scheduler.popen.pid),
+                }
+            finally:
+                scheduler.stop()
+                workers.stop()
+                if spy is not None:
+                    try:
+                        _, err = spy.communicate(timeout=profile_seconds + 30)
+                        if spy.returncode:
+                            c.log("py-spy:", err.decode(errors="replace")[-500:])
+                    except subprocess.TimeoutExpired:
+                        spy.kill()
+            stats = c.touch_stats(ctx.engine)
+        finally:
+            ctx.close()
+    sent = stats["statuses"].get("sent", 0)
+    span = (stats["last_sent"] - stats["first_claim"]).total_seconds()
+    result = {
+        "transport": tag,
+        "touches": n,
+        "sent": sent,
+        "statuses": stats["statuses"],
+        "first_claim_to_last_sent_s": span,
+        "per_s": sent / span if span > 0 else float("nan"),
+        "wall_s": wall,
+        "first_tenth_per_s": stats.get("first_tenth_per_s"),
+        "last_tenth_per_s": stats.get("last_tenth_per_s"),
+        "rss": rss,
+        **extra,
+    }
+    if spy is not None:
+        result["profile"] = str(logdir / f"worker-{tag}.collapsed")
+    bad = {k: v for k, v in stats["statuses"].items() if k != "sent"}
+    if bad:
+        c.log(f"[{tag}] touches not sent: {bad}; see {logdir}")
+    return result
+
+
+def sample_message() -> bytes:
+    """A message shaped like a Cadence touch (same headers, similar body)."""
+    from cadence.messages import OutgoingEmail, compose
+
+    return compose(
+        OutgoingEmail(
+            touch_id=1, message_id="<cadence.1.0123456789abcdef@brightwave.example>",
+            sender_name="Alex Bench", sender_email="alex@brightwave.example",
+            recipient_name="Ana Bench", recipient_email="p1@co0.example",
+            subject="Company 0 and Brightwave",
+            body="Hi Ana,\n\nTeams like yours see 40% faster ramp: proof.\n\n"
+            "Worth 15 minutes next week to see if it fits Company 0?\n\nAlex",
+            date=datetime.now(UTC), unsubscribe_url=f"{c.PUBLIC_URL}/unsubscribe/t0000000001",
+            unsubscribe_mailto="mailto:unsubscribe@brightwave.example?subject=unsubscribe%20t1",
+        )
+    ).as_bytes()  # fmt: skip
+
+
+def bare_smtp(port: int, n: int, *, noop: bool = False) -> dict[str, Any]:
+    """One persistent connection; ``noop`` adds a NOOP before each message, as
+    SmtpTransport does to check a reused connection."""
+    data = sample_message()
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.ehlo()
+        started = time.perf_counter()
+        for _ in range(n):
+            if noop:
+                client.noop()
+            client.sendmail("alex@brightwave.example", ["p1@co0.example"], data)
+        elapsed = time.perf_counter() - started
+    return {"messages": n, "seconds": elapsed, "per_s": n / elapsed}
+
+
+def start_sink(logdir: Path) -> tuple[c.Proc, int, Path]:
+    port = c.free_port()
+    count_file = logdir / "sink.count"
+    sink = c.start(
+        "smtp-sink",
+        [sys.executable, str(c.BENCH_DIR / "smtp_sink_proc.py"), str(port), str(count_file)],
+        {},
+        logdir,
+    )
+    c.wait_for(lambda: "ready" in sink.text(), timeout=30, what="the SMTP sink")
+    return sink, port, count_file
+
+
+def sink_count(count_file: Path) -> int:
+    time.sleep(0.5)
+    return int(count_file.read_text() or 0)
+
+
+def rss_line(rss: dict[str, Any]) -> str:
+    workers = ", ".join(f"{(k or 0) / 1024:.0f}" for k in rss["worker_kb"])
+    master = (rss["worker_master_kb"] or 0) / 1024
+    return (
+        f"peak RSS MiB: workers [{workers}], worker master {master:.0f}, "
+        f"scheduler {(rss['scheduler_kb'] or 0) / 1024:.0f}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--touches", type=int, default=20_000)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--skip-outbox", action="store_true")
+    parser.add_argument("--skip-smtp", action="store_true")
+    parser.add_argument("--profile", type=float, default=0, help="py-spy a worker for N seconds")
+    parser.add_argument("--timeout", type=float, default=900, help="per phase, seconds")
+    args = parser.parse_args()
+    n = args.touches
+    results: dict[str, Any] = {"machine": c.machine(), "touches": n, "processes": args.processes,
+                               "threads": args.threads}  # fmt: skip
+    with c.redis_server() as redis_url, c.workdir("e2e-logs") as logdir:
+        results["redis"] = c.redis_version(redis_url)
+        results["postgresql"] = c.pg_version()
+        opts = {"processes": args.processes, "threads": args.threads, "logdir": logdir}
+        c.log(f"no-op baseline: {n} messages, {args.processes}×{args.threads}")
+        noop = run_noop(redis_url, n, **opts)
+        results["noop"] = noop
+        print(
+            f"dramatiq no-op actor ({args.processes} processes × {args.threads} threads): "
+            f"{noop['per_s']:.0f} messages/s processed; one process enqueues "
+            f"{noop['enqueue_per_s']:.0f}/s"
+        )
+        if not args.skip_outbox:
+            c.log("cadence, file outbox")
+            out = run_cadence(
+                redis_url, n, smtp_url=None, profile_seconds=args.profile,
+                timeout=args.timeout, **opts,
+            )  # fmt: skip
+            out["ratio_to_noop"] = out["per_s"] / noop["per_s"]
+            results["outbox"] = out
+            print(
+                f"cadence end to end, file outbox: {out['sent']}/{n} sent, "
+                f"{out['per_s']:.0f} touches/s ({out['first_claim_to_last_sent_s']:.1f}s first "
+                f"claim → last sent) = {100 * out['ratio_to_noop']:.1f}% of the no-op rate "
+                "(target ≥ 40%)"
+            )
+            print(
+                f"  rate over the first tenth of the touches {out['first_tenth_per_s']:.0f}/s, "
+                f"over the last tenth {out['last_tenth_per_s']:.0f}/s"
+            )
+            print("  " + rss_line(out["rss"]))
+            if out.get("profile"):
+                print(f"  py-spy profile of one worker ({args.profile:.0f}s):")
+                c.print_profile(
+                    c.read_collapsed(Path(out["profile"])), include=r"cadence/|workers/"
+                )
+        if not args.skip_smtp:
+            sink, port, count_file = start_sink(logdir)
+            try:
+                c.log("bare smtplib loop into the sink")
+                bare = bare_smtp(port, n)
+                results["smtp_bare"] = bare
+                print(
+                    f"bare smtplib, one persistent connection → aiosmtpd sink: "
+                    f"{bare['per_s']:.0f} messages/s"
+                )
+                with_noop = bare_smtp(port, min(n, 5000), noop=True)
+                results["smtp_bare_with_noop"] = with_noop
+                print(
+                    f"  the same loop with a NOOP before each message (as SmtpTransport checks "
+                    f"its connection): {with_noop['per_s']:.0f} messages/s "
+                    f"(×{with_noop['per_s'] / bare['per_s']:.2f})"
+                )
+                before = sink_count(count_file)
+                c.log("cadence, SMTP into the same sink")
+                smtp = run_cadence(
+                    redis_url, n, smtp_url=f"smtp://127.0.0.1:{port}", timeout=args.timeout,
+                    **opts,
+                )  # fmt: skip
+                smtp["sink_received"] = sink_count(count_file) - before
+                smtp["ratio_to_bare"] = smtp["per_s"] / bare["per_s"]
+                results["smtp"] = smtp
+                print(
+                    f"cadence end to end, SMTP: {smtp['sent']}/{n} sent "
+                    f"({smtp['sink_received']} received by the sink), {smtp['per_s']:.0f} "
+                    f"touches/s = {100 * smtp['ratio_to_bare']:.1f}% of bare smtplib "
+                    "(target ≥ 80%), "
+                    f"{100 * smtp['per_s'] / noop['per_s']:.1f}% of the no-op rate"
+                )
+                print("  " + rss_line(smtp["rss"]))
+            finally:
+                sink.stop()
+    c.emit_json(f"end_to_end_{n}", results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

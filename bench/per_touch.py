@@ -1,0 +1,327 @@
+"""Where one delivered touch's time goes, in one process with no broker: SQL statements per
+touch (a SQLAlchemy ``before_cursor_execute`` listener), time per statement, commits, the
+stages (render, compose) against bare Jinja and email baselines, and a cProfile of
+``deliver_touch``.
+
+    python bench/per_touch.py [--touches 2000] [--backend postgresql|sqlite|both]
+
+Touches are bulk-loaded due now, claimed with ``claim_due`` (as the scheduler does), then
+delivered one by one with ``deliver_touch`` into a null transport (or ``--outbox``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import re
+import sys
+import time
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import _common as c
+
+
+class NullTransport:
+    """Accepts everything: isolates Cadence's own cost from the mail system's."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def send(self, message: Any) -> None:
+        message.as_bytes()  # a real transport serialises the message
+        self.sent += 1
+
+    def close(self) -> None:
+        pass
+
+
+_WS = re.compile(r"\s+")
+
+
+def statement_key(sql: str) -> str:
+    """A short, stable label: verb, table and the gist of the WHERE clause."""
+    sql = _WS.sub(" ", sql).strip()
+    verb = sql.split(" ", 1)[0].upper()
+    if verb == "SELECT":
+        table = re.search(r"\bFROM (\w+)", sql)
+        where = re.search(r"\bWHERE (.{0,70})", sql)
+        lock = " FOR UPDATE" if "FOR UPDATE" in sql else ""
+        what = "count(*)" if "count(" in sql else ""
+        return f"SELECT {what}{table[1] if table else '?'}{lock} WHERE {where[1] if where else ''}"
+    if verb == "INSERT":
+        return "INSERT " + (re.search(r"INTO (\w+)", sql) or ["", "?"])[1]
+    if verb == "UPDATE":
+        sets = re.search(r"SET (.{0,60})", sql)
+        return f"UPDATE {sql.split(' ')[1]} SET {sets[1] if sets else ''}"
+    return sql[:60]
+
+
+class StatementCounter:
+    def __init__(self, engine: Any) -> None:
+        from sqlalchemy import event
+
+        self.count: Counter[str] = Counter()
+        self.seconds: defaultdict[str, float] = defaultdict(float)
+        self.commits = 0
+        #: Every send-limit count, in order, and the last one seen (to EXPLAIN it).
+        self.count_calls: list[float] = []
+        self.last_count: tuple[str, Any] | None = None
+        self._start: dict[int, float] = {}
+        self.enabled = False
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+        event.listen(engine, "commit", self._commit)
+
+    def _before(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if self.enabled:
+            self._start[id(cursor)] = time.perf_counter()
+
+    def _after(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not self.enabled:
+            return
+        key = statement_key(statement)
+        spent = time.perf_counter() - self._start.pop(id(cursor), time.perf_counter())
+        self.count[key] += 1
+        self.seconds[key] += spent
+        if key.startswith("SELECT count(*)touch"):
+            self.count_calls.append(spent)
+            self.last_count = (statement, args[0] if args else None)
+
+    def _commit(self, conn: Any) -> None:
+        if self.enabled:
+            self.commits += 1
+
+
+def load(engine: Any, n: int, now: datetime, backend: str) -> None:
+    if backend == "postgresql":
+        c.load_due_touches(engine, n, now)
+        return
+    from sqlalchemy import text
+
+    ids = range(1, n + 1)
+    due = c.naive(now - timedelta(minutes=1))
+
+    def insert(table: str, cols: tuple[str, ...], rows: Any) -> None:
+        sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(':' + x for x in cols)})"
+        with engine.begin() as conn:
+            conn.execute(text(sql), [dict(zip(cols, r, strict=True)) for r in rows])
+
+    insert("prospect", c.PROSPECT_COLS, c.prospect_rows(ids, now))
+    insert("enrollment", c.ENROLLMENT_COLS, c.enrollment_rows(ids, now))
+    insert(
+        "touch",
+        c.TOUCH_COLS,
+        ((i, i, i, 1, "email", "ceo/intro", "scheduled", due, None, None, None, None, None, 0, 0)
+         for i in ids),
+    )  # fmt: skip
+
+
+def claim_all(ctx: Any, n: int) -> list[int]:
+    from cadence.claiming import claim_due
+    from cadence.database import is_postgres, transaction
+
+    with transaction(ctx.engine) as session:
+        return claim_due(session, now=ctx.clock.now(), limit=n, skip_locked=is_postgres(ctx.engine))
+
+
+def run_backend(backend: str, n: int, outbox: bool, profile_top: int) -> dict[str, Any]:
+    from cadence.delivery import deliver_touch
+    from cadence.services import init_store
+
+    tag = "pertouch"
+    with c.workdir(tag) as root:
+        if backend == "postgresql":
+            schema_cm: Any = c.pg_schema(tag)
+        else:
+            from contextlib import nullcontext
+
+            schema_cm = nullcontext(f"sqlite:///{root / 'cadence.db'}")
+        with schema_cm as db_url:
+            env = c.cadence_env(database_url=db_url, redis_url=None, root=root)
+            transport = None if outbox else NullTransport()
+            ctx = c.context_from_env(env, transport=transport)
+            try:
+                init_store(ctx)
+                load(ctx.engine, 2 * n, datetime.now(UTC), backend)
+                ids = claim_all(ctx, 2 * n)
+                first, second = ids[:n], ids[n:]
+                counter = StatementCounter(ctx.engine)
+                counter.enabled = True
+                started = time.perf_counter()
+                outcomes = Counter(deliver_touch(ctx, i) for i in first)
+                elapsed = time.perf_counter() - started
+                counter.enabled = False
+                count_plan = ""
+                if counter.last_count is not None:
+                    with ctx.engine.connect() as conn:
+                        prefix = (
+                            "EXPLAIN (ANALYZE, BUFFERS) "
+                            if backend == "postgresql"
+                            else ("EXPLAIN QUERY PLAN ")
+                        )
+                        rows = conn.exec_driver_sql(
+                            prefix + counter.last_count[0], counter.last_count[1]
+                        ).all()
+                        count_plan = "\n".join(" ".join(str(x) for x in r) for r in rows)
+                        conn.rollback()
+                tenth = max(1, len(counter.count_calls) // 10)
+                count_growth = (
+                    1000 * sum(counter.count_calls[:tenth]) / tenth,
+                    1000 * sum(counter.count_calls[-tenth:]) / tenth,
+                )
+                profiler = cProfile.Profile()
+                profiler.enable()
+                for i in second:
+                    deliver_touch(ctx, i)
+                profiler.disable()
+            finally:
+                ctx.close()
+    stats_text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=stats_text)
+    total_time = sum(v[3] for v in stats.stats.values() if v[3])  # type: ignore[attr-defined]
+    del total_time
+    return {
+        "backend": backend,
+        "touches": n,
+        "outcomes": dict(outcomes),
+        "seconds": elapsed,
+        "per_s_one_thread": n / elapsed,
+        "ms_per_touch": 1000 * elapsed / n,
+        "statements_per_touch": sum(counter.count.values()) / n,
+        "commits_per_touch": counter.commits / n,
+        "sql_ms_per_touch": 1000 * sum(counter.seconds.values()) / n,
+        "statements": {
+            k: {"per_touch": v / n, "ms_per_touch": 1000 * counter.seconds[k] / n}
+            for k, v in counter.count.most_common()
+        },
+        "send_limit_count_ms_first_tenth_last_tenth": count_growth,
+        "send_limit_count_plan_at_end": count_plan,
+        "_profiler": profiler,
+    }
+
+
+def print_cprofile(profiler: cProfile.Profile, n: int, top: int) -> None:
+    stats = pstats.Stats(profiler)
+    entries = stats.stats  # type: ignore[attr-defined]
+    root = [v for k, v in entries.items() if k[2] == "deliver_touch"]
+    total = root[0][3] if root else sum(v[2] for v in entries.values())
+    rows = []
+    for (file, line, func), (_cc, calls, tottime, cumtime, _callers) in entries.items():
+        short = c._short(file)
+        rows.append((cumtime, tottime, calls, f"{func} ({short}:{line})"))
+    print(f"  cProfile of deliver_touch over {n} touches ({1000 * total / n:.2f} ms/touch "
+          "under the profiler); cumulative % of deliver_touch:")  # fmt: skip
+    shown = 0
+    for cum, _tot, calls, name in sorted(rows, reverse=True):
+        if not re.search(r"cadence/|workers/|jinja2/environment|email/message.py|"
+                         r"sqlalchemy/orm/session.py|psycopg/cursor.py|sqlite3", name):  # fmt: skip
+            continue
+        print(f"    {100 * cum / total:5.1f}%  {calls / n:6.1f} calls/touch  {name}")
+        shown += 1
+        if shown >= top:
+            break
+
+
+def stage_baselines(n: int = 5000) -> dict[str, float]:
+    """Per-stage rates in this process: Cadence's renderer against a bare compiled Jinja
+    sandbox template, and compose()+as_bytes()."""
+    from end_to_end import sample_message
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    from cadence.catalog import load_catalog
+    from cadence.defaults import shipped_root
+    from cadence.messages import compose
+
+    del sample_message
+    root = shipped_root()
+    catalog = load_catalog(root / "config", root / "templates")
+    template = catalog.templates["ceo/intro"]
+    context = {
+        "first_name": "Ana", "company": "Acme", "email": "a@acme.example",
+        "value_proposition": {"claim": "40% faster ramp", "proof": "a proof"},
+        "sender": {"first_name": "Alex", "company": "Brightwave"},
+    }  # fmt: skip
+    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined)
+    compiled = env.from_string(template.body)
+    subject = env.from_string(template.subject or "")
+    out: dict[str, float] = {}
+
+    def rate(fn: Any) -> float:
+        fn()
+        started = time.perf_counter()
+        for _ in range(n):
+            fn()
+        return n / (time.perf_counter() - started)
+
+    out["bare_jinja_compiled_render_per_s"] = rate(
+        lambda: (compiled.render(context), subject.render(context))
+    )
+    out["bare_jinja_compile_each_time_per_s"] = rate(
+        lambda: (env.from_string(template.body).render(context),
+                 env.from_string(template.subject or "").render(context))
+    )  # fmt: skip
+    out["cadence_renderer_render_per_s"] = rate(
+        lambda: catalog.renderer.render("ceo/intro", context)
+    )
+    from cadence.messages import OutgoingEmail
+
+    email = OutgoingEmail(
+        touch_id=1, message_id="<cadence.1.x@brightwave.example>", sender_name="Alex Bench",
+        sender_email="alex@brightwave.example", recipient_name="Ana Bench",
+        recipient_email="p1@co0.example", subject="Acme and Brightwave", body="Hi Ana,\n\nx\n",
+        date=datetime.now(UTC), unsubscribe_url=f"{c.PUBLIC_URL}/unsubscribe/t1",
+        unsubscribe_mailto="mailto:unsubscribe@brightwave.example?subject=unsubscribe%20t1",
+    )  # fmt: skip
+    out["compose_and_as_bytes_per_s"] = rate(lambda: compose(email).as_bytes())
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--touches", type=int, default=2000)
+    parser.add_argument("--backend", choices=["postgresql", "sqlite", "both"], default="both")
+    parser.add_argument("--outbox", action="store_true", help="file outbox, not a null transport")
+    parser.add_argument("--top", type=int, default=30)
+    args = parser.parse_args()
+    backends = ["postgresql", "sqlite"] if args.backend == "both" else [args.backend]
+    results: dict[str, Any] = {"machine": c.machine()}
+    stages = stage_baselines()
+    results["stages"] = stages
+    print("stages in one process (higher is better):")
+    for key, value in stages.items():
+        print(f"  {key}: {value:,.0f}")
+    ratio = stages["cadence_renderer_render_per_s"] / stages["bare_jinja_compiled_render_per_s"]
+    print(f"  cadence render / bare compiled render: {ratio:.2f}")
+    for backend in backends:
+        c.log(f"per-touch harness on {backend}")
+        r = run_backend(backend, args.touches, args.outbox, args.top)
+        profiler = r.pop("_profiler")
+        results[backend] = r
+        print(
+            f"\n{backend}: {r['touches']} touches delivered in one thread ({r['outcomes']}): "
+            f"{r['ms_per_touch']:.2f} ms/touch = {r['per_s_one_thread']:.0f}/s; "
+            f"{r['statements_per_touch']:.1f} SQL statements and {r['commits_per_touch']:.1f} "
+            f"commits per touch; {r['sql_ms_per_touch']:.2f} ms/touch inside cursor.execute"
+        )
+        print("  statements per touch (count, ms/touch inside execute):")
+        for key, v in r["statements"].items():
+            print(f"    {v['per_touch']:4.1f}  {v['ms_per_touch']:6.3f} ms  {key}")
+        first, last = r["send_limit_count_ms_first_tenth_last_tenth"]
+        print(
+            f"  send-limit count(*) query: {first:.2f} ms per call over the first tenth of the "
+            f"touches, {last:.2f} ms over the last tenth (×{last / first:.1f}: it scans every "
+            "email the owner started today); its plan at the end:"
+        )
+        print("    " + r["send_limit_count_plan_at_end"].replace("\n", "\n    "))
+        print_cprofile(profiler, r["touches"], args.top)
+    c.emit_json("per_touch", results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""Reply to halt: p50/p99 from an inbound reply arriving (``services.record`` with
+EventKind.REPLY, as webhooks and ``cadence event reply`` do) to its enrollment being halted
+(the transaction committed), while the end-to-end run delivers touches on Redis and PostgreSQL.
+
+    python bench/reply_to_halt.py [--touches 20000] [--replies 300] [--reply-rate 10]
+
+The target asks for 1,000 touches/s of background delivery; the script reports the delivery
+rate it actually reached during the replies. Baseline in the same run: the same reply on an
+idle store (no delivery), so the ratio shows what load adds. Replies go to random prospects
+of the run (10 per company, so the account lock covers 10 enrollments), some already sent,
+some queued or in flight. Afterwards it checks that no touch of a replied prospect started
+after its reply was recorded (design invariant 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import _common as c
+from end_to_end import run_cadence
+from per_touch import StatementCounter
+
+
+def fire(ctx: Any, emails: list[str], rate: float) -> dict[str, Any]:
+    """Send replies at ``rate``/s from a small pool; latency counts from the planned arrival."""
+    from cadence.domain import EventKind
+    from cadence.services import record
+
+    latencies: list[float] = []
+    recorded: dict[str, datetime] = {}
+    errors: list[str] = []
+    lock = threading.Lock()
+    t0 = time.perf_counter() + 0.2
+
+    def one(k: int, email: str) -> None:
+        arrive = t0 + k / rate
+        delay = arrive - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        at = datetime.now(UTC)
+        try:
+            record(ctx, EventKind.REPLY, email, actor="bench", source="bench")
+        except Exception as exc:  # noqa: BLE001 - a benchmark reports failures, never hides them
+            with lock:
+                errors.append(f"{email}: {type(exc).__name__}: {exc}")
+            return
+        done = time.perf_counter()
+        with lock:
+            latencies.append(1000 * (done - arrive))
+            recorded[email] = at
+
+    started = datetime.now(UTC)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for k, email in enumerate(emails):
+            pool.submit(one, k, email)
+    ended = datetime.now(UTC)
+    return {
+        "latencies_ms": latencies,
+        "recorded": recorded,
+        "errors": errors,
+        "window": (started, ended),
+    }
+
+
+def summary(latencies: list[float]) -> dict[str, float]:
+    return {
+        "count": len(latencies),
+        "p50_ms": c.percentile(latencies, 50),
+        "p99_ms": c.percentile(latencies, 99),
+        "max_ms": max(latencies) if latencies else float("nan"),
+    }
+
+
+def idle_baseline(n_replies: int, rate: float) -> dict[str, Any]:
+    """The same replies on a store with nothing being delivered."""
+    from cadence.services import init_store
+
+    with c.pg_schema("halt_idle") as db_url, c.workdir("halt-idle") as root:
+        env = c.cadence_env(database_url=db_url, redis_url=None, root=root)
+        ctx = c.context_from_env(env)
+        try:
+            init_store(ctx)
+            n = max(2000, n_replies * 2)
+            c.load_due_touches(ctx.engine, n, datetime.now(UTC))
+            emails = [c.email_of(i) for i in random.Random(3).sample(range(1, n + 1), n_replies)]
+            out = fire(ctx, emails, rate)
+        finally:
+            ctx.close()
+    return summary(out["latencies_ms"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--touches", type=int, default=20_000)
+    parser.add_argument("--replies", type=int, default=300)
+    parser.add_argument("--reply-rate", type=float, default=10.0, help="replies per second")
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args()
+    rng = random.Random(11)
+    results: dict[str, Any] = {"machine": c.machine(), "touches": args.touches}
+    c.log("idle baseline")
+    idle = idle_baseline(args.replies, args.reply_rate)
+    results["idle"] = idle
+    print(
+        f"idle store: reply → halted p50 {idle['p50_ms']:.1f} ms, p99 {idle['p99_ms']:.1f} ms "
+        f"({idle['count']} replies)"
+    )
+
+    def during(ctx: Any, env: dict[str, str]) -> dict[str, Any]:
+        from sqlalchemy import text
+
+        def sent() -> int:
+            with ctx.engine.connect() as conn:
+                return int(
+                    conn.execute(text("SELECT count(*) FROM touch WHERE status = 'sent'")).scalar()
+                    or 0
+                )
+
+        # Let delivery reach its pace before the replies start.
+        c.wait_for(lambda: sent() >= 200, timeout=300, what="delivery to start")
+        emails = [c.email_of(i) for i in rng.sample(range(1, args.touches + 1), args.replies)]
+        counter = StatementCounter(ctx.engine)
+        counter.enabled = True
+        out = fire(ctx, emails, args.reply_rate)
+        counter.enabled = False
+        start, end = out["window"]
+        with ctx.engine.connect() as conn:
+            delivered = conn.execute(
+                text("SELECT count(*) FROM touch WHERE sent_at BETWEEN :a AND :b"),
+                {"a": c.naive(start), "b": c.naive(end)},
+            ).scalar()
+            late = 0
+            halted = 0
+            for email, at in out["recorded"].items():
+                row = conn.execute(
+                    text(
+                        "SELECT e.state, (SELECT count(*) FROM touch t WHERE t.enrollment_id = "
+                        "e.id AND t.started_at > :at) FROM enrollment e JOIN prospect p ON "
+                        "p.id = e.prospect_id WHERE p.email = :email"
+                    ),
+                    {"email": email, "at": c.naive(at)},
+                ).one()
+                halted += row[0] == "halted"
+                late += row[1]
+        seconds = (end - start).total_seconds()
+        return {
+            "replies": summary(out["latencies_ms"]),
+            "reply_errors": out["errors"][:5],
+            "delivered_during_replies": delivered,
+            "delivery_rate_during_replies": (delivered or 0) / seconds,
+            "replies_halted": halted,
+            "touches_started_after_reply": late,
+            "statements_per_reply": {
+                k: {"count": v / len(emails), "ms": 1000 * counter.seconds[k] / len(emails)}
+                for k, v in counter.count.most_common()
+            },
+        }
+
+    with c.redis_server() as redis_url, c.workdir("halt-logs") as logdir:
+        run = run_cadence(
+            redis_url, args.touches, processes=args.processes, threads=args.threads,
+            logdir=logdir, during=during,
+        )  # fmt: skip
+    results["loaded"] = {k: v for k, v in run.items() if k != "rss"}
+    r = run["replies"]
+    print(
+        f"under load: reply → halted p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, max "
+        f"{r['max_ms']:.1f} ms ({r['count']} replies at {args.reply_rate:g}/s; target p99 ≤ 100 "
+        f"ms); ratio to idle p99 ×{r['p99_ms'] / idle['p99_ms']:.1f}"
+    )
+    print(
+        f"  background delivery during the replies: {run['delivery_rate_during_replies']:.0f} "
+        f"touches/s (target load 1,000/s); whole run {run['per_s']:.0f} touches/s"
+    )
+    print(
+        f"  {run['replies_halted']} of {r['count']} replied enrollments halted; touches started "
+        f"after their prospect's reply: {run['touches_started_after_reply']} (must be 0)"
+    )
+    print("  where a reply's time goes (statements per reply, ms per reply inside execute):")
+    for key, v in sorted(run["statements_per_reply"].items(), key=lambda kv: -kv[1]["ms"]):
+        print(f"    {v['count']:4.1f}  {v['ms']:7.2f} ms  {key}")
+    if run["reply_errors"]:
+        print("  errors:", run["reply_errors"])
+    c.emit_json("reply_to_halt", results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
