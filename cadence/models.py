@@ -4,7 +4,7 @@ Every datetime column is stored as naive UTC and read back as aware UTC (``UTCDa
 SQLite and PostgreSQL behave the same.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
@@ -195,3 +195,12 @@ class WebhookNonce(SQLModel, table=True):
     provider: str = Field(max_length=40)
     nonce: str = Field(max_length=300)
     seen_at: datetime = _when(index=True)
+
+
+class MailboxDay(SQLModel, table=True):
+    """Emails started per sender mailbox and UTC day: the daily cap reads one row, not a
+    count over every touch of the day."""
+
+    owner: str = Field(primary_key=True, max_length=100)
+    day: date = Field(primary_key=True)
+    started: int = 0

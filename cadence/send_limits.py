@@ -2,17 +2,21 @@
 
 A touch over a limit is never dropped: it moves to the next moment the limit allows (the
 next UTC day for the cap, the next minute for the throttle), then into its send window.
+The daily cap is a counter row per mailbox and day, taken in the claim's transaction (it
+counts send attempts, so a retried send counts twice: the cap errs on the safe side).
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import case
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, func, select
 
 from cadence.config_files import Sender
 from cadence.domain import Channel, TouchStatus
-from cadence.models import Enrollment, Touch
+from cadence.models import Enrollment, MailboxDay, Touch
 
 _STARTED = (TouchStatus.SENDING, TouchStatus.SENT, TouchStatus.UNCONFIRMED)
 
@@ -23,35 +27,57 @@ class SendLimit:
     not_before: datetime
 
 
-def send_limit(session: Session, sender: Sender, *, now: datetime) -> SendLimit | None:
-    """Whether one more email from ``sender`` now would break a limit, and until when.
-
-    One query counts both windows (an index on ``touch.started_at`` keeps it to today's rows).
-    """
-    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    minute_ago = now - timedelta(minutes=1)
-    today, last_minute = session.exec(
-        select(
-            func.count(),
-            func.coalesce(func.sum(case((col(Touch.started_at) >= minute_ago, 1), else_=0)), 0),
+def _take(session: Session, sender: Sender, day: date) -> bool:
+    """Count one more send today if the cap allows it (one guarded UPDATE of one row)."""
+    result = session.exec(
+        update(MailboxDay)
+        .where(
+            col(MailboxDay.owner) == sender.name,
+            col(MailboxDay.day) == day,
+            col(MailboxDay.started) < sender.daily_cap,
         )
+        .values(started=MailboxDay.started + 1)
+    )
+    return bool(result.rowcount)
+
+
+def send_limit(session: Session, sender: Sender, *, now: datetime) -> SendLimit | None:
+    """Take one send from ``sender``'s allowance, or say which limit stops it and until when.
+
+    Call it only for a touch about to start: when it returns None the day's counter has been
+    taken, in the caller's transaction.
+    """
+    minute_ago = now - timedelta(minutes=1)
+    last_minute = session.exec(
+        select(func.count())
         .select_from(Touch)
         .join(Enrollment, col(Enrollment.id) == col(Touch.enrollment_id))
         .where(
-            col(Touch.started_at) >= day_start,
+            col(Touch.started_at) >= minute_ago,
             Enrollment.owner == sender.name,
             Touch.channel == Channel.EMAIL,
             col(Touch.status).in_([s.value for s in _STARTED]),
         )
     ).one()
-    if today >= sender.daily_cap:
-        return SendLimit(
-            f"daily cap of {sender.daily_cap} emails for {sender.email} reached",
-            day_start + timedelta(days=1),
-        )
     if last_minute >= sender.per_minute:
         return SendLimit(
             f"{sender.per_minute} emails a minute for {sender.email} reached",
             now + timedelta(minutes=1),
+        )
+    taken = _take(session, sender, now.date())
+    if not taken:
+        # No row yet today, or the cap is reached: make sure the row exists and try once more.
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.exec(
+            insert(MailboxDay)
+            .values(owner=sender.name, day=now.date(), started=0)
+            .on_conflict_do_nothing()
+        )
+        taken = _take(session, sender, now.date())
+    if not taken:
+        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return SendLimit(
+            f"daily cap of {sender.daily_cap} emails for {sender.email} reached",
+            day_start + timedelta(days=1),
         )
     return None
