@@ -593,3 +593,32 @@ def status(as_json: JsonFlag = False) -> None:
             f"{health['unconfirmed']} touches may or may not have been delivered: review them "
             "with `cadence audit --format json` (status unconfirmed)"
         )
+
+
+touches_app = typer.Typer(help="Touches a person must look at.", no_args_is_help=True)
+app.add_typer(touches_app, name="touches")
+
+
+class Verdict(StrEnum):
+    delivered = "delivered"
+    not_delivered = "not-delivered"
+
+
+@touches_app.command("resolve")
+def touches_resolve(
+    touch_id: Annotated[int, typer.Argument(help="An unconfirmed touch (see cadence audit).")],
+    outcome: Annotated[Verdict, typer.Option("--outcome", help="What the mail logs say.")],
+) -> None:
+    """Settle an unconfirmed touch: delivered moves the cadence on, not-delivered re-sends."""
+    from cadence.unconfirmed import resolve_unconfirmed
+
+    with app_context() as ctx, transaction(ctx.engine) as session:
+        touch = resolve_unconfirmed(
+            session,
+            ctx.catalog,
+            touch_id,
+            delivered=outcome is Verdict.delivered,
+            now=ctx.clock.now(),
+            actor=cli_actor(),
+        )
+    err_console.print(f"touch {touch_id}: {touch.status}")

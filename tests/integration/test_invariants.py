@@ -15,9 +15,11 @@ from cadence.context import AppContext
 from cadence.database import transaction
 from cadence.delivery import deliver_touch
 from cadence.domain import EventKind
+from cadence.errors import ConflictError
 from cadence.events import record_event
 from cadence.models import Enrollment, Touch
 from cadence.transports import FileOutbox
+from cadence.unconfirmed import resolve_unconfirmed
 
 from .conftest import START
 from .test_engine import _setup
@@ -148,3 +150,40 @@ def test_a_broker_outage_gives_the_claimed_batch_back(
     assert [(t.status, t.enqueues, t.queued_at) for t in touches] == [("scheduled", 0, None)] * 3
     claimed: list[int] = []
     assert services.scheduler_tick(ctx, claimed.extend) == 3  # all of them, once Redis is back
+
+
+@pytest.mark.parametrize("delivered", [True, False])
+def test_a_person_settles_an_unconfirmed_touch(
+    make_context: Callable[..., AppContext], tmp_path: Path, delivered: bool
+) -> None:
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock)
+    _setup(ctx, tmp_path)
+    touch = _first_due(ctx, clock)
+    assert touch.id is not None
+    with transaction(ctx.engine) as session:
+        row = session.get(Touch, touch.id)
+        assert row is not None
+        row.status = "unconfirmed"
+        row.started_at = clock.now()
+        row.message_id = "<lost@brightwave.example>"
+        session.add(row)
+    with transaction(ctx.engine) as session:
+        resolve_unconfirmed(
+            session, ctx.catalog, touch.id, delivered=delivered, now=clock.now(), actor="t"
+        )
+    with transaction(ctx.engine) as session:
+        mine = session.exec(
+            select(Touch)
+            .where(Touch.enrollment_id == touch.enrollment_id)
+            .order_by(col(Touch.step))
+        ).all()
+    if delivered:
+        assert [(t.step, t.status) for t in mine] == [(1, "sent"), (2, "scheduled")]
+        return
+    assert [(t.step, t.status) for t in mine] == [(1, "scheduled")]
+    assert mine[0].message_id is None
+    with pytest.raises(ConflictError), transaction(ctx.engine) as session:
+        resolve_unconfirmed(
+            session, ctx.catalog, touch.id, delivered=True, now=clock.now(), actor="t"
+        )
