@@ -165,7 +165,7 @@ def main() -> int:
                 previous = due
                 uses = [
                     "ix_touch_status_due" in plan for stmt, plan in m["plans"]
-                    if stmt.lstrip().upper().startswith("SELECT")
+                    if stmt.lstrip().upper().startswith(("SELECT", "UPDATE"))
                 ]  # fmt: skip
                 row = {
                     "enrollments": level,
@@ -175,7 +175,7 @@ def main() -> int:
                     "claim_ms_all": m["claim_ms_all"],
                     "scheduler_tick_ms": tick_ms,
                     "scheduler_tick_claimed": ticked,
-                    "select_uses_ix_touch_status_due": all(uses) if uses else None,
+                    "claim_uses_ix_touch_status_due": all(uses) if uses else None,
                     "plans": m["plans"],
                 }
                 results["levels"].append(row)
@@ -184,7 +184,7 @@ def main() -> int:
                     f"{m['claimed']} due touches {m['claim_ms_median']:.1f} ms (median of "
                     f"{args.repeat}: {', '.join(f'{t:.1f}' for t in m['claim_ms_all'])}); whole "
                     f"scheduler_tick {tick_ms:.1f} ms for {ticked}; SELECT uses "
-                    f"ix_touch_status_due: {row['select_uses_ix_touch_status_due']}"
+                    f"ix_touch_status_due: {row['claim_uses_ix_touch_status_due']}"
                 )
                 for statement, plan in m["plans"]:
                     print("  statement: " + " ".join(statement.split())[:300])
