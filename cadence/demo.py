@@ -5,6 +5,7 @@ dramatiq Worker on the in-process broker, the file outbox, and replies recorded 
 same service as ``cadence event reply``. The summary is read back from the store.
 """
 
+import heapq
 import random
 import shutil
 import tempfile
@@ -255,36 +256,44 @@ def _simulate(
     from workers.embedded import EmbeddedEngine, SimulationStop
 
     task_rng = random.Random(seed + 1)
-    left_undone: set[int] = set()
     by_id: dict[int, PlannedEvent] = {}
     with transaction(ctx.engine) as session:
         for prospect in session.exec(select(Prospect)):
             if prospect.email in planned and prospect.id is not None:
                 by_id[prospect.id] = planned[prospect.email]
 
+    # Reactions waiting for their time, earliest first: each stop looks only at the head.
+    timed: list[tuple[datetime, str]] = []
+    tasks_seen_until = [clock.now() - TASK_LAG]
+
     def due_events() -> datetime | None:
-        return min((p.at for p in planned.values() if p.at and not p.done), default=None)
+        return timed[0][0] if timed else None
 
     def apply_events(now: datetime) -> None:
-        for p in planned.values():
-            if p.at is not None and not p.done and p.at <= now:
-                p.done = True
-                services.record(ctx, p.kind, p.email, actor="demo:prospect", source="demo")
+        while timed and timed[0][0] <= now:
+            _, email = heapq.heappop(timed)
+            p = planned[email]
+            p.done = True
+            services.record(ctx, p.kind, p.email, actor="demo:prospect", source="demo")
         work_tasks(now)
 
     def work_tasks(now: datetime) -> None:
-        """The SDRs work most of their call and LinkedIn tasks within a few hours."""
+        """The SDRs work most of their call and LinkedIn tasks within a few hours; each task
+        is looked at once, when it is TASK_LAG old."""
+        since, until = tasks_seen_until[0], now - TASK_LAG
+        if until <= since:
+            return
+        tasks_seen_until[0] = until
         with transaction(ctx.engine) as session:
             due = session.exec(
-                select(Task).where(Task.status == "open", col(Task.due_at) <= now - TASK_LAG)
+                select(Task).where(
+                    Task.status == "open", col(Task.due_at) > since, col(Task.due_at) <= until
+                )
             ).all()
             for task in due:
                 assert task.id is not None
-                if task.id in left_undone:
-                    continue
                 if task_rng.random() < TASKS_LEFT_UNDONE:
-                    left_undone.add(task.id)  # decided once: this one stays overdue
-                    continue
+                    continue  # this one stays overdue
                 complete_task(
                     session,
                     task.id,
@@ -294,19 +303,15 @@ def _simulate(
                 )
 
     def schedule_reactions(now: datetime) -> None:
-        waiting = [pid for pid, p in by_id.items() if p.at is None]
-        if not waiting:
-            return
         with transaction(ctx.engine) as session:
             sent = session.exec(
-                select(Touch.prospect_id, Touch.step).where(
-                    Touch.sent_at == now, col(Touch.prospect_id).in_(waiting)
-                )
+                select(Touch.prospect_id, Touch.step).where(Touch.sent_at == now)
             ).all()
         for prospect_id, step in sent:
-            reaction = by_id[prospect_id]
-            if reaction.at is None and step == reaction.after_step:
+            reaction = by_id.get(prospect_id)
+            if reaction is not None and reaction.at is None and step == reaction.after_step:
                 reaction.at = now + reaction.delay
+                heapq.heappush(timed, (reaction.at, reaction.email))
 
     total_seconds = (until - clock.now()).total_seconds()
     progress = Progress(
