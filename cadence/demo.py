@@ -129,7 +129,6 @@ class PlannedEvent:
     after_step: int
     delay: timedelta
     at: datetime | None = None
-    done: bool = False
 
 
 def make_workspace(workspace: Path | None) -> Path:
@@ -273,7 +272,6 @@ def _simulate(
         while timed and timed[0][0] <= now:
             _, email = heapq.heappop(timed)
             p = planned[email]
-            p.done = True
             services.record(ctx, p.kind, p.email, actor="demo:prospect", source="demo")
         work_tasks(now)
 

@@ -243,7 +243,9 @@ def apply_event(
         if kind is EventKind.PAUSE and not active:
             raise InputError(f"{prospect.email} has no active enrollment to pause")
         for enrollment in active:
-            _set_state(session, enrollment, EnrollmentState.PAUSED, why, now, actor)
+            move_enrollment(
+                session, enrollment, EnrollmentState.PAUSED, reason=why, now=now, actor=actor
+            )
             enrollment.resume_at = resume_at
             outcome.paused.append(_id(enrollment))
     elif kind is EventKind.RESUME:
@@ -308,22 +310,13 @@ def _id(enrollment: Enrollment) -> int:
     return enrollment.id
 
 
-def _set_state(
-    session: Session,
-    enrollment: Enrollment,
-    state: EnrollmentState,
-    reason: str,
-    now: datetime,
-    actor: str,
-) -> None:
-    move_enrollment(session, enrollment, state, reason=reason, now=now, actor=actor)
-
-
 def _halt(
     session: Session, enrollment: Enrollment, *, reason: str, now: datetime, actor: str
 ) -> None:
     """Halt and cancel every touch that has not started delivery (claims see the halt)."""
-    _set_state(session, enrollment, EnrollmentState.HALTED, reason, now, actor)
+    move_enrollment(
+        session, enrollment, EnrollmentState.HALTED, reason=reason, now=now, actor=actor
+    )
     cancel_pending_touches(session, _id(enrollment), reason=f"halted: {reason}")
 
 
@@ -346,7 +339,9 @@ def _pause_colleagues(
     ]
     why = f"colleague {prospect.email} at {prospect.company} replied"
     for enrollment in colleagues:
-        _set_state(session, enrollment, EnrollmentState.PAUSED, why, now, "system")
+        move_enrollment(
+            session, enrollment, EnrollmentState.PAUSED, reason=why, now=now, actor="system"
+        )
     return [_id(e) for e in colleagues]
 
 
@@ -365,7 +360,9 @@ def resume_enrollment(
     A touch that failed to render (nothing was sent) is scheduled again, so a fixed template
     is picked up; touches in any other state are left alone.
     """
-    _set_state(session, enrollment, EnrollmentState.ACTIVE, reason, now, actor)
+    move_enrollment(
+        session, enrollment, EnrollmentState.ACTIVE, reason=reason, now=now, actor=actor
+    )
     enrollment.resume_at = None
     cadence = catalog.cadence(enrollment.cadence)
     pending = session.exec(
