@@ -9,7 +9,6 @@ counts send attempts, so a retried send counts twice: the cap errs on the safe s
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, func, select
@@ -27,18 +26,26 @@ class SendLimit:
     not_before: datetime
 
 
-def _take(session: Session, sender: Sender, day: date) -> bool:
-    """Count one more send today if the cap allows it (one guarded UPDATE of one row)."""
-    result = session.exec(
-        update(MailboxDay)
-        .where(
-            col(MailboxDay.owner) == sender.name,
-            col(MailboxDay.day) == day,
-            col(MailboxDay.started) < sender.daily_cap,
-        )
-        .values(started=MailboxDay.started + 1)
+def _locked_day(session: Session, sender: Sender, day: date) -> MailboxDay:
+    """The mailbox's counter row for ``day``, created if needed and locked until the claim
+    commits: claims of one mailbox serialize here, so two workers cannot both take the last
+    send of a minute or a day (on SQLite the write lock already serializes them)."""
+    query = (
+        select(MailboxDay)
+        .where(col(MailboxDay.owner) == sender.name, col(MailboxDay.day) == day)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
-    return bool(result.rowcount)
+    row = session.exec(query).first()
+    if row is None:
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.exec(
+            insert(MailboxDay)
+            .values(owner=sender.name, day=day, started=0)
+            .on_conflict_do_nothing()
+        )
+        row = session.exec(query).one()
+    return row
 
 
 def send_limit(session: Session, sender: Sender, *, now: datetime) -> SendLimit | None:
@@ -47,6 +54,7 @@ def send_limit(session: Session, sender: Sender, *, now: datetime) -> SendLimit 
     Call it only for a touch about to start: when it returns None the day's counter has been
     taken, in the caller's transaction.
     """
+    counter = _locked_day(session, sender, now.date())
     minute_ago = now - timedelta(minutes=1)
     last_minute = session.exec(
         select(func.count())
@@ -64,20 +72,12 @@ def send_limit(session: Session, sender: Sender, *, now: datetime) -> SendLimit 
             f"{sender.per_minute} emails a minute for {sender.email} reached",
             now + timedelta(minutes=1),
         )
-    taken = _take(session, sender, now.date())
-    if not taken:
-        # No row yet today, or the cap is reached: make sure the row exists and try once more.
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.exec(
-            insert(MailboxDay)
-            .values(owner=sender.name, day=now.date(), started=0)
-            .on_conflict_do_nothing()
-        )
-        taken = _take(session, sender, now.date())
-    if not taken:
+    if counter.started >= sender.daily_cap:
         day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
         return SendLimit(
             f"daily cap of {sender.daily_cap} emails for {sender.email} reached",
             day_start + timedelta(days=1),
         )
+    counter.started += 1
+    session.add(counter)
     return None

@@ -4,6 +4,7 @@ import shutil
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -54,3 +55,40 @@ def test_daily_cap_spreads_first_touches_over_days(
         local = touch.started_at.astimezone(berlin)
         assert local.weekday() < 5
         assert (7, 30) <= (local.hour, local.minute) < (9, 30)
+
+
+def test_per_minute_throttle_spreads_sends_and_drops_none(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(REPO / "config", config)
+    team = config / "team.toml"
+    team.write_text(
+        team.read_text().replace("daily_cap = 200", "daily_cap = 200\nper_minute = 1", 1)
+    )
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock, config_dir=config)
+    assert ctx.catalog.team.sender("alex").per_minute == 1
+    rows = ["email,first_name,timezone,country"] + [
+        f"m{i}@co{i}.example,M{i},Europe/Berlin,DE" for i in range(4)
+    ]
+    (tmp_path / "p.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    services.import_prospects(ctx, tmp_path / "p.csv", owner="alex", actor="t")
+    services.enroll_prospects(
+        ctx, [f"m{i}@co{i}.example" for i in range(4)], "seven-touch", owner=None, actor="t"
+    )
+    with transaction(ctx.engine) as session:  # all four due on the same second
+        planned = session.exec(select(Touch)).all()
+        first_due = min(t.due_at for t in planned)
+        for touch in planned:
+            touch.due_at = first_due
+            session.add(touch)
+    with EmbeddedEngine(ctx, worker_threads=2) as engine:
+        engine.simulate(clock, START + timedelta(days=1, hours=12))
+    with transaction(ctx.engine) as session:
+        firsts = session.exec(select(Touch).where(Touch.step == 1)).all()
+    assert [t.status for t in firsts] == ["sent"] * 4
+    starts = sorted(t.started_at for t in firsts if t.started_at)
+    gaps = [later - earlier for earlier, later in pairwise(starts)]
+    assert all(gap >= timedelta(minutes=1) for gap in gaps), gaps
+    assert sum(1 for t in firsts if (t.reason or "").startswith("moved: 1 emails a minute")) == 3
