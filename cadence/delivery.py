@@ -1,19 +1,20 @@
-"""Deliver one touch by id: the worker's whole job, idempotent under redelivery.
+"""Deliver touches by id: the worker's whole job, idempotent under redelivery.
 
-Three steps, two commits around the send:
+Three steps, two commits around the sends, each shared by a batch of touches:
 
-1. claim: lock the enrollment row, check the touch is still ``queued`` and the enrollment
+1. claim: lock the enrollment rows, check each touch is still ``queued`` and its enrollment
    ``active``, render, and move the touch to ``sending`` (with its Message-ID) — committed
    before anything leaves, so a halt either wins the lock first or sees ``sending``;
-2. send through the transport, outside any transaction;
-3. record ``sent`` and plan the next step.
+2. send each through the transport, outside any transaction;
+3. record ``sent`` and plan each next step.
 
 A crash between 2 and 3 leaves ``sending``; the reaper flags it ``unconfirmed``.
 """
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, select
@@ -28,52 +29,86 @@ from cadence.errors import (
     DeliveryOutcomeUnknown,
     TransientDeliveryError,
 )
-from cadence.models import Enrollment, Prospect, Touch
-from cadence.touch_claim import Claimed, claim_touch, locked_touch
+from cadence.models import Enrollment, Touch
+from cadence.touch_claim import Claimed, claim_touches, locked_touches, prospects_by_id
 from cadence.transitions import fail_touch, move_touch
 
 log = logging.getLogger(__name__)
 
 
 def deliver_touch(ctx: AppContext, touch_id: int) -> str:
-    """Run one touch; returns a short word for logs (``sent``, ``task``, ``skipped:…``).
+    """:func:`deliver_touches` for one touch; returns its word."""
+    return deliver_touches(ctx, [touch_id])[touch_id]
 
-    Raises :class:`TransientDeliveryError` after putting the touch back to ``queued``, so the
-    broker's retry delivers it again later. A database outage propagates (the touch stays
-    ``queued`` and is retried); any other error in the claim fails the touch for review
-    instead of leaving it queued forever.
+
+def deliver_touches(ctx: AppContext, touch_ids: Sequence[int]) -> dict[int, str]:
+    """Run a batch of touches; returns a short word per touch for logs (``sent``, ``task``,
+    ``skipped:…``).
+
+    Raises :class:`TransientDeliveryError` when a send failed transiently, after recording
+    every other outcome and putting those touches back to ``queued``, so the broker's retry
+    of the message delivers them again later (the rest are skipped then). A database outage
+    propagates (the touches stay ``queued`` and are retried); any other error in a claim
+    fails that touch for review instead of leaving it queued forever.
     """
+    ids = list(dict.fromkeys(touch_ids))
+    claims = _claim(ctx, ids)
+    outcomes: dict[int, str] = {}
+    sent: list[int] = []
+    transient: TransientDeliveryError | None = None
+    for touch_id in ids:
+        claim = claims[touch_id]
+        if not isinstance(claim, Claimed):
+            outcomes[touch_id] = claim
+        elif claim.message is None:
+            outcomes[touch_id] = "task"
+        else:
+            try:
+                ctx.transport.send(claim.message)
+            except TransientDeliveryError as exc:
+                _with_store_retries(ctx, partial(_requeue, ctx, touch_id=touch_id, reason=str(exc)))
+                transient, outcomes[touch_id] = exc, "retrying"
+                continue
+            except DeliveryOutcomeUnknown as exc:
+                with transaction(ctx.engine) as session:
+                    _unconfirmed(ctx, session, touch_id, str(exc))
+                outcomes[touch_id] = "unconfirmed"
+                continue
+            except DeliveryError as exc:
+                with transaction(ctx.engine) as session:
+                    _failed(ctx, session, touch_id, str(exc))
+                outcomes[touch_id] = "failed"
+                continue
+            sent.append(touch_id)
+            outcomes[touch_id] = "sent"
+    if sent:
+        # The server has the messages: a dropped store connection must not make them
+        # unconfirmed.
+        _with_store_retries(ctx, lambda session: _record_sent(ctx, session, sent))
+    if transient is not None:
+        raise transient
+    return outcomes
+
+
+def _claim(ctx: AppContext, ids: list[int]) -> dict[int, Claimed | str]:
+    """Claim the batch in one transaction; if a touch's claim breaks on something other than
+    the store, claim each touch on its own, so only the broken one fails."""
     try:
         with transaction(ctx.engine) as session:
-            outcome = claim_touch(ctx, session, touch_id)
+            return claim_touches(ctx, session, ids)
     except DBAPIError:
         raise
     except Exception as exc:
-        log.exception("touch %s could not be prepared", touch_id)
-        with transaction(ctx.engine) as session:
-            _prepare_crashed(ctx, session, touch_id, f"{type(exc).__name__}: {exc}")
-        return "failed:error"
-    if not isinstance(outcome, Claimed):
-        return outcome
-    if outcome.message is None:
-        return "task"
-    try:
-        ctx.transport.send(outcome.message)
-    except TransientDeliveryError as exc:
-        why = str(exc)
-        _with_store_retries(ctx, lambda session: _requeue(ctx, session, touch_id, why))
-        raise
-    except DeliveryOutcomeUnknown as exc:
-        with transaction(ctx.engine) as session:
-            _unconfirmed(ctx, session, touch_id, str(exc))
-        return "unconfirmed"
-    except DeliveryError as exc:
-        with transaction(ctx.engine) as session:
-            _failed(ctx, session, touch_id, str(exc))
-        return "failed"
-    # The server has the message: a dropped store connection must not make it unconfirmed.
-    _with_store_retries(ctx, lambda session: _record_sent(ctx, session, touch_id))
-    return "sent"
+        if len(ids) == 1:
+            log.exception("touch %s could not be prepared", ids[0])
+            with transaction(ctx.engine) as session:
+                _prepare_crashed(ctx, session, ids[0], f"{type(exc).__name__}: {exc}")
+            return {ids[0]: "failed:error"}
+    log.warning("a batch of %d touches could not be claimed at once; one by one", len(ids))
+    claims: dict[int, Claimed | str] = {}
+    for touch_id in ids:
+        claims.update(_claim(ctx, [touch_id]))
+    return claims
 
 
 #: Pauses between tries to record an outcome the worker already knows, as the store comes back.
@@ -90,35 +125,41 @@ def _with_store_retries(ctx: AppContext, write: Callable[[Session], None]) -> No
         except OperationalError:
             if delay is None:
                 raise
-            log.warning("store connection lost while recording a touch; retrying")
+            log.warning("store connection lost while recording touches; retrying")
             time.sleep(delay)
 
 
-def _record_sent(ctx: AppContext, session: Session, touch_id: int) -> None:
+def _record_sent(ctx: AppContext, session: Session, touch_ids: list[int]) -> None:
     now = ctx.clock.now()
-    found = locked_touch(session, touch_id)
-    assert found is not None
-    touch, enrollment = found
-    if touch.status != TouchStatus.SENDING:
-        log.warning("touch %s was %s when its send was recorded", touch_id, touch.status)
-        return
-    touch.status = TouchStatus.SENT
-    touch.sent_at = now
-    session.add(touch)
-    record_audit(
-        session,
-        at=now,
-        action="touch:sent",
-        prospect_id=touch.prospect_id,
-        enrollment_id=enrollment.id,
-        touch_id=touch.id,
-        before="sending",
-        after="sent",
-        reason=touch.message_id,
-    )
-    prospect = session.get(Prospect, touch.prospect_id)
-    assert prospect is not None
-    advance(session, ctx.catalog, enrollment=enrollment, prospect=prospect, done=touch, now=now)
+    found = locked_touches(session, touch_ids)
+    prospects = prospects_by_id(session, {touch.prospect_id for touch, _ in found.values()})
+    for touch_id in touch_ids:
+        touch, enrollment = found[touch_id]
+        if touch.status != TouchStatus.SENDING:
+            log.warning("touch %s was %s when its send was recorded", touch_id, touch.status)
+            continue
+        touch.status = TouchStatus.SENT
+        touch.sent_at = now
+        session.add(touch)
+        record_audit(
+            session,
+            at=now,
+            action="touch:sent",
+            prospect_id=touch.prospect_id,
+            enrollment_id=enrollment.id,
+            touch_id=touch.id,
+            before="sending",
+            after="sent",
+            reason=touch.message_id,
+        )
+        advance(
+            session,
+            ctx.catalog,
+            enrollment=enrollment,
+            prospect=prospects[touch.prospect_id],
+            done=touch,
+            now=now,
+        )
 
 
 def _prepare_crashed(ctx: AppContext, session: Session, touch_id: int, reason: str) -> None:
@@ -147,7 +188,7 @@ def _unconfirmed(ctx: AppContext, session: Session, touch_id: int, reason: str) 
     )
 
 
-def _requeue(ctx: AppContext, session: Session, touch_id: int, reason: str) -> None:
+def _requeue(ctx: AppContext, session: Session, *, touch_id: int, reason: str) -> None:
     """The server did not take it: safe to try again, and the broker will."""
     touch = session.get(Touch, touch_id)
     if touch is not None and touch.status == TouchStatus.SENDING:

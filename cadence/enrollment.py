@@ -42,11 +42,16 @@ def plan_step(
 
 
 def why_not_contactable(session: Session, prospect: Prospect) -> str | None:
+    return contact_block(prospect) or suppression_reason(session, prospect.email)
+
+
+def contact_block(prospect: Prospect) -> str | None:
+    """What the prospect's own row forbids; suppressions are checked on top of it."""
     if prospect.do_not_contact:
         return "marked do-not-contact"
     if prospect.email_status != "valid":
         return f"address is {prospect.email_status}"
-    return suppression_reason(session, prospect.email)
+    return None
 
 
 def live_enrollments(session: Session, prospect_id: int, *, lock: bool = False) -> list[Enrollment]:

@@ -198,9 +198,11 @@ class WebhookNonce(SQLModel, table=True):
 
 
 class MailboxDay(SQLModel, table=True):
-    """Emails started per sender mailbox and UTC day: the daily cap reads one row, not a
-    count over every touch of the day."""
+    """Emails started per sender mailbox and UTC day, and in its current throttle minute:
+    the send limits read one row, not a count over every touch of the day or minute."""
 
     owner: str = Field(primary_key=True, max_length=100)
     day: date = Field(primary_key=True)
     started: int = 0
+    window_started_at: datetime | None = _when(default=None)
+    window_sent: int = 0

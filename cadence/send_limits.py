@@ -1,23 +1,27 @@
 """Per-mailbox send limits: a daily cap and a per-minute throttle for each SDR.
 
 A touch over a limit is never dropped: it moves to the next moment the limit allows (the
-next UTC day for the cap, the next minute for the throttle), then into its send window.
-The daily cap is a counter row per mailbox and day, taken in the claim's transaction (it
-counts send attempts, so a retried send counts twice: the cap errs on the safe side).
+next UTC day for the cap, the end of the throttle's minute), then into its send window.
+Both limits are counters on one row per mailbox and UTC day, locked in the claim's
+transaction, so their cost does not grow with the day's or the minute's volume. They count
+send attempts, so a retried send counts twice: the limits err on the safe side.
+
+The throttle's minute starts with the first email after the previous minute ended: at most
+``per_minute`` emails start inside it (with ``per_minute = 1``, sends are a minute apart).
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from cadence.config_files import Sender
-from cadence.domain import Channel, TouchStatus
-from cadence.models import Enrollment, MailboxDay, Touch
+from cadence.models import MailboxDay
 
-_STARTED = (TouchStatus.SENDING, TouchStatus.SENT, TouchStatus.UNCONFIRMED)
+THROTTLE_WINDOW = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -26,58 +30,77 @@ class SendLimit:
     not_before: datetime
 
 
-def _locked_day(session: Session, sender: Sender, day: date) -> MailboxDay:
-    """The mailbox's counter row for ``day``, created if needed and locked until the claim
-    commits: claims of one mailbox serialize here, so two workers cannot both take the last
-    send of a minute or a day (on SQLite the write lock already serializes them)."""
+class MailboxAllowance:
+    """The counter rows of the mailboxes one claim may send from, locked until it commits:
+    claims of one mailbox serialize here, so two workers cannot both take the last send of
+    a minute or a day (on SQLite the write lock already serializes them)."""
+
+    def __init__(self, counters: dict[str, MailboxDay]) -> None:
+        self._counters = counters
+
+    @classmethod
+    def lock(cls, session: Session, owners: Iterable[str], day: date) -> "MailboxAllowance":
+        """Lock (creating if needed) each owner's row for ``day``, in owner order, the same
+        order in every claim, so two batches never wait on each other's rows in a cycle."""
+        wanted = sorted(set(owners))
+        counters = {row.owner: row for row in _lock_rows(session, wanted, day)}
+        missing = [owner for owner in wanted if owner not in counters]
+        if missing:
+            insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+            for owner in missing:
+                session.exec(
+                    insert(MailboxDay)
+                    .values(owner=owner, day=day, started=0, **_carried_window(session, owner, day))
+                    .on_conflict_do_nothing()
+                )
+            counters.update((row.owner, row) for row in _lock_rows(session, missing, day))
+        return cls(counters)
+
+    def take(self, sender: Sender, *, now: datetime) -> SendLimit | None:
+        """Take one send from ``sender``'s allowance, or say which limit stops it and until
+        when. Only for a touch about to start: None means the send was counted."""
+        counter = self._counters[sender.name]
+        window_start = counter.window_started_at
+        if window_start is None or now >= window_start + THROTTLE_WINDOW:
+            window_start, window_sent = now, 0
+        else:
+            window_sent = counter.window_sent
+        if window_sent >= sender.per_minute:
+            return SendLimit(
+                f"{sender.per_minute} emails a minute for {sender.email} reached",
+                window_start + THROTTLE_WINDOW,
+            )
+        if counter.started >= sender.daily_cap:
+            day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+            return SendLimit(
+                f"daily cap of {sender.daily_cap} emails for {sender.email} reached",
+                day_start + timedelta(days=1),
+            )
+        counter.started += 1
+        counter.window_started_at = window_start
+        counter.window_sent = window_sent + 1
+        return None
+
+
+def _lock_rows(session: Session, owners: list[str], day: date) -> list[MailboxDay]:
     query = (
         select(MailboxDay)
-        .where(col(MailboxDay.owner) == sender.name, col(MailboxDay.day) == day)
+        .where(col(MailboxDay.owner).in_(owners), col(MailboxDay.day) == day)
+        .order_by(col(MailboxDay.owner))
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    row = session.exec(query).first()
-    if row is None:
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.exec(
-            insert(MailboxDay)
-            .values(owner=sender.name, day=day, started=0)
-            .on_conflict_do_nothing()
-        )
-        row = session.exec(query).one()
-    return row
+    return list(session.exec(query))
+
+
+def _carried_window(session: Session, owner: str, day: date) -> dict[str, object]:
+    """A throttle minute that began before midnight still holds on the new day's row."""
+    before = session.get(MailboxDay, (owner, day - timedelta(days=1)))
+    if before is None:
+        return {}
+    return {"window_started_at": before.window_started_at, "window_sent": before.window_sent}
 
 
 def send_limit(session: Session, sender: Sender, *, now: datetime) -> SendLimit | None:
-    """Take one send from ``sender``'s allowance, or say which limit stops it and until when.
-
-    Call it only for a touch about to start: when it returns None the day's counter has been
-    taken, in the caller's transaction.
-    """
-    counter = _locked_day(session, sender, now.date())
-    minute_ago = now - timedelta(minutes=1)
-    last_minute = session.exec(
-        select(func.count())
-        .select_from(Touch)
-        .join(Enrollment, col(Enrollment.id) == col(Touch.enrollment_id))
-        .where(
-            col(Touch.started_at) >= minute_ago,
-            Enrollment.owner == sender.name,
-            Touch.channel == Channel.EMAIL,
-            col(Touch.status).in_([s.value for s in _STARTED]),
-        )
-    ).one()
-    if last_minute >= sender.per_minute:
-        return SendLimit(
-            f"{sender.per_minute} emails a minute for {sender.email} reached",
-            now + timedelta(minutes=1),
-        )
-    if counter.started >= sender.daily_cap:
-        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        return SendLimit(
-            f"daily cap of {sender.daily_cap} emails for {sender.email} reached",
-            day_start + timedelta(days=1),
-        )
-    counter.started += 1
-    session.add(counter)
-    return None
+    """One touch's :meth:`MailboxAllowance.take`, locking the counter row itself."""
+    return MailboxAllowance.lock(session, [sender.name], now.date()).take(sender, now=now)

@@ -1,5 +1,6 @@
 """Addresses and domains never to contact, whatever the cadence or the owner says."""
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -10,12 +11,30 @@ from cadence.models import Suppression
 
 def suppression_reason(session: Session, email: str) -> str | None:
     """Why ``email`` may not be contacted (address or whole domain), or None."""
+    return suppression_reasons(session, [email]).get(email)
+
+
+def suppression_reasons(session: Session, emails: Iterable[str]) -> dict[str, str]:
+    """:func:`suppression_reason` for many addresses in one query; only the suppressed ones."""
+    keys = {email: _address_and_domain(email) for email in emails}
+    values = {value for pair in keys.values() for value in pair}
+    if not values:
+        return {}
+    rows = {
+        row.value: row
+        for row in session.exec(select(Suppression).where(col(Suppression.value).in_(values)))
+    }
+    found = {}
+    for email, (address, domain) in keys.items():
+        row = rows.get(address) or rows.get(domain)
+        if row is not None:
+            found[email] = f"{row.value} suppressed: {row.reason}"
+    return found
+
+
+def _address_and_domain(email: str) -> tuple[str, str]:
     address = email.lower()
-    domain = address.rpartition("@")[2]
-    row = session.exec(
-        select(Suppression).where(col(Suppression.value).in_([address, domain]))
-    ).first()
-    return f"{row.value} suppressed: {row.reason}" if row else None
+    return address, address.rpartition("@")[2]
 
 
 def suppress(

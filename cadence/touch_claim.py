@@ -1,7 +1,13 @@
-"""Claiming one touch: lock its enrollment, check it may start now, render it, and either
+"""Claiming touches: lock their enrollments, check each may start now, render it, and either
 issue its task or compose its email with the touch moved to ``sending`` — all in the
-caller's transaction, which commits before anything leaves."""
+caller's transaction, which commits before anything leaves.
 
+A worker claims a batch of touches in one transaction: the rows each check reads (touches,
+enrollments, prospects, suppressions, mailbox counters) are read once for the batch, so a
+claim costs a few statements and one commit per batch, not per touch.
+"""
+
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from email.message import EmailMessage
@@ -14,7 +20,7 @@ from cadence.business_calendar import BusinessCalendar
 from cadence.config_files import Sender
 from cadence.context import AppContext
 from cadence.domain import CadenceDefinition, Delay, EnrollmentState, Step, Thread, TouchStatus
-from cadence.enrollment import advance, plan_step, why_not_contactable
+from cadence.enrollment import advance, contact_block, plan_step
 from cadence.errors import RenderError
 from cadence.messages import (
     OutgoingEmail,
@@ -28,7 +34,8 @@ from cadence.models import Enrollment, Prospect, Task, Touch
 from cadence.render_context import template_context
 from cadence.rendering import RenderedContent
 from cadence.scheduling import is_open
-from cadence.send_limits import send_limit
+from cadence.send_limits import MailboxAllowance
+from cadence.suppressions import suppression_reasons
 from cadence.transitions import fail_touch, move_enrollment, move_touch
 
 #: Attempts at a touch whose sends keep failing transiently before it is marked failed.
@@ -41,21 +48,40 @@ class Claimed:
     message: EmailMessage | None
 
 
+def locked_touches(
+    session: Session, touch_ids: Sequence[int]
+) -> dict[int, tuple[Touch, Enrollment]]:
+    """The touches and their enrollments, the enrollment rows locked first (the lock a halt
+    takes), in id order so two batches never wait on each other in a cycle, and the touches
+    read after the lock, so their status is the committed one."""
+    if not touch_ids:
+        return {}
+    enrollments = {
+        e.id: e
+        for e in session.exec(
+            select(Enrollment)
+            .join(Touch, col(Touch.enrollment_id) == col(Enrollment.id))
+            .where(col(Touch.id).in_(touch_ids))
+            .order_by(col(Enrollment.id))
+            .with_for_update(of=Enrollment)
+            .execution_options(populate_existing=True)
+        )
+    }
+    touches = session.exec(
+        select(Touch).where(col(Touch.id).in_(touch_ids)).execution_options(populate_existing=True)
+    )
+    return {t.id: (t, enrollments[t.enrollment_id]) for t in touches if t.id is not None}
+
+
 def locked_touch(session: Session, touch_id: int) -> tuple[Touch, Enrollment] | None:
-    """The touch and its enrollment, the enrollment row locked first (the lock a halt takes),
-    and the touch read after the lock, so its status is the committed one."""
-    enrollment = session.exec(
-        select(Enrollment)
-        .join(Touch, col(Touch.enrollment_id) == col(Enrollment.id))
-        .where(Touch.id == touch_id)
-        .with_for_update(of=Enrollment)
-    ).first()
-    if enrollment is None:
-        return None
-    touch = session.exec(
-        select(Touch).where(Touch.id == touch_id).execution_options(populate_existing=True)
-    ).one()
-    return touch, enrollment
+    return locked_touches(session, [touch_id]).get(touch_id)
+
+
+def prospects_by_id(session: Session, ids: set[int]) -> dict[int, Prospect]:
+    if not ids:
+        return {}
+    rows = session.exec(select(Prospect).where(col(Prospect.id).in_(ids)))
+    return {p.id: p for p in rows if p.id is not None}
 
 
 @dataclass(frozen=True)
@@ -71,42 +97,82 @@ class _Work:
     now: datetime
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """What the batch's checks read once for all its touches."""
+
+    suppressed: Mapping[str, str]
+    allowance: MailboxAllowance
+
+
 def claim_touch(ctx: AppContext, session: Session, touch_id: int) -> Claimed | str:
-    """Check, render and move the touch to ``sending`` (or issue its task); else say why not."""
+    return claim_touches(ctx, session, [touch_id])[touch_id]
+
+
+def claim_touches(
+    ctx: AppContext, session: Session, touch_ids: Sequence[int]
+) -> dict[int, Claimed | str]:
+    """For each touch: check, render and move it to ``sending`` (or issue its task); else
+    say why not. Every touch of the batch shares the caller's transaction."""
     now = ctx.clock.now()
-    found = locked_touch(session, touch_id)
-    if found is None:
-        return "skipped:unknown-touch"
-    touch, enrollment = found
-    if touch.status != TouchStatus.QUEUED:
-        return f"skipped:{touch.status}"
-    if enrollment.state != EnrollmentState.ACTIVE:
-        # Paused: back to scheduled for after the resume; stopped: never sent.
-        live = enrollment.state == EnrollmentState.PAUSED
-        touch.status = TouchStatus.SCHEDULED if live else TouchStatus.CANCELLED
-        touch.reason = None if live else f"enrollment {enrollment.state}"
-        session.add(touch)
-        return f"skipped:enrollment-{enrollment.state}"
-    prospect = session.get(Prospect, touch.prospect_id)
-    assert prospect is not None
-    cadence = ctx.catalog.cadence(enrollment.cadence)
-    work = _Work(
-        touch,
-        enrollment,
-        prospect,
-        cadence,
-        cadence.step(touch.step),
-        ctx.catalog.team.sender(enrollment.owner),
-        now,
+    found = locked_touches(session, touch_ids)
+    outcomes: dict[int, Claimed | str] = {}
+    ready: list[tuple[Touch, Enrollment]] = []
+    for touch_id in touch_ids:
+        if touch_id not in found:
+            outcomes[touch_id] = "skipped:unknown-touch"
+            continue
+        touch, enrollment = found[touch_id]
+        if touch.status != TouchStatus.QUEUED:
+            outcomes[touch_id] = f"skipped:{touch.status}"
+        elif enrollment.state != EnrollmentState.ACTIVE:
+            # Paused: back to scheduled for after the resume; stopped: never sent.
+            live = enrollment.state == EnrollmentState.PAUSED
+            touch.status = TouchStatus.SCHEDULED if live else TouchStatus.CANCELLED
+            touch.reason = None if live else f"enrollment {enrollment.state}"
+            session.add(touch)
+            outcomes[touch_id] = f"skipped:enrollment-{enrollment.state}"
+        else:
+            ready.append((touch, enrollment))
+    if not ready:
+        return outcomes
+    prospects = prospects_by_id(session, {t.prospect_id for t, _ in ready})
+    works = []
+    for touch, enrollment in ready:
+        cadence = ctx.catalog.cadence(enrollment.cadence)
+        works.append(
+            _Work(
+                touch,
+                enrollment,
+                prospects[touch.prospect_id],
+                cadence,
+                cadence.step(touch.step),
+                ctx.catalog.team.sender(enrollment.owner),
+                now,
+            )
+        )
+    batch = _Batch(
+        suppressed=suppression_reasons(session, [w.prospect.email for w in works]),
+        allowance=MailboxAllowance.lock(
+            session, [w.sender.name for w in works if not w.step.kind.is_task], now.date()
+        ),
     )
-    held = _held_back(session, work)
+    with session.no_autoflush:
+        for work in works:
+            assert work.touch.id is not None
+            outcomes[work.touch.id] = _claim_one(ctx, session, work, batch)
+    return outcomes
+
+
+def _claim_one(ctx: AppContext, session: Session, work: _Work, batch: _Batch) -> Claimed | str:
+    held = _held_back(session, work, batch)
     if held is not None:
         return held
     rendered = _render(ctx, session, work)
     if isinstance(rendered, str):
         return rendered
-    touch.attempts += 1
-    touch.started_at = now
+    work.touch.attempts += 1
+    work.touch.started_at = work.now
     if work.step.kind.is_task:
         return _issue_task(ctx, session, work, rendered)
     return _prepare_email(ctx, session, work, rendered)
@@ -125,7 +191,7 @@ def _later(session: Session, work: _Work, not_before: datetime, reason: str | No
     session.add(work.touch)
 
 
-def _held_back(session: Session, work: _Work) -> str | None:
+def _held_back(session: Session, work: _Work, batch: _Batch) -> str | None:
     """Why this touch may not start now (outside its window, prospect not contactable, out of
     attempts, over a send limit), having rescheduled, skipped or failed it; else None."""
     touch, enrollment, prospect, now = work.touch, work.enrollment, work.prospect, work.now
@@ -134,7 +200,7 @@ def _held_back(session: Session, work: _Work) -> str | None:
     if not is_open(now, window, ZoneInfo(prospect.timezone), calendar):
         _later(session, work, now, touch.reason)
         return "skipped:outside-window"
-    blocked = why_not_contactable(session, prospect)
+    blocked = contact_block(prospect) or batch.suppressed.get(prospect.email)
     if blocked:
         move_touch(session, touch, TouchStatus.SKIPPED, reason=blocked, now=now)
         move_enrollment(session, enrollment, EnrollmentState.HALTED, reason=blocked, now=now)
@@ -144,7 +210,7 @@ def _held_back(session: Session, work: _Work) -> str | None:
         fail_touch(session, touch, enrollment, why, now, pause=True)
         return "failed"
     if not work.step.kind.is_task:
-        limited = send_limit(session, work.sender, now=now)
+        limited = batch.allowance.take(work.sender, now=now)
         if limited is not None:
             _later(session, work, limited.not_before, f"moved: {limited.reason}")
             return "skipped:send-limit"

@@ -8,7 +8,7 @@ import dramatiq
 from dramatiq import Broker
 
 from cadence.context import AppContext
-from cadence.delivery import deliver_touch
+from cadence.delivery import deliver_touches
 from workers.broker import TOUCH_QUEUE
 
 #: dramatiq retries a touch whose send failed transiently (SMTP 4xx, timeouts) with backoff.
@@ -17,18 +17,23 @@ MAX_RETRIES = 5
 
 @dataclass(frozen=True)
 class Actors:
-    deliver: Any  # dramatiq.Actor[[int], None]; dramatiq's generics do not type-check cleanly
+    deliver: Any  # dramatiq.Actor[[list[int]], None]; its generics do not type-check cleanly
+    batch_size: int
 
     def enqueue_touches(self, touch_ids: Sequence[int]) -> None:
-        for touch_id in touch_ids:
-            self.deliver.send(touch_id)
+        """One message per batch of touches: a worker claims and records a batch with one
+        commit each, so the store's cost per touch falls with the batch."""
+        ids = list(touch_ids)
+        for start in range(0, len(ids), self.batch_size):
+            self.deliver.send(ids[start : start + self.batch_size])
 
 
 def declare_actors(broker: Broker, ctx: AppContext) -> Actors:
     """Bind the actors to ``broker``, closing over the process's context."""
 
-    def deliver_touch_actor(touch_id: int) -> None:
-        deliver_touch(ctx, touch_id)
+    def deliver_touch_actor(touch_ids: list[int] | int) -> None:
+        # A bare id is a message enqueued by a version that sent one touch per message.
+        deliver_touches(ctx, [touch_ids] if isinstance(touch_ids, int) else touch_ids)
 
     deliver = dramatiq.actor(
         broker=broker,
@@ -38,4 +43,4 @@ def declare_actors(broker: Broker, ctx: AppContext) -> Actors:
         min_backoff=2_000,
         max_backoff=300_000,
     )(deliver_touch_actor)
-    return Actors(deliver=deliver)
+    return Actors(deliver=deliver, batch_size=ctx.settings.delivery_batch_size)
