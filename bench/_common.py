@@ -429,6 +429,42 @@ class Proc:
                 self.popen.wait(10)
 
 
+def cpu_seconds_by_role(roles: dict[int, str]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by every process on the machine, summed by
+    role: the pids in ``roles`` by their given role, PostgreSQL backends and redis-server by
+    name, everything else as "other" (the other work on a shared machine)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals: dict[str, float] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        used = (int(fields[11]) + int(fields[12])) / tick
+        pid = int(entry.name)
+        role = roles.get(pid) or (
+            "postgres" if comm.startswith("postgres") else
+            "redis" if comm.startswith("redis-server") else "other"
+        )  # fmt: skip
+        totals[role] = totals.get(role, 0.0) + used
+    return totals
+
+
+def cpu_ms_per_item(
+    before: dict[str, float], after: dict[str, float], items: int
+) -> dict[str, float]:
+    """Milliseconds of CPU per item, by role, between two :func:`cpu_seconds_by_role` reads.
+    Processes that exited in between are missed, so read ``after`` before stopping them."""
+    return {
+        role: round(1000 * (after.get(role, 0.0) - before.get(role, 0.0)) / max(items, 1), 3)
+        for role in sorted(set(before) | set(after))
+    }
+
+
 def start(name: str, argv: Sequence[str], env: dict[str, str], logdir: Path) -> Proc:
     path = logdir / f"{name}.log"
     handle = path.open("wb")
@@ -516,12 +552,14 @@ def print_profile(profile: Profile, *, top: int = 25, include: str = "") -> None
 
 
 def py_spy_record(
-    pid: int, out: Path, seconds: float, *, rate: int = 100
+    pid: int, out: Path, seconds: float, *, rate: int = 100, gil: bool = False
 ) -> subprocess.Popen[bytes]:
-    """Sample ``pid`` (all threads, GIL-holding or not) into collapsed stacks."""
+    """Sample ``pid`` into collapsed stacks: all its threads, or with ``gil`` only the one
+    holding the GIL (where a process's Python CPU goes, not where its threads wait)."""
     return subprocess.Popen(
         [str(BIN / "py-spy"), "record", "--pid", str(pid), "--format", "raw", "--output", str(out),
-         "--duration", str(int(seconds)), "--rate", str(rate), "--nonblocking"],
+         "--duration", str(int(seconds)), "--rate", str(rate), "--nonblocking",
+         *(["--gil"] if gil else [])],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
 

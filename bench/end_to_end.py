@@ -18,6 +18,7 @@ Also prints the peak RSS (VmHWM) of each worker process and of the scheduler.
 from __future__ import annotations
 
 import argparse
+import os
 import smtplib
 import subprocess
 import sys
@@ -47,7 +48,10 @@ def run_noop(
 
     client = redis.Redis.from_url(redis_url)
     msgs, queue = f"dramatiq:{noop_actor.QUEUE}.msgs", f"dramatiq:{noop_actor.QUEUE}"
+    roles = {p: "workers" for p in [workers.popen.pid, *c.children(workers.popen.pid)]}
+    roles[os.getpid()] = "enqueuer"
     try:
+        cpu_before = c.cpu_seconds_by_role(roles)
         started = time.perf_counter()
         for i in range(n):
             noop_actor.noop.send(i)
@@ -57,11 +61,13 @@ def run_noop(
             timeout=600, what="the no-op queue to drain", interval=0.005,
         )  # fmt: skip
         total = time.perf_counter() - started
+        cpu = c.cpu_ms_per_item(cpu_before, c.cpu_seconds_by_role(roles), n)
     finally:
         workers.stop()
         client.close()
     return {
         "messages": n,
+        "cpu_ms_per_message": cpu,
         "enqueue_per_s": n / enqueued,
         "seconds": total,
         "per_s": n / total,
@@ -77,6 +83,7 @@ def run_cadence(
     logdir: Path,
     smtp_url: str | None = None,
     profile_seconds: float = 0,
+    profile_gil: bool = False,
     timeout: float = 900,
     during: Any = None,
 ) -> dict[str, Any]:
@@ -99,13 +106,20 @@ def run_cadence(
                 "workers.main", env, logdir, processes=processes, threads=threads
             )
             worker_pids = c.children(workers.popen.pid)
+            roles = {p: "workers" for p in [workers.popen.pid, *worker_pids]}
+            roles[os.getpid()] = "bench"
+            cpu_before = c.cpu_seconds_by_role(roles)
             started = time.perf_counter()
             scheduler = c.start("scheduler", [str(c.BIN / "cadence"), "scheduler"], env, logdir)
+            roles[scheduler.popen.pid] = "scheduler"
             spy = None
             if profile_seconds and worker_pids:
                 time.sleep(1.5)
                 spy = c.py_spy_record(
-                    worker_pids[0], logdir / f"worker-{tag}.collapsed", profile_seconds
+                    worker_pids[0],
+                    logdir / f"worker-{tag}.collapsed",
+                    profile_seconds,
+                    gil=profile_gil,
                 )
             extra: dict[str, Any] = {}
             try:
@@ -128,6 +142,7 @@ def run_cadence(
                     done, timeout=timeout, what=f"{n} touches to be delivered", interval=0.25
                 )
                 wall = time.perf_counter() - started
+                cpu_after = c.cpu_seconds_by_role(roles)
                 rss = {
                     "worker_kb": [c.vm_kb(p) for p in worker_pids],
                     "worker_master_kb": c.vm_kb(workers.popen.pid),
@@ -159,6 +174,7 @@ def run_cadence(
         "first_tenth_per_s": stats.get("first_tenth_per_s"),
         "last_tenth_per_s": stats.get("last_tenth_per_s"),
         "rss": rss,
+        "cpu_ms_per_touch": c.cpu_ms_per_item(cpu_before, cpu_after, sent),
         **extra,
     }
     if spy is not None:
@@ -237,6 +253,7 @@ def main() -> int:
     parser.add_argument("--skip-outbox", action="store_true")
     parser.add_argument("--skip-smtp", action="store_true")
     parser.add_argument("--profile", type=float, default=0, help="py-spy a worker for N seconds")
+    parser.add_argument("--gil", action="store_true", help="profile only the GIL-holding thread")
     parser.add_argument("--timeout", type=float, default=900, help="per phase, seconds")
     args = parser.parse_args()
     n = args.touches
@@ -253,11 +270,12 @@ def main() -> int:
             f"dramatiq no-op actor ({args.processes} processes × {args.threads} threads): "
             f"{noop['per_s']:.0f} messages/s processed; one process enqueues "
             f"{noop['enqueue_per_s']:.0f}/s"
+            f"\n  CPU ms per message by process: {noop['cpu_ms_per_message']}"
         )
         if not args.skip_outbox:
             c.log("cadence, file outbox")
             out = run_cadence(
-                redis_url, n, smtp_url=None, profile_seconds=args.profile,
+                redis_url, n, smtp_url=None, profile_seconds=args.profile, profile_gil=args.gil,
                 timeout=args.timeout, **opts,
             )  # fmt: skip
             out["ratio_to_noop"] = out["per_s"] / noop["per_s"]
@@ -273,6 +291,7 @@ def main() -> int:
                 f"over the last tenth {out['last_tenth_per_s']:.0f}/s"
             )
             print("  " + rss_line(out["rss"]))
+            print(f"  CPU ms per touch by process: {out['cpu_ms_per_touch']}")
             if out.get("profile"):
                 print(f"  py-spy profile of one worker ({args.profile:.0f}s):")
                 c.print_profile(
@@ -312,6 +331,7 @@ def main() -> int:
                     f"{100 * smtp['per_s'] / noop['per_s']:.1f}% of the no-op rate"
                 )
                 print("  " + rss_line(smtp["rss"]))
+                print(f"  CPU ms per touch by process: {smtp['cpu_ms_per_touch']}")
             finally:
                 sink.stop()
     c.emit_json(f"end_to_end_{n}", results)

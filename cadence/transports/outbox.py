@@ -1,7 +1,7 @@
 """The file outbox: one ``.eml`` per delivered email, for the embedded default and tests."""
 
 import os
-import tempfile
+import threading
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
@@ -14,15 +14,25 @@ class FileOutbox:
         self.directory = Path(directory)
 
     def send(self, message: EmailMessage) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
         touch = message.get("X-Cadence-Touch", "x")
         recipient = parseaddr(str(message["To"]))[1].replace("@", "_at_")
         safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in recipient)[:80]
-        final = self.directory / f"touch-{int(touch):08d}-{safe}.eml"
-        fd, temp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".eml")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(message.as_bytes())
-        os.replace(temp, final)
+        name = f"touch-{int(touch):08d}-{safe}.eml"
+        # Unique per thread without mkstemp's random names and retries: a touch is sent by
+        # one thread at a time (its claim is a compare-and-set).
+        temp = self.directory / f".tmp-{os.getpid()}-{threading.get_ident()}-{name}"
+        data = message.as_bytes()
+        try:
+            self._write(temp, data)
+        except FileNotFoundError:  # the folder was never made, or removed while running
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._write(temp, data)
+        os.replace(temp, self.directory / name)
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
+        with open(path, "wb") as handle:
+            handle.write(data)
 
     def close(self) -> None:
         """Nothing to release."""
