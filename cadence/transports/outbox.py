@@ -3,8 +3,9 @@
 import os
 import threading
 from email.message import EmailMessage
-from email.utils import parseaddr
 from pathlib import Path
+
+from cadence.transports.headers import envelope_address, raw_header
 
 
 class FileOutbox:
@@ -14,8 +15,8 @@ class FileOutbox:
         self.directory = Path(directory)
 
     def send(self, message: EmailMessage) -> None:
-        touch = message.get("X-Cadence-Touch", "x")
-        recipient = parseaddr(str(message["To"]))[1].replace("@", "_at_")
+        touch = raw_header(message, "X-Cadence-Touch", "x")
+        recipient = envelope_address(message, "To").replace("@", "_at_")
         safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in recipient)[:80]
         name = f"touch-{int(touch):08d}-{safe}.eml"
         # Unique per thread without mkstemp's random names and retries: a touch is sent by

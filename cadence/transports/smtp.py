@@ -6,7 +6,6 @@ import ssl
 import threading
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from cadence.errors import (
@@ -15,6 +14,7 @@ from cadence.errors import (
     DeliveryOutcomeUnknown,
     TransientDeliveryError,
 )
+from cadence.transports.headers import envelope_address
 
 
 @dataclass(frozen=True)
@@ -113,8 +113,8 @@ class SmtpTransport:
         """MAIL, RCPT and DATA one by one, so a failure is known to be before or after the
         message was handed over: before is retryable, after is :class:`DeliveryOutcomeUnknown`.
         """
-        sender = parseaddr(str(message["From"]))[1]
-        recipient = parseaddr(str(message["To"]))[1]
+        sender = envelope_address(message, "From")
+        recipient = envelope_address(message, "To")
         data = message.as_bytes()
         client = self._ready_connection()
         try:
