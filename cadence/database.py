@@ -30,7 +30,27 @@ def create_db_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
+    _cache_batch_statements()
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _cache_batch_statements() -> None:
+    """Let psycopg cache its parse of the batch statements too.
+
+    psycopg converts each query's placeholders in Python and caches the result only for
+    queries of at most 50 parameters; a worker's batch INSERTs (audit entries, next touches)
+    have hundreds, repeat in the same few shapes, and were re-parsed every time: 16% of a
+    worker's CPU. The limits are module constants of psycopg's (no public setting); if they
+    move, this does nothing and only speed is lost.
+    """
+    try:
+        from psycopg import _queries
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return
+    if isinstance(getattr(_queries, "MAX_CACHED_STATEMENT_PARAMS", None), int):
+        _queries.MAX_CACHED_STATEMENT_PARAMS = max(_queries.MAX_CACHED_STATEMENT_PARAMS, 5_000)
+    if isinstance(getattr(_queries, "MAX_CACHED_STATEMENT_LENGTH", None), int):
+        _queries.MAX_CACHED_STATEMENT_LENGTH = max(_queries.MAX_CACHED_STATEMENT_LENGTH, 65_536)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
