@@ -56,38 +56,73 @@ def deliver_touches(ctx: AppContext, touch_ids: Sequence[int]) -> dict[int, str]
     outcomes: dict[int, str] = {}
     sent: list[int] = []
     transient: TransientDeliveryError | None = None
-    for touch_id in ids:
-        claim = claims[touch_id]
-        if not isinstance(claim, Claimed):
-            outcomes[touch_id] = claim
-        elif claim.message is None:
-            outcomes[touch_id] = "task"
-        else:
-            try:
-                ctx.transport.send(claim.message)
-            except TransientDeliveryError as exc:
-                _with_store_retries(ctx, partial(_requeue, ctx, touch_id=touch_id, reason=str(exc)))
-                transient, outcomes[touch_id] = exc, "retrying"
-                continue
-            except DeliveryOutcomeUnknown as exc:
-                with transaction(ctx.engine) as session:
-                    _unconfirmed(ctx, session, touch_id, str(exc))
-                outcomes[touch_id] = "unconfirmed"
-                continue
-            except DeliveryError as exc:
-                with transaction(ctx.engine) as session:
-                    _failed(ctx, session, touch_id, str(exc))
-                outcomes[touch_id] = "failed"
-                continue
-            sent.append(touch_id)
-            outcomes[touch_id] = "sent"
-    if sent:
-        # The server has the messages: a dropped store connection must not make them
-        # unconfirmed.
-        _with_store_retries(ctx, lambda session: _record_sent(ctx, session, sent))
+    try:
+        for position, touch_id in enumerate(ids):
+            claim = claims[touch_id]
+            if not isinstance(claim, Claimed):
+                outcomes[touch_id] = claim
+            elif claim.message is None:
+                outcomes[touch_id] = "task"
+            else:
+                try:
+                    outcomes[touch_id] = _send(ctx, touch_id, claim)
+                except TransientDeliveryError as exc:
+                    transient, outcomes[touch_id] = exc, "retrying"
+                except Exception as exc:
+                    _unexpected(ctx, ids, claims, position, exc)
+                    raise
+                if outcomes[touch_id] == "sent":
+                    sent.append(touch_id)
+    finally:
+        if sent:
+            # The server has the messages: a dropped store connection must not make them
+            # unconfirmed.
+            _with_store_retries(ctx, lambda session: _record_sent(ctx, session, sent))
     if transient is not None:
         raise transient
     return outcomes
+
+
+def _send(ctx: AppContext, touch_id: int, claim: Claimed) -> str:
+    """Hand one claimed email to the transport; settle what its error says at once."""
+    assert claim.message is not None
+    try:
+        ctx.transport.send(claim.message)
+    except TransientDeliveryError as exc:
+        _with_store_retries(ctx, partial(_requeue, ctx, touch_id=touch_id, reason=str(exc)))
+        raise
+    except DeliveryOutcomeUnknown as exc:
+        with transaction(ctx.engine) as session:
+            _unconfirmed(ctx, session, touch_id, str(exc))
+        return "unconfirmed"
+    except DeliveryError as exc:
+        with transaction(ctx.engine) as session:
+            _failed(ctx, session, touch_id, str(exc))
+        return "failed"
+    return "sent"
+
+
+def _unexpected(
+    ctx: AppContext,
+    ids: list[int],
+    claims: dict[int, Claimed | str],
+    position: int,
+    exc: Exception,
+) -> None:
+    """The transport broke in a way it does not classify: that email's fate is unknown, so
+    a person reviews it; the emails after it were never handed over and go back to the
+    queue for the message's retry."""
+    log.exception("transport raised on touch %s", ids[position])
+    why = f"transport raised {type(exc).__name__}: {exc}"
+    with transaction(ctx.engine) as session:
+        _unconfirmed(ctx, session, ids[position], why)
+    for touch_id in ids[position + 1 :]:
+        claim = claims[touch_id]
+        if isinstance(claim, Claimed) and claim.message is not None:
+            _with_store_retries(
+                ctx,
+                partial(_requeue, ctx, touch_id=touch_id, reason="not sent: " + why),
+            )
 
 
 def _claim(ctx: AppContext, ids: list[int]) -> dict[int, Claimed | str]:

@@ -1,0 +1,749 @@
+"""Batched delivery (``deliver_touches``) on SQLite and PostgreSQL: every touch of a batch gets
+its own outcome, and one touch's trouble (a suppression, a failing template, a broken claim, a
+temporary SMTP refusal, a reply) never changes what happens to the others."""
+
+import shutil
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import parseaddr
+from os import PathLike
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from cadence import services
+from cadence.business_calendar import BusinessCalendar
+from cadence.clock import SimulatedClock
+from cadence.context import AppContext
+from cadence.database import transaction
+from cadence.delivery import deliver_touches
+from cadence.domain import EventKind
+from cadence.errors import TransientDeliveryError
+from cadence.models import AuditEntry, Enrollment, Event, MailboxDay, Prospect, Task, Touch
+from cadence.scheduling import is_open
+from cadence.suppressions import suppress
+from cadence.transports import FileOutbox
+from workers.embedded import EmbeddedEngine
+
+from .conftest import REPO, START
+from .smtp_sink import smtp_sink
+
+pytestmark = pytest.mark.integration
+
+#: Monday 08:00 in Berlin (inside the seven-touch window), 16:00 in Tokyo (outside it).
+AT = START + timedelta(hours=2)
+HEADER = "email,first_name,last_name,company,title,persona,timezone,country"
+UNKNOWN_TOUCH = 999_999
+
+CALL_FIRST = """name = "call-first"
+description = "One call task"
+send_window = { start = "07:30", end = "09:30" }
+
+[[steps]]
+template = "tasks/call"
+delay = "0d"
+send_window = { start = "07:30", end = "17:00" }  # tasks default to 09:00-17:00
+"""
+RETIRED = """name = "retired"
+description = "A cadence marketing deleted while its enrollments were still running"
+send_window = { start = "07:30", end = "09:30" }
+
+[[steps]]
+template = "ceo/intro"
+delay = "0d"
+"""
+LEAVER = """
+[[sdr]]
+name = "sam"
+full_name = "Sam Leaver"
+email = "sam@brightwave.example"
+daily_cap = 200
+"""
+
+
+class RecordingOutbox(FileOutbox):
+    """The real file outbox, remembering what it accepted, in order."""
+
+    def __init__(self, directory: str | PathLike[str]) -> None:
+        super().__init__(directory)
+        self.accepted: list[EmailMessage] = []
+
+    def send(self, message: EmailMessage) -> None:
+        super().send(message)
+        self.accepted.append(message)
+
+    def recipients(self) -> list[str]:
+        return [parseaddr(str(m["To"]))[1] for m in self.accepted]
+
+
+def _config(
+    tmp_path: Path, name: str = "config", *, cadences: dict[str, str] | None = None
+) -> Path:
+    config = tmp_path / name
+    shutil.copytree(REPO / "config", config)
+    for file_name, text in (cadences or {}).items():
+        (config / "cadences" / f"{file_name}.toml").write_text(text, encoding="utf-8")
+    return config
+
+
+def _import(ctx: AppContext, tmp_path: Path, rows: list[str], *, owner: str = "alex") -> None:
+    path = tmp_path / f"prospects-{owner}-{len(rows)}-{rows[0].split(',')[0]}.csv"
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    report = services.import_prospects(ctx, path, owner=owner, actor="test")
+    assert (len(report.imported), report.rejected) == (len(rows), [])
+
+
+def _berlin(email: str, first_name: str, company: str) -> str:
+    return f"{email},{first_name},Test,{company},CEO,ceo,Europe/Berlin,DE"
+
+
+def _queue_due(ctx: AppContext, clock: SimulatedClock, at: datetime = AT) -> dict[str, int]:
+    """Make every scheduled touch due just before ``at`` and let the scheduler queue them;
+    the queued touch of each prospect, by email."""
+    with transaction(ctx.engine) as session:
+        for touch in session.exec(select(Touch).where(Touch.status == "scheduled")):
+            touch.due_at = at - timedelta(minutes=1)
+            session.add(touch)
+    clock.advance_to(at)
+    claimed: list[int] = []
+    services.scheduler_tick(ctx, claimed.extend)
+    with transaction(ctx.engine) as session:
+        rows = session.exec(
+            select(Prospect.email, Touch.id)
+            .join(Touch, col(Touch.prospect_id) == col(Prospect.id))
+            .where(col(Touch.id).in_(claimed))
+        ).all()
+    queued = {email: touch_id for email, touch_id in rows if touch_id is not None}
+    assert sorted(queued.values()) == sorted(claimed)
+    return queued
+
+
+def _touch(ctx: AppContext, touch_id: int) -> Touch:
+    with transaction(ctx.engine) as session:
+        touch = session.get(Touch, touch_id)
+    assert touch is not None
+    return touch
+
+
+def _enrollment_of(ctx: AppContext, touch_id: int) -> Enrollment:
+    with transaction(ctx.engine) as session:
+        touch = session.get(Touch, touch_id)
+        assert touch is not None
+        enrollment = session.get(Enrollment, touch.enrollment_id)
+    assert enrollment is not None
+    return enrollment
+
+
+def _statuses(ctx: AppContext, ids: dict[str, int]) -> dict[str, str]:
+    return {email: _touch(ctx, touch_id).status for email, touch_id in ids.items()}
+
+
+def _last_audit_id(ctx: AppContext) -> int:
+    with transaction(ctx.engine) as session:
+        return session.exec(select(func.max(AuditEntry.id))).one() or 0
+
+
+def _audit_after(ctx: AppContext, after_id: int) -> list[AuditEntry]:
+    with transaction(ctx.engine) as session:
+        return list(
+            session.exec(
+                select(AuditEntry).where(col(AuditEntry.id) > after_id).order_by(col(AuditEntry.id))
+            )
+        )
+
+
+def _later_steps(ctx: AppContext, touch_id: int) -> list[tuple[int, str]]:
+    """(step, status) of every touch of the touch's enrollment, in step order."""
+    with transaction(ctx.engine) as session:
+        touch = session.get(Touch, touch_id)
+        assert touch is not None
+        mine = session.exec(
+            select(Touch)
+            .where(Touch.enrollment_id == touch.enrollment_id)
+            .order_by(col(Touch.step))
+        ).all()
+    return [(t.step, t.status) for t in mine]
+
+
+# 1. A batch of every kind of touch ------------------------------------------------------------
+
+
+def test_a_mixed_batch_gives_each_touch_its_own_outcome(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock, config_dir=_config(tmp_path, cadences={"call": CALL_FIRST}))
+    outbox = RecordingOutbox(tmp_path / "outbox")
+    ctx.transport = outbox
+    _import(
+        ctx,
+        tmp_path,
+        [
+            _berlin("ann@acme.example", "Ann", "Acme"),
+            _berlin("sam@initech.example", "Sam", "Initech"),  # address suppressed
+            _berlin("dee@blocked.example", "Dee", "Blocked"),  # whole domain suppressed
+            _berlin("dan@dnc.example", "Dan", "Dnc"),  # do-not-contact
+            "kei@tokyo.example,Kei,Sato,Tokyo Co,CEO,ceo,Asia/Tokyo,JP",  # window closed
+            _berlin("cal@umbrella.example", "Cal", "Umbrella"),  # a call task
+            _berlin("eve@hooli.example", "Eve", "Hooli"),  # already sent
+        ],
+    )
+    emails = [
+        "ann@acme.example",
+        "sam@initech.example",
+        "dee@blocked.example",
+        "dan@dnc.example",
+        "kei@tokyo.example",
+        "eve@hooli.example",
+    ]
+    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
+    services.enroll_prospects(ctx, ["cal@umbrella.example"], "call-first", owner=None, actor="t")
+    ids = _queue_due(ctx, clock)
+    assert len(ids) == 7
+
+    # Eve's touch went out in an earlier message; this batch is a redelivery for her.
+    assert deliver_touches(ctx, [ids["eve@hooli.example"]]) == {ids["eve@hooli.example"]: "sent"}
+    eve_before = _touch(ctx, ids["eve@hooli.example"])
+    # While the batch waited in the queue: an address and a domain were suppressed, and a
+    # prospect was marked do-not-contact.
+    with transaction(ctx.engine) as session:
+        suppress(
+            session,
+            "SAM@initech.example",
+            reason="asked by phone",
+            now=clock.now(),
+            actor="sdr",
+            prospect_id=None,
+        )
+        suppress(
+            session,
+            "blocked.example",
+            reason="legal",
+            now=clock.now(),
+            actor="sdr",
+            prospect_id=None,
+        )
+        dan = session.exec(select(Prospect).where(Prospect.email == "dan@dnc.example")).one()
+        dan.do_not_contact = True
+        session.add(dan)
+    outbox.accepted.clear()
+    audit_mark = _last_audit_id(ctx)
+
+    batch = [
+        ids["ann@acme.example"],
+        ids["sam@initech.example"],
+        ids["dee@blocked.example"],
+        ids["dan@dnc.example"],
+        ids["kei@tokyo.example"],
+        ids["cal@umbrella.example"],
+        UNKNOWN_TOUCH,
+        ids["ann@acme.example"],  # the same touch twice in one message
+        ids["eve@hooli.example"],
+    ]
+    outcomes = deliver_touches(ctx, batch)
+
+    assert outcomes == {
+        ids["ann@acme.example"]: "sent",
+        ids["sam@initech.example"]: "skipped:not-contactable",
+        ids["dee@blocked.example"]: "skipped:not-contactable",
+        ids["dan@dnc.example"]: "skipped:not-contactable",
+        ids["kei@tokyo.example"]: "skipped:outside-window",
+        ids["cal@umbrella.example"]: "task",
+        UNKNOWN_TOUCH: "skipped:unknown-touch",
+        ids["eve@hooli.example"]: "skipped:sent",
+    }
+    # Exactly one email left, once, to the one prospect who may get it.
+    assert outbox.recipients() == ["ann@acme.example"]
+    ann = _touch(ctx, ids["ann@acme.example"])
+    assert outbox.accepted[0]["Message-ID"] == ann.message_id
+    assert outbox.accepted[0]["X-Cadence-Touch"] == str(ann.id)
+    files = sorted(p.name for p in (tmp_path / "outbox").glob("touch-*.eml"))
+    assert files == sorted(
+        [
+            f"touch-{ids['ann@acme.example']:08d}-ann_at_acme.example.eml",
+            f"touch-{ids['eve@hooli.example']:08d}-eve_at_hooli.example.eml",
+        ]
+    )
+
+    assert _statuses(ctx, ids) == {
+        "ann@acme.example": "sent",
+        "sam@initech.example": "skipped",
+        "dee@blocked.example": "skipped",
+        "dan@dnc.example": "skipped",
+        "kei@tokyo.example": "scheduled",
+        "cal@umbrella.example": "sent",
+        "eve@hooli.example": "sent",
+    }
+    assert (ann.sent_at, ann.attempts) == (AT, 1)
+    assert _later_steps(ctx, ann.id or 0) == [(1, "sent"), (2, "scheduled")]
+    eve = _touch(ctx, ids["eve@hooli.example"])
+    assert (eve.sent_at, eve.attempts, eve.message_id) == (
+        eve_before.sent_at,
+        1,
+        eve_before.message_id,
+    )
+    assert _later_steps(ctx, eve.id or 0) == [(1, "sent"), (2, "scheduled")]  # planned once
+
+    reasons = {
+        "sam@initech.example": "sam@initech.example suppressed: asked by phone",
+        "dee@blocked.example": "blocked.example suppressed: legal",
+        "dan@dnc.example": "marked do-not-contact",
+    }
+    for email, reason in reasons.items():
+        assert _touch(ctx, ids[email]).reason == reason
+        blocked = _enrollment_of(ctx, ids[email])
+        assert (blocked.state, blocked.reason) == ("halted", reason)
+        assert _later_steps(ctx, ids[email]) == [(1, "skipped")]
+
+    # Outside the Tokyo window: back to scheduled, at the next open slot there; not attempted.
+    kei = _touch(ctx, ids["kei@tokyo.example"])
+    seven = ctx.catalog.cadence("seven-touch")
+    assert kei.due_at > AT
+    assert kei.attempts == 0 and kei.message_id is None
+    assert is_open(
+        kei.due_at, seven.window_for(seven.step(1)), ZoneInfo("Asia/Tokyo"), BusinessCalendar("JP")
+    )
+    assert _enrollment_of(ctx, ids["kei@tokyo.example"]).state == "active"
+
+    # The call is a task for the owner, done at once; its one-step cadence is complete.
+    cal = _touch(ctx, ids["cal@umbrella.example"])
+    with transaction(ctx.engine) as session:
+        tasks = session.exec(select(Task)).all()
+    assert [(t.touch_id, t.owner, t.channel, t.status) for t in tasks] == [
+        (cal.id, "alex", "call", "open")
+    ]
+    assert cal.message_id is None and cal.sent_at == AT
+    assert _enrollment_of(ctx, ids["cal@umbrella.example"]).state == "completed"
+
+    audit = [
+        (a.action, a.touch_id, a.enrollment_id, a.before, a.after, a.reason)
+        for a in _audit_after(ctx, audit_mark)
+    ]
+    enrollment = {email: _enrollment_of(ctx, touch_id).id for email, touch_id in ids.items()}
+    expected = [
+        ("touch:sent", ann.id, enrollment["ann@acme.example"], "sending", "sent", ann.message_id),
+        ("task:created", cal.id, enrollment["cal@umbrella.example"], "queued", "sent"),
+        ("completed", None, enrollment["cal@umbrella.example"], "active", "completed"),
+    ]
+    for email, reason in reasons.items():
+        expected += [
+            ("touch:skipped", ids[email], enrollment[email], "queued", "skipped", reason),
+            ("halted", None, enrollment[email], "active", "halted", reason),
+        ]
+    assert sorted(entry[:5] for entry in audit) == sorted(entry[:5] for entry in expected)
+    full = {entry[:5]: entry[5] for entry in expected if len(entry) == 6}
+    for entry in audit:
+        if entry[:5] in full:
+            assert entry[5] == full[entry[:5]], entry
+
+
+# 2. A template that fails, a claim that breaks ------------------------------------------------
+
+
+def test_a_template_that_fails_for_one_prospect_fails_only_that_touch(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", templates)
+    intro = templates / "ceo" / "intro.j2"
+    strict = intro.read_text().replace('first_name | default("there")', "first_name")
+    assert strict != intro.read_text()
+    intro.write_text(strict)
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock, templates_dir=templates)
+    outbox = RecordingOutbox(tmp_path / "outbox")
+    ctx.transport = outbox
+    _import(
+        ctx,
+        tmp_path,
+        [
+            _berlin("ann@acme.example", "Ann", "Acme"),
+            _berlin("nameless@initech.example", "", "Initech"),
+            _berlin("bo@globex.example", "Bo", "Globex"),
+        ],
+    )
+    services.enroll_prospects(
+        ctx,
+        ["ann@acme.example", "nameless@initech.example", "bo@globex.example"],
+        "seven-touch",
+        owner=None,
+        actor="test",
+    )
+    ids = _queue_due(ctx, clock)
+    audit_mark = _last_audit_id(ctx)
+
+    outcomes = deliver_touches(ctx, list(ids.values()))
+
+    assert outcomes == {
+        ids["ann@acme.example"]: "sent",
+        ids["nameless@initech.example"]: "failed:render",
+        ids["bo@globex.example"]: "sent",
+    }
+    assert sorted(outbox.recipients()) == ["ann@acme.example", "bo@globex.example"]
+    assert all("Hi ," not in m.get_body(("plain",)).get_content() for m in outbox.accepted)  # type: ignore[union-attr]
+    assert _statuses(ctx, ids) == {
+        "ann@acme.example": "sent",
+        "nameless@initech.example": "failed",
+        "bo@globex.example": "sent",
+    }
+    failed = _touch(ctx, ids["nameless@initech.example"])
+    assert failed.reason is not None
+    assert failed.reason.startswith("render failed:")
+    assert "first_name" in failed.reason
+    assert failed.message_id is None
+    assert _enrollment_of(ctx, ids["nameless@initech.example"]).state == "paused"
+    actions = sorted((a.action, a.touch_id) for a in _audit_after(ctx, audit_mark))
+    assert actions == sorted(
+        [
+            ("touch:sent", ids["ann@acme.example"]),
+            ("touch:sent", ids["bo@globex.example"]),
+            ("touch:failed", ids["nameless@initech.example"]),
+            ("paused", None),
+        ]
+    )
+
+
+def _leaver_config(tmp_path: Path) -> tuple[Path, Path]:
+    admin = _config(tmp_path, "admin-config")
+    team = admin / "team.toml"
+    team.write_text(team.read_text() + LEAVER, encoding="utf-8")
+    return admin, _config(tmp_path, "worker-config")
+
+
+def _retired_config(tmp_path: Path) -> tuple[Path, Path]:
+    return (
+        _config(tmp_path, "admin-config", cadences={"retired": RETIRED}),
+        _config(tmp_path, "worker-config"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("make_configs", "owner", "cadence", "error"),
+    [
+        # The worker was restarted after marketing deleted the cadence file.
+        (_retired_config, "alex", "retired", "NotFoundError: no cadence named 'retired'"),
+        # The worker was restarted after the SDR who owns the enrollment left the team.
+        (_leaver_config, "sam", "seven-touch", "DefinitionError: unknown owner 'sam'"),
+    ],
+    ids=["cadence-deleted", "owner-left"],
+)
+def test_a_touch_whose_claim_breaks_fails_alone_and_the_rest_are_sent(
+    make_context: Callable[..., AppContext],
+    tmp_path: Path,
+    make_configs: Callable[[Path], tuple[Path, Path]],
+    owner: str,
+    cadence: str,
+    error: str,
+) -> None:
+    admin_config, worker_config = make_configs(tmp_path)
+    clock = SimulatedClock(START)
+    admin = make_context(clock=clock, config_dir=admin_config)
+    _import(
+        admin,
+        tmp_path,
+        [_berlin("ann@acme.example", "Ann", "Acme"), _berlin("bo@globex.example", "Bo", "Globex")],
+    )
+    _import(admin, tmp_path, [_berlin("old@initech.example", "Old", "Initech")], owner=owner)
+    services.enroll_prospects(
+        admin, ["ann@acme.example", "bo@globex.example"], "seven-touch", owner=None, actor="t"
+    )
+    services.enroll_prospects(admin, ["old@initech.example"], cadence, owner=None, actor="t")
+    ids = _queue_due(admin, clock)
+
+    worker = make_context(clock=clock, config_dir=worker_config)
+    outbox = RecordingOutbox(tmp_path / "outbox")
+    worker.transport = outbox
+    audit_mark = _last_audit_id(worker)
+    broken = ids["old@initech.example"]
+    batch = [ids["ann@acme.example"], broken, ids["bo@globex.example"]]
+
+    assert deliver_touches(worker, batch) == {
+        ids["ann@acme.example"]: "sent",
+        broken: "failed:error",
+        ids["bo@globex.example"]: "sent",
+    }
+    assert outbox.recipients() == ["ann@acme.example", "bo@globex.example"]
+    assert _statuses(worker, ids) == {
+        "ann@acme.example": "sent",
+        "old@initech.example": "failed",
+        "bo@globex.example": "sent",
+    }
+    failed = _touch(worker, broken)
+    assert failed.reason is not None
+    assert failed.reason.startswith("could not be prepared: ")
+    assert error in failed.reason
+    assert failed.message_id is None
+    assert _enrollment_of(worker, broken).state == "paused"
+    for email in ("ann@acme.example", "bo@globex.example"):
+        assert _later_steps(worker, ids[email]) == [(1, "sent"), (2, "scheduled")]
+    actions = sorted((a.action, a.touch_id) for a in _audit_after(worker, audit_mark))
+    assert actions == sorted(
+        [
+            ("touch:sent", ids["ann@acme.example"]),
+            ("touch:sent", ids["bo@globex.example"]),
+            ("touch:failed", broken),
+            ("paused", None),
+        ]
+    )
+    # A redelivered message changes nothing.
+    assert deliver_touches(worker, batch) == {
+        ids["ann@acme.example"]: "skipped:sent",
+        broken: "skipped:failed",
+        ids["bo@globex.example"]: "skipped:sent",
+    }
+    assert len(outbox.accepted) == 2
+
+
+# 3. A temporary refusal in the middle of a batch ---------------------------------------------
+
+
+def test_a_temporary_refusal_mid_batch_requeues_only_that_touch(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    with smtp_sink() as (sink, url):
+        clock = SimulatedClock(START)
+        ctx = make_context(clock=clock, smtp_url=url)
+        _import(
+            ctx,
+            tmp_path,
+            [
+                _berlin("ann@acme.example", "Ann", "Acme"),
+                _berlin("bo@globex.example", "Bo", "Globex"),
+                _berlin("dee@initech.example", "Dee", "Initech"),
+            ],
+        )
+        emails = ["ann@acme.example", "bo@globex.example", "dee@initech.example"]
+        services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
+        ids = _queue_due(ctx, clock)
+        batch = [ids[email] for email in emails]  # Bo in the middle
+        sink.refuse["bo@globex.example"] = "450 4.2.1 mailbox busy, try again later"
+
+        with pytest.raises(TransientDeliveryError, match="450"):
+            deliver_touches(ctx, batch)
+
+        assert [r.rcpt_tos for r in sink.received] == [
+            ["ann@acme.example"],
+            ["dee@initech.example"],
+        ]
+        assert _statuses(ctx, ids) == {
+            "ann@acme.example": "sent",
+            "bo@globex.example": "queued",
+            "dee@initech.example": "sent",
+        }
+        bo = _touch(ctx, ids["bo@globex.example"])
+        assert bo.reason is not None and bo.reason.startswith("retrying: SMTP 450")
+        assert bo.attempts == 1
+        assert _enrollment_of(ctx, bo.id or 0).state == "active"
+        assert _later_steps(ctx, bo.id or 0) == [(1, "queued")]
+
+        # The broker retries the whole message: only Bo's touch is sent this time.
+        sink.refuse.clear()
+        assert deliver_touches(ctx, batch) == {
+            ids["ann@acme.example"]: "skipped:sent",
+            ids["bo@globex.example"]: "sent",
+            ids["dee@initech.example"]: "skipped:sent",
+        }
+    assert [r.rcpt_tos for r in sink.received] == [
+        ["ann@acme.example"],
+        ["dee@initech.example"],
+        ["bo@globex.example"],
+    ]
+    assert set(_statuses(ctx, ids).values()) == {"sent"}
+    bo = _touch(ctx, ids["bo@globex.example"])
+    assert bo.attempts == 2
+    assert sink.received[2].message["Message-ID"] == bo.message_id
+    for email in emails:
+        assert _later_steps(ctx, ids[email]) == [(1, "sent"), (2, "scheduled")]
+
+
+# 4. A reply (and a pause) committed before the batch runs -------------------------------------
+
+
+def test_a_reply_recorded_before_the_batch_runs_stops_only_that_touch(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock)
+    outbox = RecordingOutbox(tmp_path / "outbox")
+    ctx.transport = outbox
+    emails = ["ann@acme.example", "bo@globex.example", "pat@hooli.example", "dee@initech.example"]
+    _import(
+        ctx,
+        tmp_path,
+        [
+            _berlin("ann@acme.example", "Ann", "Acme"),
+            _berlin("bo@globex.example", "Bo", "Globex"),
+            _berlin("pat@hooli.example", "Pat", "Hooli"),
+            _berlin("dee@initech.example", "Dee", "Initech"),
+        ],
+    )
+    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
+    ids = _queue_due(ctx, clock)
+
+    replied = services.record(ctx, EventKind.REPLY, "bo@globex.example", actor="test")
+    assert replied.halted == [_enrollment_of(ctx, ids["bo@globex.example"]).id]
+    services.record(ctx, EventKind.PAUSE, "pat@hooli.example", reason="on leave")
+
+    outcomes = deliver_touches(ctx, [ids[email] for email in emails])
+
+    assert outcomes == {
+        ids["ann@acme.example"]: "sent",
+        ids["bo@globex.example"]: "skipped:cancelled",
+        ids["pat@hooli.example"]: "skipped:enrollment-paused",
+        ids["dee@initech.example"]: "sent",
+    }
+    assert outbox.recipients() == ["ann@acme.example", "dee@initech.example"]
+    assert _statuses(ctx, ids) == {
+        "ann@acme.example": "sent",
+        "bo@globex.example": "cancelled",
+        "pat@hooli.example": "scheduled",  # waits for the resume
+        "dee@initech.example": "sent",
+    }
+    bo = _touch(ctx, ids["bo@globex.example"])
+    assert bo.started_at is None and bo.message_id is None and bo.attempts == 0
+    assert _enrollment_of(ctx, bo.id or 0).state == "halted"
+    assert _later_steps(ctx, bo.id or 0) == [(1, "cancelled")]
+    with transaction(ctx.engine) as session:
+        reply = session.exec(select(Event).where(Event.kind == "reply")).one()
+    assert reply.recorded_at <= AT
+    pat = _touch(ctx, ids["pat@hooli.example"])
+    assert pat.attempts == 0 and pat.message_id is None
+    assert _enrollment_of(ctx, pat.id or 0).state == "paused"
+
+
+# Send limits inside one batch ----------------------------------------------------------------
+
+
+def test_the_per_minute_throttle_is_shared_by_the_touches_of_a_batch(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    config = _config(tmp_path, cadences={"call": CALL_FIRST})
+    team = config / "team.toml"
+    team.write_text(
+        team.read_text().replace("daily_cap = 200", "daily_cap = 200\nper_minute = 2", 1)
+    )
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock, config_dir=config)
+    assert ctx.catalog.team.sender("alex").per_minute == 2
+    outbox = RecordingOutbox(tmp_path / "outbox")
+    ctx.transport = outbox
+    emails = ["ann@acme.example", "bo@globex.example", "dee@initech.example"]
+    _import(
+        ctx,
+        tmp_path,
+        [
+            _berlin("ann@acme.example", "Ann", "Acme"),
+            _berlin("cal@umbrella.example", "Cal", "Umbrella"),
+            _berlin("bo@globex.example", "Bo", "Globex"),
+            _berlin("dee@initech.example", "Dee", "Initech"),
+        ],
+    )
+    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
+    services.enroll_prospects(ctx, ["cal@umbrella.example"], "call-first", owner=None, actor="t")
+    ids = _queue_due(ctx, clock)
+    batch = [
+        ids["ann@acme.example"],
+        ids["cal@umbrella.example"],  # a task takes nothing from the mailbox
+        ids["bo@globex.example"],
+        ids["dee@initech.example"],
+    ]
+
+    assert deliver_touches(ctx, batch) == {
+        ids["ann@acme.example"]: "sent",
+        ids["cal@umbrella.example"]: "task",
+        ids["bo@globex.example"]: "sent",
+        ids["dee@initech.example"]: "skipped:send-limit",
+    }
+    assert outbox.recipients() == ["ann@acme.example", "bo@globex.example"]
+    dee = _touch(ctx, ids["dee@initech.example"])
+    assert dee.status == "scheduled"
+    assert dee.reason == "moved: 2 emails a minute for alex@brightwave.example reached"
+    assert dee.due_at >= AT + timedelta(minutes=1)
+    with transaction(ctx.engine) as session:
+        counter = session.get(MailboxDay, ("alex", AT.date()))
+    assert counter is not None
+    assert (counter.started, counter.window_started_at, counter.window_sent) == (2, AT, 2)
+
+    # When the minute is over, the moved touch goes out.
+    clock.advance_to(dee.due_at)
+    claimed: list[int] = []
+    services.scheduler_tick(ctx, claimed.extend)
+    assert claimed == [dee.id]
+    assert deliver_touches(ctx, claimed) == {ids["dee@initech.example"]: "sent"}
+    assert outbox.recipients() == ["ann@acme.example", "bo@globex.example", "dee@initech.example"]
+
+
+# The worker's message format ----------------------------------------------------------------
+
+
+def test_the_worker_delivers_batched_and_old_single_id_messages(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock)
+    outbox = RecordingOutbox(tmp_path / "outbox")
+    ctx.transport = outbox
+    emails = ["ann@acme.example", "bo@globex.example", "dee@initech.example"]
+    _import(
+        ctx,
+        tmp_path,
+        [
+            _berlin("ann@acme.example", "Ann", "Acme"),
+            _berlin("bo@globex.example", "Bo", "Globex"),
+            _berlin("dee@initech.example", "Dee", "Initech"),
+        ],
+    )
+    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
+    ids = _queue_due(ctx, clock)
+    with EmbeddedEngine(ctx, worker_threads=2) as engine:
+        engine.actors.deliver.send(ids["ann@acme.example"])  # enqueued by a one-touch version
+        engine.actors.enqueue_touches([ids["bo@globex.example"], ids["dee@initech.example"]] * 2)
+        engine.drain()
+    assert sorted(outbox.recipients()) == sorted(emails)
+    assert set(_statuses(ctx, ids).values()) == {"sent"}
+
+
+# An unexpected transport error in the middle of a batch ----------------------------------------
+
+
+def test_an_unexpected_transport_error_mid_batch_keeps_what_is_known(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock)
+    outbox = RecordingOutbox(tmp_path / "outbox")
+    ctx.transport = outbox
+    emails = ["ann@acme.example", "bo@globex.example", "dee@initech.example"]
+    _import(
+        ctx,
+        tmp_path,
+        [
+            _berlin("ann@acme.example", "Ann", "Acme"),
+            _berlin("bo@globex.example", "Bo", "Globex"),
+            _berlin("dee@initech.example", "Dee", "Initech"),
+        ],
+    )
+    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
+    ids = _queue_due(ctx, clock)
+    # Something in the outbox folder is in the way of Bo's file (as a full disk or a
+    # permission problem would be): the real FileOutbox raises OSError for that one email.
+    blocker = tmp_path / "outbox" / f"touch-{ids['bo@globex.example']:08d}-bo_at_globex.example.eml"
+    blocker.mkdir(parents=True)
+
+    with pytest.raises(IsADirectoryError):  # raised again: the broker logs and retries it
+        deliver_touches(ctx, [ids[email] for email in emails])
+
+    statuses = _statuses(ctx, ids)
+    assert outbox.recipients()[0] == "ann@acme.example"
+    # Ann's email was accepted by the transport: the worker knows it went out.
+    assert statuses["ann@acme.example"] == "sent"
+    # The transport broke in a way it does not classify: Bo's fate is left to a person.
+    assert statuses["bo@globex.example"] == "unconfirmed"
+    # Dee's was either sent after Bo's failure or never handed over: never left "sending".
+    assert statuses["dee@initech.example"] == (
+        "sent" if "dee@initech.example" in outbox.recipients() else "queued"
+    )
