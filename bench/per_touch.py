@@ -1,12 +1,13 @@
 """Where one delivered touch's time goes, in one process with no broker: SQL statements per
 touch (a SQLAlchemy ``before_cursor_execute`` listener), time per statement, commits, the
 stages (render, compose) against bare Jinja and email baselines, and a cProfile of
-``deliver_touch``.
+``deliver_touches``.
 
-    python bench/per_touch.py [--touches 2000] [--backend postgresql|sqlite|both]
+    python bench/per_touch.py [--touches 2000] [--backend postgresql|sqlite|both] [--batch 20]
 
 Touches are bulk-loaded due now, claimed with ``claim_due`` (as the scheduler does), then
-delivered one by one with ``deliver_touch`` into a null transport (or ``--outbox``).
+delivered ``--batch`` at a time with ``deliver_touches`` (as a worker handles one message)
+into a null transport (or ``--outbox``); ``--batch 1`` is one touch per message.
 """
 
 from __future__ import annotations
@@ -67,9 +68,6 @@ class StatementCounter:
         self.count: Counter[str] = Counter()
         self.seconds: defaultdict[str, float] = defaultdict(float)
         self.commits = 0
-        #: Every send-limit count, in order, and the last one seen (to EXPLAIN it).
-        self.count_calls: list[float] = []
-        self.last_count: tuple[str, Any] | None = None
         self._start: dict[int, float] = {}
         self.enabled = False
         event.listen(engine, "before_cursor_execute", self._before)
@@ -87,9 +85,6 @@ class StatementCounter:
         spent = time.perf_counter() - self._start.pop(id(cursor), time.perf_counter())
         self.count[key] += 1
         self.seconds[key] += spent
-        if key.startswith("SELECT count(*)touch"):
-            self.count_calls.append(spent)
-            self.last_count = (statement, args[0] if args else None)
 
     def _commit(self, conn: Any) -> None:
         if self.enabled:
@@ -128,8 +123,8 @@ def claim_all(ctx: Any, n: int) -> list[int]:
         return claim_due(session, now=ctx.clock.now(), limit=n, skip_locked=is_postgres(ctx.engine))
 
 
-def run_backend(backend: str, n: int, outbox: bool, profile_top: int) -> dict[str, Any]:
-    from cadence.delivery import deliver_touch
+def run_backend(backend: str, n: int, outbox: bool, profile_top: int, batch: int) -> dict[str, Any]:
+    from cadence.delivery import deliver_touches
     from cadence.services import init_store
 
     tag = "pertouch"
@@ -152,31 +147,15 @@ def run_backend(backend: str, n: int, outbox: bool, profile_top: int) -> dict[st
                 counter = StatementCounter(ctx.engine)
                 counter.enabled = True
                 started = time.perf_counter()
-                outcomes = Counter(deliver_touch(ctx, i) for i in first)
+                outcomes: Counter[str] = Counter()
+                for part in batches(first, batch):
+                    outcomes.update(deliver_touches(ctx, part).values())
                 elapsed = time.perf_counter() - started
                 counter.enabled = False
-                count_plan = ""
-                if counter.last_count is not None:
-                    with ctx.engine.connect() as conn:
-                        prefix = (
-                            "EXPLAIN (ANALYZE, BUFFERS) "
-                            if backend == "postgresql"
-                            else ("EXPLAIN QUERY PLAN ")
-                        )
-                        rows = conn.exec_driver_sql(
-                            prefix + counter.last_count[0], counter.last_count[1]
-                        ).all()
-                        count_plan = "\n".join(" ".join(str(x) for x in r) for r in rows)
-                        conn.rollback()
-                tenth = max(1, len(counter.count_calls) // 10)
-                count_growth = (
-                    1000 * sum(counter.count_calls[:tenth]) / tenth,
-                    1000 * sum(counter.count_calls[-tenth:]) / tenth,
-                )
                 profiler = cProfile.Profile()
                 profiler.enable()
-                for i in second:
-                    deliver_touch(ctx, i)
+                for part in batches(second, batch):
+                    deliver_touches(ctx, part)
                 profiler.disable()
             finally:
                 ctx.close()
@@ -198,23 +177,26 @@ def run_backend(backend: str, n: int, outbox: bool, profile_top: int) -> dict[st
             k: {"per_touch": v / n, "ms_per_touch": 1000 * counter.seconds[k] / n}
             for k, v in counter.count.most_common()
         },
-        "send_limit_count_ms_first_tenth_last_tenth": count_growth,
-        "send_limit_count_plan_at_end": count_plan,
         "_profiler": profiler,
     }
+
+
+def batches(ids: list[int], size: int) -> list[list[int]]:
+    """The ids as the scheduler enqueues them: one worker message per ``size`` touches."""
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
 def print_cprofile(profiler: cProfile.Profile, n: int, top: int) -> None:
     stats = pstats.Stats(profiler)
     entries = stats.stats  # type: ignore[attr-defined]
-    root = [v for k, v in entries.items() if k[2] == "deliver_touch"]
+    root = [v for k, v in entries.items() if k[2] == "deliver_touches"]
     total = root[0][3] if root else sum(v[2] for v in entries.values())
     rows = []
     for (file, line, func), (_cc, calls, tottime, cumtime, _callers) in entries.items():
         short = c._short(file)
         rows.append((cumtime, tottime, calls, f"{func} ({short}:{line})"))
-    print(f"  cProfile of deliver_touch over {n} touches ({1000 * total / n:.2f} ms/touch "
-          "under the profiler); cumulative % of deliver_touch:")  # fmt: skip
+    print(f"  cProfile of deliver_touches over {n} touches ({1000 * total / n:.2f} ms/touch "
+          "under the profiler); cumulative % of deliver_touches:")  # fmt: skip
     shown = 0
     for cum, _tot, calls, name in sorted(rows, reverse=True):
         if not re.search(r"cadence/|workers/|jinja2/environment|email/message.py|"
@@ -287,6 +269,7 @@ def main() -> int:
     parser.add_argument("--backend", choices=["postgresql", "sqlite", "both"], default="both")
     parser.add_argument("--outbox", action="store_true", help="file outbox, not a null transport")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--batch", type=int, default=20, help="touches per worker message")
     args = parser.parse_args()
     backends = ["postgresql", "sqlite"] if args.backend == "both" else [args.backend]
     results: dict[str, Any] = {"machine": c.machine()}
@@ -299,11 +282,12 @@ def main() -> int:
     print(f"  cadence render / bare compiled render: {ratio:.2f}")
     for backend in backends:
         c.log(f"per-touch harness on {backend}")
-        r = run_backend(backend, args.touches, args.outbox, args.top)
+        r = run_backend(backend, args.touches, args.outbox, args.top, args.batch)
         profiler = r.pop("_profiler")
         results[backend] = r
         print(
-            f"\n{backend}: {r['touches']} touches delivered in one thread ({r['outcomes']}): "
+            f"\n{backend}: {r['touches']} touches delivered in one thread, "
+            f"{args.batch} a message ({r['outcomes']}): "
             f"{r['ms_per_touch']:.2f} ms/touch = {r['per_s_one_thread']:.0f}/s; "
             f"{r['statements_per_touch']:.1f} SQL statements and {r['commits_per_touch']:.1f} "
             f"commits per touch; {r['sql_ms_per_touch']:.2f} ms/touch inside cursor.execute"
@@ -311,13 +295,6 @@ def main() -> int:
         print("  statements per touch (count, ms/touch inside execute):")
         for key, v in r["statements"].items():
             print(f"    {v['per_touch']:4.1f}  {v['ms_per_touch']:6.3f} ms  {key}")
-        first, last = r["send_limit_count_ms_first_tenth_last_tenth"]
-        print(
-            f"  send-limit count(*) query: {first:.2f} ms per call over the first tenth of the "
-            f"touches, {last:.2f} ms over the last tenth (×{last / first:.1f}: it scans every "
-            "email the owner started today); its plan at the end:"
-        )
-        print("    " + r["send_limit_count_plan_at_end"].replace("\n", "\n    "))
         print_cprofile(profiler, r["touches"], args.top)
     c.emit_json("per_touch", results)
     return 0

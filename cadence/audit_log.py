@@ -1,7 +1,10 @@
 """Append-only audit entries: every state change says who, when, before, after and why."""
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, Required, TypedDict, Unpack
 
+from sqlalchemy import insert
 from sqlmodel import Session
 
 from cadence.models import AuditEntry
@@ -9,30 +12,41 @@ from cadence.models import AuditEntry
 SYSTEM = "system"
 
 
-def record_audit(
-    session: Session,
-    *,
-    at: datetime,
-    action: str,
-    actor: str = SYSTEM,
-    prospect_id: int | None = None,
-    enrollment_id: int | None = None,
-    touch_id: int | None = None,
-    before: str | None = None,
-    after: str | None = None,
-    reason: str | None = None,
-) -> None:
+class AuditFields(TypedDict, total=False):
+    at: Required[datetime]
+    action: Required[str]
+    actor: str
+    prospect_id: int | None
+    enrollment_id: int | None
+    touch_id: int | None
+    before: str | None
+    after: str | None
+    reason: str | None
+
+
+_UNSET: dict[str, Any] = {
+    "actor": SYSTEM,
+    "prospect_id": None,
+    "enrollment_id": None,
+    "touch_id": None,
+    "before": None,
+    "after": None,
+    "reason": None,
+}
+
+
+def record_audit(session: Session, **fields: Unpack[AuditFields]) -> None:
     """Add an entry to the caller's transaction, so it commits with the change it describes."""
-    session.add(
-        AuditEntry(
-            at=at,
-            actor=actor,
-            action=action,
-            prospect_id=prospect_id,
-            enrollment_id=enrollment_id,
-            touch_id=touch_id,
-            before=before,
-            after=after,
-            reason=reason,
-        )
-    )
+    session.add(AuditEntry(**audit_row(**fields)))
+
+
+def audit_row(**fields: Unpack[AuditFields]) -> dict[str, Any]:
+    """One entry for :func:`record_audits`, every column given (one statement shape)."""
+    return {**_UNSET, **fields}
+
+
+def record_audits(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Write many entries in the caller's transaction with one executemany: a worker's
+    batch writes one per touch, and ORM objects would each be an INSERT … RETURNING."""
+    if rows:
+        session.execute(insert(AuditEntry), list(rows))

@@ -16,21 +16,22 @@ import time
 from collections.abc import Callable, Sequence
 from functools import partial
 
+from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from cadence.audit_log import record_audit
+from cadence.audit_log import audit_row, record_audits
 from cadence.context import AppContext
 from cadence.database import transaction
-from cadence.domain import TouchStatus
-from cadence.enrollment import advance
+from cadence.domain import LIVE_ENROLLMENT_STATES, TouchStatus
+from cadence.enrollment import advance, next_touch
 from cadence.errors import (
     DeliveryError,
     DeliveryOutcomeUnknown,
     TransientDeliveryError,
 )
 from cadence.models import Enrollment, Touch
-from cadence.touch_claim import Claimed, claim_touches, locked_touches, prospects_by_id
+from cadence.touch_claim import Claimed, claim_touches, prospects_by_id
 from cadence.transitions import fail_touch, move_touch
 
 log = logging.getLogger(__name__)
@@ -165,34 +166,75 @@ def _with_store_retries(ctx: AppContext, write: Callable[[Session], None]) -> No
 
 
 def _record_sent(ctx: AppContext, session: Session, touch_ids: list[int]) -> None:
+    """Record the batch's sends with set-based statements: the enrollments locked (as a
+    halt locks them), one UPDATE … RETURNING for the touches, one executemany for their
+    audit entries, and the next touches added together. Only a cadence's last step goes
+    through :func:`advance` object by object, to complete or hand over the enrollment."""
     now = ctx.clock.now()
-    found = locked_touches(session, touch_ids)
-    prospects = prospects_by_id(session, {touch.prospect_id for touch, _ in found.values()})
-    for touch_id in touch_ids:
-        touch, enrollment = found[touch_id]
-        if touch.status != TouchStatus.SENDING:
-            log.warning("touch %s was %s when its send was recorded", touch_id, touch.status)
-            continue
-        touch.status = TouchStatus.SENT
-        touch.sent_at = now
-        session.add(touch)
-        record_audit(
-            session,
-            at=now,
-            action="touch:sent",
-            prospect_id=touch.prospect_id,
-            enrollment_id=enrollment.id,
-            touch_id=touch.id,
-            before="sending",
-            after="sent",
-            reason=touch.message_id,
+    enrollments = {
+        row.id: row
+        for row in session.execute(
+            select(col(Enrollment.id), col(Enrollment.state), col(Enrollment.cadence))
+            .join(Touch, col(Touch.enrollment_id) == col(Enrollment.id))
+            .where(col(Touch.id).in_(touch_ids))
+            .order_by(col(Enrollment.id))
+            .with_for_update(of=Enrollment)
         )
+    }
+    recorded = session.execute(
+        update(Touch)
+        .where(col(Touch.id).in_(touch_ids), col(Touch.status) == TouchStatus.SENDING)
+        .values(status=TouchStatus.SENT, sent_at=now)
+        .returning(
+            col(Touch.id),
+            col(Touch.enrollment_id),
+            col(Touch.prospect_id),
+            col(Touch.step),
+            col(Touch.message_id),
+        )
+        .execution_options(synchronize_session=False)
+    ).all()
+    for touch_id in set(touch_ids) - {row.id for row in recorded}:
+        log.warning("touch %s was no longer sending when its send was recorded", touch_id)
+    record_audits(
+        session,
+        [
+            audit_row(
+                at=now,
+                action="touch:sent",
+                prospect_id=row.prospect_id,
+                enrollment_id=row.enrollment_id,
+                touch_id=row.id,
+                before="sending",
+                after="sent",
+                reason=row.message_id,
+            )
+            for row in recorded
+        ],
+    )
+    live = [r for r in recorded if enrollments[r.enrollment_id].state in LIVE_ENROLLMENT_STATES]
+    prospects = prospects_by_id(session, {row.prospect_id for row in live})
+    for row in live:
+        cadence = ctx.catalog.cadence(enrollments[row.enrollment_id].cadence)
+        upcoming = next_touch(
+            cadence,
+            enrollment_id=row.enrollment_id,
+            prospect=prospects[row.prospect_id],
+            done_step=row.step,
+            anchor=now,
+        )
+        if upcoming is not None:
+            session.add(upcoming)
+            continue
+        enrollment = session.get(Enrollment, row.enrollment_id)
+        done = session.get(Touch, row.id)
+        assert enrollment is not None and done is not None
         advance(
             session,
             ctx.catalog,
             enrollment=enrollment,
-            prospect=prospects[touch.prospect_id],
-            done=touch,
+            prospect=prospects[row.prospect_id],
+            done=done,
             now=now,
         )
 

@@ -238,17 +238,11 @@ def advance(
         return None
     cadence = catalog.cadence(enrollment.cadence)
     assert enrollment.id is not None and prospect.id is not None
-    if done.step < len(cadence.steps):
-        step = cadence.step(done.step + 1)
-        anchor = done.due_at if done.channel != "email" or done.sent_at is None else done.sent_at
-        touch = Touch(
-            enrollment_id=enrollment.id,
-            prospect_id=prospect.id,
-            step=step.number,
-            channel=step.channel,
-            template=step.template_for(f"{enrollment.id}:{step.number}"),
-            due_at=plan_step(cadence=cadence, step=step, prospect=prospect, anchor=anchor),
-        )
+    anchor = done.due_at if done.channel != "email" or done.sent_at is None else done.sent_at
+    touch = next_touch(
+        cadence, enrollment_id=enrollment.id, prospect=prospect, done_step=done.step, anchor=anchor
+    )
+    if touch is not None:
         session.add(touch)
         return touch
     move_enrollment(
@@ -269,6 +263,30 @@ def advance(
                 reason=f"handed over from {cadence.name} with no reply",
             )
     return None
+
+
+def next_touch(
+    cadence: CadenceDefinition,
+    *,
+    enrollment_id: int,
+    prospect: Prospect,
+    done_step: int,
+    anchor: datetime,
+) -> Touch | None:
+    """The touch of the step after ``done_step``, due counted from ``anchor``; None after the
+    last step."""
+    if done_step >= len(cadence.steps):
+        return None
+    assert prospect.id is not None
+    step = cadence.step(done_step + 1)
+    return Touch(
+        enrollment_id=enrollment_id,
+        prospect_id=prospect.id,
+        step=step.number,
+        channel=step.channel,
+        template=step.template_for(f"{enrollment_id}:{step.number}"),
+        due_at=plan_step(cadence=cadence, step=step, prospect=prospect, anchor=anchor),
+    )
 
 
 def cancel_pending_touches(session: Session, enrollment_id: int, *, reason: str) -> int:
