@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from functools import partial
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, col, select
 
@@ -214,6 +214,7 @@ def _record_sent(ctx: AppContext, session: Session, touch_ids: list[int]) -> Non
     )
     live = [r for r in recorded if enrollments[r.enrollment_id].state in LIVE_ENROLLMENT_STATES]
     prospects = prospects_by_id(session, {row.prospect_id for row in live})
+    planned = []
     for row in live:
         cadence = ctx.catalog.cadence(enrollments[row.enrollment_id].cadence)
         upcoming = next_touch(
@@ -224,7 +225,7 @@ def _record_sent(ctx: AppContext, session: Session, touch_ids: list[int]) -> Non
             anchor=now,
         )
         if upcoming is not None:
-            session.add(upcoming)
+            planned.append(upcoming)
             continue
         enrollment = session.get(Enrollment, row.enrollment_id)
         done = session.get(Touch, row.id)
@@ -237,6 +238,8 @@ def _record_sent(ctx: AppContext, session: Session, touch_ids: list[int]) -> Non
             done=done,
             now=now,
         )
+    if planned:
+        session.execute(insert(Touch), planned)
 
 
 def _prepare_crashed(ctx: AppContext, session: Session, touch_id: int, reason: str) -> None:
