@@ -1,12 +1,16 @@
 """Compose the RFC 5322 message for an email touch (contract.md, "Delivered email")."""
 
+import functools
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.headerregistry import Address
+from email.header import Header
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime
+from email.utils import format_datetime, formataddr
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -54,28 +58,134 @@ class OutgoingEmail:
     parent: ThreadParent | None = None
 
 
+class _HeaderFactory(HeaderRegistry):
+    """The stock registry, made cheap to read from: it builds each header class once (the
+    stock one builds a new class on every call), and keeps recent parsed headers, since the
+    generator reads Content-Type and Content-Transfer-Encoding on every ``as_bytes`` and a
+    transport reads the same From for every email of a sender. Header objects are immutable,
+    so messages can share them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type[BaseHeader]] = {}
+        self._parsed = functools.lru_cache(maxsize=256)(self._parse)
+
+    def __reduce__(self) -> str:
+        """Pickle and deepcopy as the module's one instance (its classes are not importable)."""
+        return "_HEADERS"
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        cls = self._classes.get(key)
+        if cls is None:
+            cls = self._classes[key] = super().__getitem__(name)
+        return cls
+
+    def __call__(self, name: str, value: Any) -> BaseHeader:
+        if isinstance(value, str):
+            return self._parsed(name, value)
+        return self._parse(name, value)
+
+    def _parse(self, name: str, value: Any) -> BaseHeader:
+        return self[name](name, value)
+
+
+_HEADERS = _HeaderFactory()
+_MAX_LINE = 998
 #: Headers such as List-Unsubscribe hold long URLs: fold only at whitespace (RFC 5322 allows
 #: 998 characters a line) so a URL is never turned into an RFC 2047 encoded word.
-_POLICY = SMTP.clone(max_line_length=998)
+_POLICY = SMTP.clone(max_line_length=_MAX_LINE, header_factory=_HEADERS)
+_CONTENT_TYPE = 'text/plain; charset="utf-8"'
+
+_VISIBLE = r"[^\s\x00-\x1f\x7f\ud800-\udfff]"
+#: Words of visible characters split by single spaces: text whose spacing every parser keeps
+#: as it is. Other whitespace, controls (CR and LF among them, so an injection attempt meets
+#: the registry, which refuses it) and lone surrogates take the registry path.
+_SIMPLE = re.compile(rf"(?:{_VISIBLE}+(?: {_VISIBLE}+)*)?")
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+#: An addr-spec half the registry would write unquoted.
+_DOT_ATOM = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
+#: RFC 2047's limit on one encoded word.
+_MAX_ENCODED_WORD = 75
 
 
 def compose(email: OutgoingEmail) -> EmailMessage:
+    """Build the message with headers stored pre-encoded, as the SMTP policy would write them.
+
+    Setting headers through the header registry (parse on set, parse again to fold) was most
+    of a worker's CPU per email. Printable ASCII values are stored verbatim with ``set_raw``,
+    non-ASCII text becomes RFC 2047 encoded words, and anything unusual (control characters
+    or CR/LF, odd spacing, a local part needing quotes, an encoded-word lookalike, body lines
+    over 998 octets) goes through the registry as before. Reading a header still parses it
+    with the policy, so callers see the same header objects as before.
+    """
     message = EmailMessage(policy=_POLICY)
-    message["Message-ID"] = email.message_id
-    message["Date"] = format_datetime(email.date)
-    message["From"] = _address(email.sender_name, email.sender_email)
-    message["To"] = _address(email.recipient_name, email.recipient_email)
-    message["Subject"] = email.subject
+    _put(message, "Message-ID", email.message_id)
+    message.set_raw("Date", format_datetime(email.date))
+    _put_address(message, "From", email.sender_name, email.sender_email)
+    _put_address(message, "To", email.recipient_name, email.recipient_email)
+    _put_text(message, "Subject", email.subject)
     if email.parent is not None:
-        message["In-Reply-To"] = email.parent.message_id
-        message["References"] = " ".join((*email.parent.references, email.parent.message_id))
-    message["List-Unsubscribe"] = f"<{email.unsubscribe_url}>, <{email.unsubscribe_mailto}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message["X-Cadence-Touch"] = str(email.touch_id)
-    message.set_content(email.body + ("" if email.body.endswith("\n") else "\n"))
+        _put(message, "In-Reply-To", email.parent.message_id)
+        _put(message, "References", " ".join((*email.parent.references, email.parent.message_id)))
+    _put(message, "List-Unsubscribe", f"<{email.unsubscribe_url}>, <{email.unsubscribe_mailto}>")
+    message.set_raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+    message.set_raw("X-Cadence-Touch", str(email.touch_id))
+    _set_text_body(message, email.body + ("" if email.body.endswith("\n") else "\n"))
     return message
 
 
-def _address(display: str, addr: str) -> Address:
+def _plain(value: str) -> bool:
+    """Printable ASCII, written as given (a line over 998 is refolded when sent). Empty takes
+    the registry, which writes ``Subject:`` with no trailing space."""
+    return value.isascii() and value.isprintable() and value != ""
+
+
+def _put(message: EmailMessage, name: str, value: str) -> None:
+    if _plain(value):
+        message.set_raw(name, value)
+    else:
+        message[name] = value
+
+
+def _put_text(message: EmailMessage, name: str, value: str) -> None:
+    if "\r" in value or "\n" in value:
+        # The registry refuses these inside a value but lets one through at the end, where it
+        # becomes a bare CR or LF in the header; refuse them all alike.
+        raise ValueError("Header values may not contain linefeed or carriage return characters")
+    if value.isascii() or "=?" in value or not _SIMPLE.fullmatch(value):
+        _put(message, name, value)
+        return
+    # Encoded words of at most 75 characters, folded between words.
+    words = Header(value, "utf-8", header_name=name).encode(linesep="\r\n", maxlinelen=76)
+    message.set_raw(name, words)
+
+
+def _put_address(message: EmailMessage, name: str, display: str, addr: str) -> None:
     local, _, domain = addr.partition("@")
-    return Address(display_name=display, username=local, domain=domain)
+    # The registry keeps an encoded-word lookalike ("=?…?=") in a name literally in memory.
+    simple = _SIMPLE.fullmatch(display) and "=?" not in display
+    if simple and _DOT_ATOM.fullmatch(local) and _DOT_ATOM.fullmatch(domain):
+        # Quoted if need be; a non-ASCII name becomes one encoded word, not several, since
+        # Python's own parser keeps the space between encoded words in a phrase.
+        value = formataddr((display, addr))
+        fits = len(name) + 2 + len(value) <= _MAX_LINE  # else the registry folds it, as before
+        if fits and (display.isascii() or len(value) - len(addr) - 3 <= _MAX_ENCODED_WORD):
+            message.set_raw(name, value)
+            return
+    message[name] = Address(display_name=display, username=local, domain=domain)
+
+
+def _set_text_body(message: EmailMessage, text: str) -> None:
+    """text/plain in UTF-8: 7bit or 8bit as the content manager picks when every line fits;
+    otherwise the content manager itself chooses quoted-printable or base64."""
+    data = text.encode()
+    lines = data.splitlines()
+    if max(map(len, lines), default=0) > _MAX_LINE:
+        message.set_content(text)
+        return
+    message.set_raw("Content-Type", _CONTENT_TYPE)
+    message.set_raw("Content-Transfer-Encoding", "7bit" if data.isascii() else "8bit")
+    message.set_raw("MIME-Version", "1.0")
+    # Line endings normalised to LF as the content manager does; the generator writes CRLF.
+    message.set_payload(b"\n".join(lines).decode("ascii", "surrogateescape") + "\n")
