@@ -59,7 +59,8 @@ def store_health(session: Session, *, now: datetime) -> dict[str, Any]:
 
 
 def broker_depth(redis_url: str, queue: str, namespace: str = "dramatiq") -> dict[str, int]:
-    """Messages waiting in dramatiq's Redis queue and its delay queue."""
+    """Messages waiting in dramatiq's Redis queue and its delay queue; each message holds up
+    to ``delivery_batch_size`` touches (the store's ``queued`` count is the touch figure)."""
     import redis
 
     client = redis.Redis.from_url(redis_url, socket_timeout=5)

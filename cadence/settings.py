@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = 5.0
     claim_batch_size: int = 500
     #: Touches per worker message: they share the claim's and the record's commits.
-    delivery_batch_size: int = Field(default=50, ge=1, le=1000)
+    delivery_batch_size: int = Field(default=20, ge=1, le=1000)
     worker_threads: int = 8
 
 

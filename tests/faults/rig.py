@@ -284,7 +284,23 @@ class Rig:
             )
 
     def queue_depth(self) -> dict[str, int]:
+        """Messages (each a batch of touch ids) waiting and delayed."""
         return broker_depth(self.redis.url, TOUCH_QUEUE)
+
+    def queued_touch_ids(self) -> list[int]:
+        """Every touch id in the messages waiting on the queue, once per message holding it."""
+        import redis
+
+        client = redis.Redis.from_url(self.redis.url)
+        try:
+            raw = client.hvals(f"dramatiq:{TOUCH_QUEUE}.msgs")
+        finally:
+            client.close()
+        ids: list[int] = []
+        for message in raw:
+            (batch,) = json.loads(message)["args"]
+            ids.extend([batch] if isinstance(batch, int) else batch)
+        return ids
 
     # -- waiting -------------------------------------------------------------------------
 

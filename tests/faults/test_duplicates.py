@@ -31,22 +31,24 @@ def test_duplicate_messages_and_two_schedulers_send_one_email_per_touch(
     rig.add_prospects(BATCH, BLAST_CADENCE)
     rig.wait_until("both schedulers claimed every touch", lambda: rig.counts()["queued"] == BATCH)
     rig.wait_until(
-        "every claimed touch is on the queue", lambda: rig.queue_depth()["waiting"] >= BATCH
+        "every claimed touch is on the queue", lambda: len(rig.queued_touch_ids()) >= BATCH
     )
     touches = rig.touches()
     claimed_twice = [t for t in touches.values() if t.enqueues != 1]
     assert claimed_twice == [], "a touch was claimed (enqueued) by both schedulers"
-    assert rig.queue_depth()["waiting"] == BATCH, "one message per touch from the schedulers"
+    queued = rig.queued_touch_ids()
+    assert sorted(queued) == sorted(touches), "each touch on the queue once, from one scheduler"
 
-    # The test sends every touch's message twice more, back to back, through the same actor
-    # the scheduler uses: three messages per touch, for two workers to race on.
+    # The test sends every touch twice more, through the same actor the scheduler uses and in
+    # batches of other touches: three messages hold each touch, for two workers to race on.
     ctx = rig.context("test-producer")
     broker = RedisBroker(url=rig.redis.url)  # type: ignore[no-untyped-call]
     try:
         actors = declare_actors(broker, ctx)
         ids = sorted(touches)
-        actors.enqueue_touches([i for i in ids for _ in range(2)])
-        assert rig.queue_depth()["waiting"] == 3 * BATCH  # no worker runs yet
+        actors.enqueue_touches(ids)
+        actors.enqueue_touches(ids[::-1])
+        assert len(rig.queued_touch_ids()) == 3 * BATCH  # no worker runs yet
 
         rig.start_worker("worker-1")
         rig.start_worker("worker-2")

@@ -14,5 +14,5 @@ def test_scheduler_exits_cleanly_on_sigterm(rig: Rig) -> None:
     rig.add_prospects(BATCH, BLAST_CADENCE)
     scheduler = rig.start_scheduler()
     rig.wait_until("the batch is claimed", lambda: rig.counts()["queued"] == BATCH)
-    rig.wait_until("the batch is enqueued", lambda: rig.queue_depth()["waiting"] == BATCH)
+    rig.wait_until("the batch is enqueued", lambda: len(rig.queued_touch_ids()) == BATCH)
     assert scheduler.terminate(timeout=30) == 0, rig.logs()
