@@ -38,6 +38,7 @@ class SinkHandler:
     #: Seconds to wait after storing a message before answering DATA (a lost answer).
     answer_delay: float = 0.0
     sessions: int = 0
+    noops: int = 0
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
@@ -45,6 +46,10 @@ class SinkHandler:
         self.sessions += 1
         session.host_name = hostname
         return responses
+
+    async def handle_NOOP(self, server: Any, session: Any, envelope: Any, arg: str) -> str:
+        self.noops += 1
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any

@@ -348,7 +348,7 @@ _BODY = st.text(st.characters(codec="utf-8"), max_size=1500)
 def test_random_text_reads_the_same(sender: str, recipient: str, subject: str, body: str) -> None:
     fields = replace(BASE, sender_name=sender, recipient_name=recipient, subject=subject, body=body)
     if "\r" in subject or "\n" in subject:  # refused even where the reference let one pass
-        with pytest.raises(ValueError, match="CR or LF|linefeed or carriage return"):
+        with pytest.raises(ValueError, match=r"CR or LF|linefeed or carriage return"):
             compose(fields).as_bytes()
         return
     try:
