@@ -23,16 +23,17 @@ from sqlmodel import Session, col, select
 from cadence.audit_log import audit_row, record_audits
 from cadence.context import AppContext
 from cadence.database import transaction
-from cadence.domain import LIVE_ENROLLMENT_STATES, TouchStatus
+from cadence.domain import LIVE_ENROLLMENT_STATES, EnrollmentState, TouchStatus
 from cadence.enrollment import advance, next_touch
 from cadence.errors import (
     DeliveryError,
     DeliveryOutcomeUnknown,
+    MailServerUnavailable,
     TransientDeliveryError,
 )
 from cadence.models import Enrollment, Touch
 from cadence.touch_claim import Claimed, claim_touches, prospects_by_id
-from cadence.transitions import fail_touch, move_touch
+from cadence.transitions import fail_touch, move_enrollment, move_touch
 
 log = logging.getLogger(__name__)
 
@@ -55,33 +56,101 @@ def deliver_touches(ctx: AppContext, touch_ids: Sequence[int]) -> dict[int, str]
     ids = list(dict.fromkeys(touch_ids))
     claims = _claim(ctx, ids)
     outcomes: dict[int, str] = {}
+    emails: list[tuple[int, Claimed]] = []
+    for touch_id in ids:
+        claim = claims[touch_id]
+        if not isinstance(claim, Claimed):
+            outcomes[touch_id] = claim
+        elif claim.message is None:
+            outcomes[touch_id] = "task"
+        else:
+            emails.append((touch_id, claim))
     sent: list[int] = []
+    handed_over: set[int] = set()
     transient: TransientDeliveryError | None = None
+    halts = _HaltWatch(ctx)
     try:
-        for position, touch_id in enumerate(ids):
-            claim = claims[touch_id]
-            if not isinstance(claim, Claimed):
-                outcomes[touch_id] = claim
-            elif claim.message is None:
-                outcomes[touch_id] = "task"
-            else:
-                try:
-                    outcomes[touch_id] = _send(ctx, touch_id, claim)
-                except TransientDeliveryError as exc:
-                    transient, outcomes[touch_id] = exc, "retrying"
-                except Exception as exc:
-                    _unexpected(ctx, ids, claims, position, exc)
-                    raise
-                if outcomes[touch_id] == "sent":
-                    sent.append(touch_id)
+        for touch_id, claim in emails:
+            stopped = halts.stopped(touch_id, [i for i, _ in emails if i not in handed_over])
+            if stopped is not None:
+                outcomes[touch_id] = stopped
+                continue
+            handed_over.add(touch_id)
+            try:
+                outcomes[touch_id] = _send(ctx, touch_id, claim)
+            except MailServerUnavailable as exc:
+                transient, outcomes[touch_id] = exc, "retrying"
+                break
+            except TransientDeliveryError as exc:
+                transient, outcomes[touch_id] = exc, "retrying"
+            except Exception as exc:
+                log.exception("transport raised on touch %s", touch_id)
+                why = f"transport raised {type(exc).__name__}: {exc}"
+                _with_store_retries(ctx, partial(_unconfirmed, ctx, touch_id=touch_id, reason=why))
+                raise
+            if outcomes[touch_id] == "sent":
+                sent.append(touch_id)
     finally:
+        # Whatever stopped the loop (a server down, an error, the broker's time limit), the
+        # emails not yet handed over go back to the queue for the message's retry; one being
+        # handed over when it stopped stays "sending" and is reviewed as unconfirmed.
+        untried = [i for i, _ in emails if i not in handed_over and i not in outcomes]
+        if untried:
+            _with_store_retries(ctx, partial(_requeue_all, ctx, touch_ids=untried))
+            outcomes.update(dict.fromkeys(untried, "retrying"))
         if sent:
             # The server has the messages: a dropped store connection must not make them
             # unconfirmed.
-            _with_store_retries(ctx, lambda session: _record_sent(ctx, session, sent))
+            _record_sent_batch(ctx, sent)
     if transient is not None:
         raise transient
     return outcomes
+
+
+class _HaltWatch:
+    """Between the claim and each send, looks again (at most every :data:`HALT_CHECK_SECONDS`)
+    for enrollments halted or paused meanwhile: a reply arriving while the batch's first
+    emails go out still stops the later ones, which have not left yet."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self.checked_at = time.monotonic()
+        self.stopped_touches: dict[int, str] = {}
+
+    def stopped(self, touch_id: int, remaining: list[int]) -> str | None:
+        if time.monotonic() - self.checked_at >= HALT_CHECK_SECONDS:
+            self.checked_at = time.monotonic()
+            with transaction(self.ctx.engine) as session:
+                self.stopped_touches.update(_stop_halted(self.ctx, session, remaining))
+        return self.stopped_touches.get(touch_id)
+
+
+#: How often a worker sending a batch looks for enrollments halted since its claim.
+HALT_CHECK_SECONDS = 0.1
+
+
+def _stop_halted(ctx: AppContext, session: Session, touch_ids: list[int]) -> dict[int, str]:
+    """Take back the touches among ``touch_ids`` whose enrollment is no longer active, as the
+    claim would have: back to scheduled when paused, cancelled when stopped."""
+    rows = session.exec(
+        select(Touch, Enrollment)
+        .join(Enrollment, col(Enrollment.id) == col(Touch.enrollment_id))
+        .where(
+            col(Touch.id).in_(touch_ids),
+            col(Touch.status) == TouchStatus.SENDING,
+            col(Enrollment.state) != EnrollmentState.ACTIVE,
+        )
+        .with_for_update(of=Enrollment)
+    ).all()
+    stopped = {}
+    for touch, enrollment in rows:
+        assert touch.id is not None
+        paused = enrollment.state == EnrollmentState.PAUSED
+        status = TouchStatus.SCHEDULED if paused else TouchStatus.CANCELLED
+        why = f"enrollment {enrollment.state} before this email left"
+        move_touch(session, touch, status, reason=None if paused else why, now=ctx.clock.now())
+        stopped[touch.id] = f"skipped:enrollment-{enrollment.state}"
+    return stopped
 
 
 def _send(ctx: AppContext, touch_id: int, claim: Claimed) -> str:
@@ -93,37 +162,12 @@ def _send(ctx: AppContext, touch_id: int, claim: Claimed) -> str:
         _with_store_retries(ctx, partial(_requeue, ctx, touch_id=touch_id, reason=str(exc)))
         raise
     except DeliveryOutcomeUnknown as exc:
-        with transaction(ctx.engine) as session:
-            _unconfirmed(ctx, session, touch_id, str(exc))
+        _with_store_retries(ctx, partial(_unconfirmed, ctx, touch_id=touch_id, reason=str(exc)))
         return "unconfirmed"
     except DeliveryError as exc:
-        with transaction(ctx.engine) as session:
-            _failed(ctx, session, touch_id, str(exc))
+        _with_store_retries(ctx, partial(_failed, ctx, touch_id=touch_id, reason=str(exc)))
         return "failed"
     return "sent"
-
-
-def _unexpected(
-    ctx: AppContext,
-    ids: list[int],
-    claims: dict[int, Claimed | str],
-    position: int,
-    exc: Exception,
-) -> None:
-    """The transport broke in a way it does not classify: that email's fate is unknown, so
-    a person reviews it; the emails after it were never handed over and go back to the
-    queue for the message's retry."""
-    log.exception("transport raised on touch %s", ids[position])
-    why = f"transport raised {type(exc).__name__}: {exc}"
-    with transaction(ctx.engine) as session:
-        _unconfirmed(ctx, session, ids[position], why)
-    for touch_id in ids[position + 1 :]:
-        claim = claims[touch_id]
-        if isinstance(claim, Claimed) and claim.message is not None:
-            _with_store_retries(
-                ctx,
-                partial(_requeue, ctx, touch_id=touch_id, reason="not sent: " + why),
-            )
 
 
 def _claim(ctx: AppContext, ids: list[int]) -> dict[int, Claimed | str]:
@@ -142,8 +186,15 @@ def _claim(ctx: AppContext, ids: list[int]) -> dict[int, Claimed | str]:
             return {ids[0]: "failed:error"}
     log.warning("a batch of %d touches could not be claimed at once; one by one", len(ids))
     claims: dict[int, Claimed | str] = {}
-    for touch_id in ids:
-        claims.update(_claim(ctx, [touch_id]))
+    try:
+        for touch_id in ids:
+            claims.update(_claim(ctx, [touch_id]))
+    except DBAPIError:
+        # Those claimed so far are committed "sending" and will not be sent by this try.
+        taken = [i for i, c in claims.items() if isinstance(c, Claimed) and c.message is not None]
+        if taken:
+            _with_store_retries(ctx, partial(_requeue_all, ctx, touch_ids=taken))
+        raise
     return claims
 
 
@@ -165,11 +216,39 @@ def _with_store_retries(ctx: AppContext, write: Callable[[Session], None]) -> No
             time.sleep(delay)
 
 
-def _record_sent(ctx: AppContext, session: Session, touch_ids: list[int]) -> None:
-    """Record the batch's sends with set-based statements: the enrollments locked (as a
-    halt locks them), one UPDATE … RETURNING for the touches, one executemany for their
-    audit entries, and the next touches added together. Only a cadence's last step goes
-    through :func:`advance` object by object, to complete or hand over the enrollment."""
+def _record_sent_batch(ctx: AppContext, touch_ids: list[int]) -> None:
+    """Record the batch in one transaction; if that breaks on something other than the store
+    (a hand-over to the next cadence colliding with an enrollment made meanwhile, say),
+    record each touch on its own, and one that breaks again is recorded sent with its
+    enrollment paused for review, so a delivered email is never left "sending"."""
+    try:
+        _with_store_retries(ctx, partial(_record_sent, ctx, touch_ids=touch_ids))
+        return
+    except OperationalError:
+        raise
+    except Exception:
+        log.exception("recording %d sent touches at once failed; one by one", len(touch_ids))
+    for touch_id in touch_ids:
+        try:
+            _with_store_retries(ctx, partial(_record_sent, ctx, touch_ids=[touch_id]))
+        except OperationalError:
+            raise
+        except Exception as exc:
+            log.exception("touch %s: next step not planned", touch_id)
+            why = f"sent, but its next step could not be planned: {type(exc).__name__}: {exc}"
+            _with_store_retries(
+                ctx, partial(_record_sent, ctx, touch_ids=[touch_id], unplanned=why)
+            )
+
+
+def _record_sent(
+    ctx: AppContext, session: Session, *, touch_ids: list[int], unplanned: str | None = None
+) -> None:
+    """Record the sends with set-based statements: the enrollments locked (as a halt locks
+    them), one UPDATE … RETURNING for the touches, one executemany for their audit entries,
+    and the next touches inserted together. Only a cadence's last step goes through
+    :func:`advance` object by object, to complete or hand over the enrollment. With
+    ``unplanned``, the enrollments are paused for that reason instead of planned."""
     now = ctx.clock.now()
     enrollments = {
         row.id: row
@@ -213,6 +292,12 @@ def _record_sent(ctx: AppContext, session: Session, touch_ids: list[int]) -> Non
         ],
     )
     live = [r for r in recorded if enrollments[r.enrollment_id].state in LIVE_ENROLLMENT_STATES]
+    if unplanned is not None:
+        for row in live:
+            enrollment = session.get(Enrollment, row.enrollment_id)
+            assert enrollment is not None
+            move_enrollment(session, enrollment, EnrollmentState.PAUSED, reason=unplanned, now=now)
+        return
     prospects = prospects_by_id(session, {row.prospect_id for row in live})
     planned = []
     for row in live:
@@ -242,6 +327,20 @@ def _record_sent(ctx: AppContext, session: Session, touch_ids: list[int]) -> Non
         session.execute(insert(Touch), planned)
 
 
+def _requeue_all(ctx: AppContext, session: Session, *, touch_ids: list[int]) -> None:
+    """Claimed emails never handed over: back to the queue (the message's retry sends them)."""
+    session.execute(
+        update(Touch)
+        .where(col(Touch.id).in_(touch_ids), col(Touch.status) == TouchStatus.SENDING)
+        .values(
+            status=TouchStatus.QUEUED,
+            queued_at=ctx.clock.now(),
+            reason="retrying: not sent, the worker stopped before it",
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _prepare_crashed(ctx: AppContext, session: Session, touch_id: int, reason: str) -> None:
     touch = session.get(Touch, touch_id)
     if touch is None or touch.status != TouchStatus.QUEUED:
@@ -254,7 +353,7 @@ def _prepare_crashed(ctx: AppContext, session: Session, touch_id: int, reason: s
     )
 
 
-def _unconfirmed(ctx: AppContext, session: Session, touch_id: int, reason: str) -> None:
+def _unconfirmed(ctx: AppContext, session: Session, *, touch_id: int, reason: str) -> None:
     """The server may have it: flag for a person, never re-send blindly."""
     touch = session.get(Touch, touch_id)
     if touch is None or touch.status != TouchStatus.SENDING:
@@ -278,7 +377,7 @@ def _requeue(ctx: AppContext, session: Session, *, touch_id: int, reason: str) -
         session.add(touch)
 
 
-def _failed(ctx: AppContext, session: Session, touch_id: int, reason: str) -> None:
+def _failed(ctx: AppContext, session: Session, *, touch_id: int, reason: str) -> None:
     touch = session.get(Touch, touch_id)
     if touch is None or touch.status != TouchStatus.SENDING:
         return

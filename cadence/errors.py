@@ -38,6 +38,11 @@ class TransientDeliveryError(DeliveryError):
     refused): nothing left, so trying again later is safe."""
 
 
+class MailServerUnavailable(TransientDeliveryError):
+    """The server cannot be reached at all: the batch's other emails would only wait for the
+    same timeout, so they go back to the queue untried."""
+
+
 class DeliveryOutcomeUnknown(DeliveryError):
     """The message was handed over but the server's answer was lost (a timeout or a dropped
     connection after DATA): it may have been delivered, so it must never be re-sent blindly."""

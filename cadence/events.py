@@ -288,6 +288,7 @@ def resume_due(session: Session, catalog: Catalog, *, now: datetime) -> list[int
             col(Enrollment.resume_at).is_not(None),
             col(Enrollment.resume_at) <= now,
         )
+        .order_by(col(Enrollment.id))  # the order every other enrollment lock takes
         .with_for_update()
     ).all()
     for enrollment in due:

@@ -42,5 +42,8 @@ def declare_actors(broker: Broker, ctx: AppContext) -> Actors:
         max_retries=MAX_RETRIES,
         min_backoff=2_000,
         max_backoff=300_000,
+        # dramatiq's default of 10 minutes could stop a slow batch midway; two minutes an
+        # email covers an SMTP timeout at each step (untried emails are requeued anyway).
+        time_limit=max(600_000, 120_000 * ctx.settings.delivery_batch_size),
     )(deliver_touch_actor)
     return Actors(deliver=deliver, batch_size=ctx.settings.delivery_batch_size)

@@ -13,6 +13,7 @@ from cadence.errors import (
     ConfigurationError,
     DeliveryError,
     DeliveryOutcomeUnknown,
+    MailServerUnavailable,
     TransientDeliveryError,
 )
 from cadence.transports.headers import envelope_address
@@ -156,7 +157,7 @@ class SmtpTransport:
             except (OSError, smtplib.SMTPException) as exc:
                 self._drop()
                 if checked:
-                    raise TransientDeliveryError(
+                    raise MailServerUnavailable(
                         f"SMTP connection failed before sending: {exc}"
                     ) from exc
 
@@ -180,7 +181,7 @@ class SmtpTransport:
             return self._connection(), True
         except (OSError, smtplib.SMTPException) as exc:
             self._drop()
-            raise TransientDeliveryError(
+            raise MailServerUnavailable(
                 f"cannot reach or log in to the SMTP server: {exc}"
             ) from exc
 

@@ -3,6 +3,7 @@ its own outcome, and one touch's trouble (a suppression, a failing template, a b
 temporary SMTP refusal, a reply) never changes what happens to the others."""
 
 import shutil
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -15,14 +16,14 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from cadence import services
+from cadence import delivery, services
 from cadence.business_calendar import BusinessCalendar
 from cadence.clock import SimulatedClock
 from cadence.context import AppContext
 from cadence.database import transaction
 from cadence.delivery import deliver_touches
 from cadence.domain import EventKind
-from cadence.errors import TransientDeliveryError
+from cadence.errors import MailServerUnavailable, TransientDeliveryError
 from cadence.models import AuditEntry, Enrollment, Event, MailboxDay, Prospect, Task, Touch
 from cadence.scheduling import is_open
 from cadence.suppressions import suppress
@@ -747,3 +748,125 @@ def test_an_unexpected_transport_error_mid_batch_keeps_what_is_known(
     assert statuses["dee@initech.example"] == (
         "sent" if "dee@initech.example" in outbox.recipients() else "queued"
     )
+
+
+# Between the claim and the sends ---------------------------------------------------------------
+
+
+class _ReplyDuringBatch(RecordingOutbox):
+    """After its first email, a reply from ``replier`` is recorded (as the inbound process
+    would, in its own transaction) and a moment passes, as it does while a batch sends."""
+
+    def __init__(self, directory: Path, ctx: AppContext, replier: str) -> None:
+        super().__init__(directory)
+        self.ctx, self.replier = ctx, replier
+
+    def send(self, message: EmailMessage) -> None:
+        super().send(message)
+        if len(self.accepted) == 1:
+            services.record(self.ctx, EventKind.REPLY, self.replier, actor="test")
+            time.sleep(delivery.HALT_CHECK_SECONDS + 0.05)
+
+
+def test_a_reply_recorded_while_the_batch_sends_stops_its_later_email(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock)
+    emails = ["ann@acme.example", "bo@globex.example", "dee@initech.example"]
+    _import(
+        ctx,
+        tmp_path,
+        [
+            _berlin("ann@acme.example", "Ann", "Acme"),
+            _berlin("bo@globex.example", "Bo", "Globex"),
+            _berlin("dee@initech.example", "Dee", "Initech"),
+        ],
+    )
+    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
+    ids = _queue_due(ctx, clock)
+    outbox = _ReplyDuringBatch(tmp_path / "outbox", ctx, "dee@initech.example")
+    ctx.transport = outbox
+
+    outcomes = deliver_touches(ctx, [ids[email] for email in emails])
+
+    assert outbox.recipients() == ["ann@acme.example", "bo@globex.example"]
+    assert outcomes[ids["dee@initech.example"]] == "skipped:enrollment-halted"
+    statuses = _statuses(ctx, ids)
+    assert statuses == {
+        "ann@acme.example": "sent",
+        "bo@globex.example": "sent",
+        "dee@initech.example": "cancelled",
+    }
+    assert _enrollment_of(ctx, ids["dee@initech.example"]).state == "halted"
+
+
+def test_a_mail_server_that_cannot_be_reached_sends_the_batch_back_untried(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    with smtp_sink() as (_sink, url):
+        pass  # a port that had a server a moment ago and has none now
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock, smtp_url=f"{url}?timeout=2")
+    emails = ["ann@acme.example", "bo@globex.example", "dee@initech.example"]
+    _import(
+        ctx,
+        tmp_path,
+        [
+            _berlin("ann@acme.example", "Ann", "Acme"),
+            _berlin("bo@globex.example", "Bo", "Globex"),
+            _berlin("dee@initech.example", "Dee", "Initech"),
+        ],
+    )
+    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
+    ids = _queue_due(ctx, clock)
+
+    with pytest.raises(MailServerUnavailable):
+        deliver_touches(ctx, [ids[email] for email in emails])
+
+    assert set(_statuses(ctx, ids).values()) == {"queued"}
+    tried = [_touch(ctx, ids[email]).reason or "" for email in emails]
+    assert "cannot reach" in tried[0]
+    assert all("the worker stopped before it" in reason for reason in tried[1:])
+
+
+class _StopsMidway(RecordingOutbox):
+    """Accepts one email, then is interrupted as dramatiq's time limit interrupts an actor."""
+
+    def send(self, message: EmailMessage) -> None:
+        if self.accepted:
+            raise _Interrupted
+        super().send(message)
+
+
+class _Interrupted(BaseException):
+    pass
+
+
+def test_an_interrupted_batch_records_what_left_and_requeues_what_did_not(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock)
+    ctx.transport = _StopsMidway(tmp_path / "outbox")
+    emails = ["ann@acme.example", "bo@globex.example", "dee@initech.example"]
+    _import(
+        ctx,
+        tmp_path,
+        [
+            _berlin("ann@acme.example", "Ann", "Acme"),
+            _berlin("bo@globex.example", "Bo", "Globex"),
+            _berlin("dee@initech.example", "Dee", "Initech"),
+        ],
+    )
+    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
+    ids = _queue_due(ctx, clock)
+
+    with pytest.raises(_Interrupted):
+        deliver_touches(ctx, [ids[email] for email in emails])
+
+    assert _statuses(ctx, ids) == {
+        "ann@acme.example": "sent",  # accepted before the interruption: recorded
+        "bo@globex.example": "sending",  # interrupted while handed over: the reaper flags it
+        "dee@initech.example": "queued",  # never handed over: the retry sends it
+    }
