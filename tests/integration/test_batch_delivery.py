@@ -123,6 +123,26 @@ def _queue_due(ctx: AppContext, clock: SimulatedClock, at: datetime = AT) -> dic
     return queued
 
 
+THREE = ["ann@acme.example", "bo@globex.example", "dee@initech.example"]
+
+
+def _three_queued(
+    ctx: AppContext, tmp_path: Path, clock: SimulatedClock
+) -> tuple[list[str], dict[str, int]]:
+    """Ann, Bo and Dee in Berlin, on seven-touch, their first touches claimed together."""
+    _import(
+        ctx,
+        tmp_path,
+        [
+            _berlin("ann@acme.example", "Ann", "Acme"),
+            _berlin("bo@globex.example", "Bo", "Globex"),
+            _berlin("dee@initech.example", "Dee", "Initech"),
+        ],
+    )
+    services.enroll_prospects(ctx, THREE, "seven-touch", owner=None, actor="test")
+    return list(THREE), _queue_due(ctx, clock)
+
+
 def _touch(ctx: AppContext, touch_id: int) -> Touch:
     with transaction(ctx.engine) as session:
         touch = session.get(Touch, touch_id)
@@ -688,18 +708,7 @@ def test_the_worker_delivers_batched_and_old_single_id_messages(
     ctx = make_context(clock=clock)
     outbox = RecordingOutbox(tmp_path / "outbox")
     ctx.transport = outbox
-    emails = ["ann@acme.example", "bo@globex.example", "dee@initech.example"]
-    _import(
-        ctx,
-        tmp_path,
-        [
-            _berlin("ann@acme.example", "Ann", "Acme"),
-            _berlin("bo@globex.example", "Bo", "Globex"),
-            _berlin("dee@initech.example", "Dee", "Initech"),
-        ],
-    )
-    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
-    ids = _queue_due(ctx, clock)
+    emails, ids = _three_queued(ctx, tmp_path, clock)
     with EmbeddedEngine(ctx, worker_threads=2) as engine:
         engine.actors.deliver.send(ids["ann@acme.example"])  # enqueued by a one-touch version
         engine.actors.enqueue_touches([ids["bo@globex.example"], ids["dee@initech.example"]] * 2)
@@ -718,18 +727,7 @@ def test_an_unexpected_transport_error_mid_batch_keeps_what_is_known(
     ctx = make_context(clock=clock)
     outbox = RecordingOutbox(tmp_path / "outbox")
     ctx.transport = outbox
-    emails = ["ann@acme.example", "bo@globex.example", "dee@initech.example"]
-    _import(
-        ctx,
-        tmp_path,
-        [
-            _berlin("ann@acme.example", "Ann", "Acme"),
-            _berlin("bo@globex.example", "Bo", "Globex"),
-            _berlin("dee@initech.example", "Dee", "Initech"),
-        ],
-    )
-    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
-    ids = _queue_due(ctx, clock)
+    emails, ids = _three_queued(ctx, tmp_path, clock)
     # Something in the outbox folder is in the way of Bo's file (as a full disk or a
     # permission problem would be): the real FileOutbox raises OSError for that one email.
     blocker = tmp_path / "outbox" / f"touch-{ids['bo@globex.example']:08d}-bo_at_globex.example.eml"
@@ -773,18 +771,7 @@ def test_a_reply_recorded_while_the_batch_sends_stops_its_later_email(
 ) -> None:
     clock = SimulatedClock(START)
     ctx = make_context(clock=clock)
-    emails = ["ann@acme.example", "bo@globex.example", "dee@initech.example"]
-    _import(
-        ctx,
-        tmp_path,
-        [
-            _berlin("ann@acme.example", "Ann", "Acme"),
-            _berlin("bo@globex.example", "Bo", "Globex"),
-            _berlin("dee@initech.example", "Dee", "Initech"),
-        ],
-    )
-    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
-    ids = _queue_due(ctx, clock)
+    emails, ids = _three_queued(ctx, tmp_path, clock)
     outbox = _ReplyDuringBatch(tmp_path / "outbox", ctx, "dee@initech.example")
     ctx.transport = outbox
 
@@ -808,18 +795,7 @@ def test_a_mail_server_that_cannot_be_reached_sends_the_batch_back_untried(
         pass  # a port that had a server a moment ago and has none now
     clock = SimulatedClock(START)
     ctx = make_context(clock=clock, smtp_url=f"{url}?timeout=2")
-    emails = ["ann@acme.example", "bo@globex.example", "dee@initech.example"]
-    _import(
-        ctx,
-        tmp_path,
-        [
-            _berlin("ann@acme.example", "Ann", "Acme"),
-            _berlin("bo@globex.example", "Bo", "Globex"),
-            _berlin("dee@initech.example", "Dee", "Initech"),
-        ],
-    )
-    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
-    ids = _queue_due(ctx, clock)
+    emails, ids = _three_queued(ctx, tmp_path, clock)
 
     with pytest.raises(MailServerUnavailable):
         deliver_touches(ctx, [ids[email] for email in emails])
@@ -849,18 +825,7 @@ def test_an_interrupted_batch_records_what_left_and_requeues_what_did_not(
     clock = SimulatedClock(START)
     ctx = make_context(clock=clock)
     ctx.transport = _StopsMidway(tmp_path / "outbox")
-    emails = ["ann@acme.example", "bo@globex.example", "dee@initech.example"]
-    _import(
-        ctx,
-        tmp_path,
-        [
-            _berlin("ann@acme.example", "Ann", "Acme"),
-            _berlin("bo@globex.example", "Bo", "Globex"),
-            _berlin("dee@initech.example", "Dee", "Initech"),
-        ],
-    )
-    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
-    ids = _queue_due(ctx, clock)
+    emails, ids = _three_queued(ctx, tmp_path, clock)
 
     with pytest.raises(_Interrupted):
         deliver_touches(ctx, [ids[email] for email in emails])
