@@ -43,6 +43,8 @@ class MailboxAllowance:
         """Lock (creating if needed) each owner's row for ``day``, in owner order, the same
         order in every claim, so two batches never wait on each other's rows in a cycle."""
         wanted = sorted(set(owners))
+        if not wanted:  # a batch of tasks only
+            return cls({})
         counters = {row.owner: row for row in _lock_rows(session, wanted, day)}
         missing = [owner for owner in wanted if owner not in counters]
         if missing:
