@@ -32,7 +32,7 @@ from cadence.errors import (
     TransientDeliveryError,
 )
 from cadence.models import Enrollment, Touch
-from cadence.touch_claim import Claimed, claim_touches, prospects_by_id
+from cadence.touch_claim import Claimed, claim_touches, prospects_by_id, taken_back
 from cadence.transitions import fail_touch, move_enrollment, move_touch
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def deliver_touches(ctx: AppContext, touch_ids: Sequence[int]) -> dict[int, str]
         # handed over when it stopped stays "sending" and is reviewed as unconfirmed.
         untried = [i for i, _ in emails if i not in handed_over and i not in outcomes]
         if untried:
-            _with_store_retries(ctx, partial(_requeue_all, ctx, touch_ids=untried))
+            _with_store_retries(ctx, partial(_requeue, ctx, touch_ids=untried))
             outcomes.update(dict.fromkeys(untried, "retrying"))
         if sent:
             # The server has the messages: a dropped store connection must not make them
@@ -145,10 +145,8 @@ def _stop_halted(ctx: AppContext, session: Session, touch_ids: list[int]) -> dic
     stopped = {}
     for touch, enrollment in rows:
         assert touch.id is not None
-        paused = enrollment.state == EnrollmentState.PAUSED
-        status = TouchStatus.SCHEDULED if paused else TouchStatus.CANCELLED
-        why = f"enrollment {enrollment.state} before this email left"
-        move_touch(session, touch, status, reason=None if paused else why, now=ctx.clock.now())
+        status, why = taken_back(enrollment)
+        move_touch(session, touch, status, reason=why, now=ctx.clock.now())
         stopped[touch.id] = f"skipped:enrollment-{enrollment.state}"
     return stopped
 
@@ -159,7 +157,7 @@ def _send(ctx: AppContext, touch_id: int, claim: Claimed) -> str:
     try:
         ctx.transport.send(claim.message)
     except TransientDeliveryError as exc:
-        _with_store_retries(ctx, partial(_requeue, ctx, touch_id=touch_id, reason=str(exc)))
+        _with_store_retries(ctx, partial(_requeue, ctx, touch_ids=[touch_id], reason=str(exc)))
         raise
     except DeliveryOutcomeUnknown as exc:
         _with_store_retries(ctx, partial(_unconfirmed, ctx, touch_id=touch_id, reason=str(exc)))
@@ -193,7 +191,7 @@ def _claim(ctx: AppContext, ids: list[int]) -> dict[int, Claimed | str]:
         # Those claimed so far are committed "sending" and will not be sent by this try.
         taken = [i for i, c in claims.items() if isinstance(c, Claimed) and c.message is not None]
         if taken:
-            _with_store_retries(ctx, partial(_requeue_all, ctx, touch_ids=taken))
+            _with_store_retries(ctx, partial(_requeue, ctx, touch_ids=taken))
         raise
     return claims
 
@@ -327,16 +325,18 @@ def _record_sent(
         session.execute(insert(Touch), planned)
 
 
-def _requeue_all(ctx: AppContext, session: Session, *, touch_ids: list[int]) -> None:
-    """Claimed emails never handed over: back to the queue (the message's retry sends them)."""
+#: Why claimed emails the worker never handed to the transport went back to the queue.
+NOT_HANDED_OVER = "not sent, the worker stopped before it"
+
+
+def _requeue(
+    ctx: AppContext, session: Session, *, touch_ids: list[int], reason: str = NOT_HANDED_OVER
+) -> None:
+    """The server did not take them: safe to try again, and the broker's retry will."""
     session.execute(
         update(Touch)
         .where(col(Touch.id).in_(touch_ids), col(Touch.status) == TouchStatus.SENDING)
-        .values(
-            status=TouchStatus.QUEUED,
-            queued_at=ctx.clock.now(),
-            reason="retrying: not sent, the worker stopped before it",
-        )
+        .values(status=TouchStatus.QUEUED, queued_at=ctx.clock.now(), reason=f"retrying: {reason}")
         .execution_options(synchronize_session=False)
     )
 
@@ -365,16 +365,6 @@ def _unconfirmed(ctx: AppContext, session: Session, *, touch_id: int, reason: st
         reason=f"{reason}; review before resending",
         now=ctx.clock.now(),
     )
-
-
-def _requeue(ctx: AppContext, session: Session, *, touch_id: int, reason: str) -> None:
-    """The server did not take it: safe to try again, and the broker will."""
-    touch = session.get(Touch, touch_id)
-    if touch is not None and touch.status == TouchStatus.SENDING:
-        touch.status = TouchStatus.QUEUED
-        touch.queued_at = ctx.clock.now()
-        touch.reason = f"retrying: {reason}"
-        session.add(touch)
 
 
 def _failed(ctx: AppContext, session: Session, *, touch_id: int, reason: str) -> None:

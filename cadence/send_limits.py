@@ -101,8 +101,3 @@ def _carried_window(session: Session, owner: str, day: date) -> dict[str, object
     if before is None:
         return {}
     return {"window_started_at": before.window_started_at, "window_sent": before.window_sent}
-
-
-def send_limit(session: Session, sender: Sender, *, now: datetime) -> SendLimit | None:
-    """One touch's :meth:`MailboxAllowance.take`, locking the counter row itself."""
-    return MailboxAllowance.lock(session, [sender.name], now.date()).take(sender, now=now)

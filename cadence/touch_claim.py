@@ -73,8 +73,12 @@ def locked_touches(
     return {t.id: (t, enrollments[t.enrollment_id]) for t in touches if t.id is not None}
 
 
-def locked_touch(session: Session, touch_id: int) -> tuple[Touch, Enrollment] | None:
-    return locked_touches(session, [touch_id]).get(touch_id)
+def taken_back(enrollment: Enrollment) -> tuple[TouchStatus, str | None]:
+    """Where a touch goes whose enrollment stopped being active before it left: back to
+    scheduled for after a pause's resume; cancelled, never sent, when stopped."""
+    if enrollment.state == EnrollmentState.PAUSED:
+        return TouchStatus.SCHEDULED, None
+    return TouchStatus.CANCELLED, f"enrollment {enrollment.state}"
 
 
 def prospects_by_id(session: Session, ids: set[int]) -> dict[int, Prospect]:
@@ -105,10 +109,6 @@ class _Batch:
     allowance: MailboxAllowance
 
 
-def claim_touch(ctx: AppContext, session: Session, touch_id: int) -> Claimed | str:
-    return claim_touches(ctx, session, [touch_id])[touch_id]
-
-
 def claim_touches(
     ctx: AppContext, session: Session, touch_ids: Sequence[int]
 ) -> dict[int, Claimed | str]:
@@ -126,10 +126,7 @@ def claim_touches(
         if touch.status != TouchStatus.QUEUED:
             outcomes[touch_id] = f"skipped:{touch.status}"
         elif enrollment.state != EnrollmentState.ACTIVE:
-            # Paused: back to scheduled for after the resume; stopped: never sent.
-            live = enrollment.state == EnrollmentState.PAUSED
-            touch.status = TouchStatus.SCHEDULED if live else TouchStatus.CANCELLED
-            touch.reason = None if live else f"enrollment {enrollment.state}"
+            touch.status, touch.reason = taken_back(enrollment)
             session.add(touch)
             outcomes[touch_id] = f"skipped:enrollment-{enrollment.state}"
         else:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func
+from sqlalchemy import text as sql
 from sqlmodel import col, select
 
 from cadence import delivery, services
@@ -102,6 +103,16 @@ def _berlin(email: str, first_name: str, company: str) -> str:
     return f"{email},{first_name},Test,{company},CEO,ceo,Europe/Berlin,DE"
 
 
+def _berlins(*emails: str) -> list[str]:
+    """CSV rows for Berlin prospects named after their address: ann@acme.example is Ann of
+    Acme."""
+    rows = []
+    for email in emails:
+        local, _, domain = email.partition("@")
+        rows.append(_berlin(email, local.capitalize(), domain.split(".")[0].capitalize()))
+    return rows
+
+
 def _queue_due(ctx: AppContext, clock: SimulatedClock, at: datetime = AT) -> dict[str, int]:
     """Make every scheduled touch due just before ``at`` and let the scheduler queue them;
     the queued touch of each prospect, by email."""
@@ -130,15 +141,7 @@ def _three_queued(
     ctx: AppContext, tmp_path: Path, clock: SimulatedClock
 ) -> tuple[list[str], dict[str, int]]:
     """Ann, Bo and Dee in Berlin, on seven-touch, their first touches claimed together."""
-    _import(
-        ctx,
-        tmp_path,
-        [
-            _berlin("ann@acme.example", "Ann", "Acme"),
-            _berlin("bo@globex.example", "Bo", "Globex"),
-            _berlin("dee@initech.example", "Dee", "Initech"),
-        ],
-    )
+    _import(ctx, tmp_path, _berlins(*THREE))
     services.enroll_prospects(ctx, THREE, "seven-touch", owner=None, actor="test")
     return list(THREE), _queue_due(ctx, clock)
 
@@ -531,11 +534,7 @@ def test_a_temporary_refusal_mid_batch_requeues_only_that_touch(
         _import(
             ctx,
             tmp_path,
-            [
-                _berlin("ann@acme.example", "Ann", "Acme"),
-                _berlin("bo@globex.example", "Bo", "Globex"),
-                _berlin("dee@initech.example", "Dee", "Initech"),
-            ],
+            _berlins("ann@acme.example", "bo@globex.example", "dee@initech.example"),
         )
         emails = ["ann@acme.example", "bo@globex.example", "dee@initech.example"]
         services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
@@ -595,12 +594,9 @@ def test_a_reply_recorded_before_the_batch_runs_stops_only_that_touch(
     _import(
         ctx,
         tmp_path,
-        [
-            _berlin("ann@acme.example", "Ann", "Acme"),
-            _berlin("bo@globex.example", "Bo", "Globex"),
-            _berlin("pat@hooli.example", "Pat", "Hooli"),
-            _berlin("dee@initech.example", "Dee", "Initech"),
-        ],
+        _berlins(
+            "ann@acme.example", "bo@globex.example", "pat@hooli.example", "dee@initech.example"
+        ),
     )
     services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
     ids = _queue_due(ctx, clock)
@@ -656,12 +652,9 @@ def test_the_per_minute_throttle_is_shared_by_the_touches_of_a_batch(
     _import(
         ctx,
         tmp_path,
-        [
-            _berlin("ann@acme.example", "Ann", "Acme"),
-            _berlin("cal@umbrella.example", "Cal", "Umbrella"),
-            _berlin("bo@globex.example", "Bo", "Globex"),
-            _berlin("dee@initech.example", "Dee", "Initech"),
-        ],
+        _berlins(
+            "ann@acme.example", "cal@umbrella.example", "bo@globex.example", "dee@initech.example"
+        ),
     )
     services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
     services.enroll_prospects(ctx, ["cal@umbrella.example"], "call-first", owner=None, actor="t")
@@ -835,3 +828,41 @@ def test_an_interrupted_batch_records_what_left_and_requeues_what_did_not(
         "bo@globex.example": "sending",  # interrupted while handed over: the reaper flags it
         "dee@initech.example": "queued",  # never handed over: the retry sends it
     }
+
+
+class _EditsBoWhileSending(RecordingOutbox):
+    """While the batch's emails go out, Bo's row is changed under the worker (here into a
+    time zone that does not exist), so his next step cannot be planned when the sends are
+    recorded."""
+
+    def __init__(self, directory: Path, ctx: AppContext) -> None:
+        super().__init__(directory)
+        self.ctx = ctx
+
+    def send(self, message: EmailMessage) -> None:
+        super().send(message)
+        with self.ctx.engine.begin() as conn:
+            conn.execute(
+                sql("UPDATE prospect SET timezone = 'Mars/Olympus' WHERE email = :email"),
+                {"email": "bo@globex.example"},
+            )
+
+
+def test_a_send_whose_next_step_cannot_be_planned_is_recorded_and_its_enrollment_paused(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock)
+    emails, ids = _three_queued(ctx, tmp_path, clock)
+    ctx.transport = _EditsBoWhileSending(tmp_path / "outbox", ctx)
+
+    outcomes = deliver_touches(ctx, [ids[email] for email in emails])
+
+    assert set(outcomes.values()) == {"sent"}
+    assert set(_statuses(ctx, ids).values()) == {"sent"}  # none left "sending"
+    for email in ("ann@acme.example", "dee@initech.example"):
+        assert _later_steps(ctx, ids[email]) == [(1, "sent"), (2, "scheduled")]
+    bo = _enrollment_of(ctx, ids["bo@globex.example"])
+    assert bo.state == "paused"
+    assert "next step could not be planned" in (bo.reason or "")
+    assert _later_steps(ctx, ids["bo@globex.example"]) == [(1, "sent")]

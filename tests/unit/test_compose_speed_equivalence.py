@@ -18,7 +18,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from cadence.messages import OutgoingEmail, ThreadParent, compose, quote_below
+from cadence.messages import OutgoingEmail, compose, quote_below
+
+from .test_messages import PARENT
 
 # --- the reference: compose() as it was before, through the header registry ----------------
 
@@ -144,14 +146,6 @@ BASE = OutgoingEmail(
     date=SENT,
     unsubscribe_url="https://acme.com/unsubscribe/Zm9vYmFy",
     unsubscribe_mailto="mailto:unsubscribe@acme.com?subject=unsubscribe%20Zm9vYmFy",
-)
-PARENT = ThreadParent(
-    message_id="<cadence.41.aaaa@acme.com>",
-    references=("<cadence.40.root@acme.com>",),
-    subject="Initech and Acme",
-    body="Hi Zoë,\n\nWorth 15 minutes next week?\n\nSam",
-    sent_at=datetime(2026, 1, 9, 13, 5, tzinfo=UTC),
-    sender_display="Sam Müller",
 )
 LONG_URL = "https://unsubscribe.mail.acme-sales-engine.com/unsubscribe/" + "Ab9_-" * 60
 CASES: dict[str, dict[str, Any]] = {

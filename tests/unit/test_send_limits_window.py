@@ -20,7 +20,7 @@ from cadence.config_files import Sender
 from cadence.context import AppContext, build_context
 from cadence.database import create_db_engine, migrate, transaction
 from cadence.models import MailboxDay
-from cadence.send_limits import MailboxAllowance, SendLimit, send_limit
+from cadence.send_limits import MailboxAllowance, SendLimit
 from cadence.settings import load_settings
 from workers.actors import declare_actors
 from workers.broker import TOUCH_QUEUE
@@ -218,8 +218,9 @@ def test_lock_creates_each_owners_row_once_and_keeps_its_counts(engine: Engine) 
     with transaction(engine) as session:
         rows = {(r.owner, r.day): r.started for r in session.exec(select(MailboxDay))}
     assert rows == {("alex", T0.date()): 2, ("priya", T0.date()): 1}
-    with transaction(engine) as session:  # the one-touch helper reads the same row
-        assert send_limit(session, alex, now=T0 + 3 * SECOND) is not None
+    with transaction(engine) as session:  # a later claim reads the same row
+        later = MailboxAllowance.lock(session, ["alex"], T0.date())
+        assert later.take(alex, now=T0 + 3 * SECOND) is not None
 
 
 # The worker's messages: one per batch of touch ids -------------------------------------------
