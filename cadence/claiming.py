@@ -24,8 +24,8 @@ UNCONFIRMED_AFTER = timedelta(minutes=15)
 def claim_due(session: Session, *, now: datetime, limit: int, skip_locked: bool) -> list[int]:
     """Move up to ``limit`` due touches of active enrollments to ``queued``; their ids.
 
-    With ``skip_locked`` (PostgreSQL) two schedulers never claim the same rows; the guarded
-    UPDATE keeps it true on SQLite as well.
+    With ``skip_locked`` (PostgreSQL) two schedulers never claim the same rows; on SQLite the
+    transaction's write lock, taken at BEGIN, keeps it true.
     """
     query = (
         select(Touch.id)
@@ -38,14 +38,18 @@ def claim_due(session: Session, *, now: datetime, limit: int, skip_locked: bool)
         .order_by(col(Touch.due_at))
         .limit(limit)
     )
+    # Concurrent schedulers (PostgreSQL): lock what is selected, and move it only if it is
+    # still scheduled. SQLite needs neither, its transactions holding the one write lock from
+    # BEGIN; and the guard there makes its planner scan every scheduled touch, not the ids.
+    still_scheduled = []
     if skip_locked:
         query = query.with_for_update(of=Touch, skip_locked=True)
+        still_scheduled.append(col(Touch.status) == TouchStatus.SCHEDULED)
     # One statement: select-and-lock the due rows and move them, returning exactly the ids
     # this claim moved (no thousand bound parameters sent back to the server).
     claimed = session.execute(
         update(Touch)
-        .where(col(Touch.id).in_(query.scalar_subquery()))
-        .where(col(Touch.status) == TouchStatus.SCHEDULED)
+        .where(col(Touch.id).in_(query.scalar_subquery()), *still_scheduled)
         .values(status=TouchStatus.QUEUED, queued_at=now, enqueues=Touch.enqueues + 1)
         .returning(col(Touch.id))
     )
@@ -111,11 +115,16 @@ def mark_unconfirmed(session: Session, *, now: datetime) -> int:
 def next_due_at(session: Session) -> datetime | None:
     """When something next needs the scheduler: the earliest scheduled touch of an active
     enrollment, or an out-of-office pause that ends."""
+    # ORDER BY … LIMIT 1, not MIN(): the index on (status, due_at) is walked in order and
+    # stops at the first active enrollment, where MIN() over the join reads every scheduled
+    # touch (one per live enrollment) at each call.
     touch_due = session.exec(
-        select(func.min(Touch.due_at))
+        select(Touch.due_at)
         .join(Enrollment, col(Enrollment.id) == col(Touch.enrollment_id))
         .where(Touch.status == TouchStatus.SCHEDULED, Enrollment.state == EnrollmentState.ACTIVE)
-    ).one()
+        .order_by(col(Touch.due_at))
+        .limit(1)
+    ).first()
     resume = session.exec(
         select(func.min(Enrollment.resume_at)).where(Enrollment.state == EnrollmentState.PAUSED)
     ).one()

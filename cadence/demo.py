@@ -25,7 +25,7 @@ from cadence.context import AppContext, build_context
 from cadence.database import transaction
 from cadence.defaults import shipped_root
 from cadence.demo_report import print_summary, summarize
-from cadence.domain import EventKind, TaskOutcome
+from cadence.domain import EventKind, TaskOutcome, TouchStatus
 from cadence.models import Prospect, Task, Touch
 from cadence.sdr_tasks import complete_task
 from cadence.settings import load_settings
@@ -300,11 +300,19 @@ def _simulate(
                     actor=f"demo:{task.owner}",
                 )
 
-    def schedule_reactions(now: datetime) -> None:
+    def schedule_reactions(stop: SimulationStop) -> None:
+        """Start the reactions planned after a step sent at this stop; read by the claimed
+        ids, so each stop costs what it sent, not the whole touch history."""
+        sent: list[tuple[int, int]] = []
         with transaction(ctx.engine) as session:
-            sent = session.exec(
-                select(Touch.prospect_id, Touch.step).where(Touch.sent_at == now)
-            ).all()
+            for start in range(0, len(stop.touch_ids), 500):
+                chunk = stop.touch_ids[start : start + 500]
+                sent += session.exec(
+                    select(Touch.prospect_id, Touch.step).where(
+                        col(Touch.id).in_(chunk), Touch.status == TouchStatus.SENT
+                    )
+                ).all()
+        now = stop.at
         for prospect_id, step in sent:
             reaction = by_id.get(prospect_id)
             if reaction is not None and reaction.at is None and step == reaction.after_step:
@@ -325,7 +333,7 @@ def _simulate(
         start = clock.now()
 
         def on_progress(stop: SimulationStop) -> None:
-            schedule_reactions(stop.at)
+            schedule_reactions(stop)
             progress.update(
                 task,
                 completed=(stop.at - start).total_seconds(),

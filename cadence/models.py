@@ -111,6 +111,8 @@ class Touch(SQLModel, table=True):
 class Task(SQLModel, table=True):
     """A call or LinkedIn touch for the prospect's owner to do by hand."""
 
+    #: Open tasks by due time: the SDRs' queue and the overdue count read it.
+    __table_args__ = (Index("ix_task_status_due", "status", "due_at"),)
     id: int | None = Field(default=None, primary_key=True)
     touch_id: int = Field(foreign_key="touch.id", unique=True)
     prospect_id: int = Field(foreign_key="prospect.id", index=True)

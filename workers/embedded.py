@@ -8,7 +8,7 @@ draining the queue at each stop, so weeks of a cadence run in seconds.
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,7 +36,12 @@ DRAIN_TIMEOUT = 120.0
 @dataclass
 class SimulationStop:
     at: datetime
-    claimed: int
+    #: The touches claimed (and worked) at this stop.
+    touch_ids: list[int]
+
+    @property
+    def claimed(self) -> int:
+        return len(self.touch_ids)
 
 
 class EmbeddedEngine:
@@ -59,9 +64,16 @@ class EmbeddedEngine:
         self.worker.stop()
         self.broker.close()
 
-    def tick(self) -> int:
-        """One scheduler pass: claim what is due now and enqueue it."""
-        return scheduler_tick(self.ctx, self.actors.enqueue_touches)
+    def tick(self) -> list[int]:
+        """One scheduler pass: claim what is due now and enqueue it; the touches enqueued."""
+        enqueued: list[int] = []
+
+        def enqueue(touch_ids: Sequence[int]) -> None:
+            self.actors.enqueue_touches(touch_ids)
+            enqueued.extend(touch_ids)
+
+        scheduler_tick(self.ctx, enqueue)
+        return enqueued
 
     def drain(self) -> None:
         """Wait until every claimed touch has been worked (the store says so, not the queue)."""
@@ -105,7 +117,7 @@ class EmbeddedEngine:
             claimed = self.tick()
             if claimed:
                 self.drain()
-            total += claimed
+            total += len(claimed)
             on_progress(SimulationStop(now, claimed))
             with transaction(self.ctx.engine) as session:
                 candidates = [next_due_at(session), extra_stops()]
