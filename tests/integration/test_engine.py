@@ -3,6 +3,7 @@ in-process broker, the file outbox, and the same services the CLI calls."""
 
 import email
 import email.policy
+import shutil
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -18,11 +19,11 @@ from cadence.context import AppContext
 from cadence.database import transaction
 from cadence.domain import EventKind, TouchStatus
 from cadence.errors import InputError
-from cadence.models import AuditEntry, Enrollment, Event, Task, Touch
+from cadence.models import AuditEntry, Enrollment, Event, Prospect, Task, Touch
 from cadence.scheduling import is_open
 from workers.embedded import EmbeddedEngine
 
-from .conftest import START
+from .conftest import REPO, START
 
 pytestmark = pytest.mark.integration
 
@@ -249,3 +250,47 @@ def test_pause_and_resume_move_the_next_touch(
     assert bo[0].due_at >= clock.now()
     _simulate(ctx, clock, days=3)
     assert next(t.status for t in _touches(ctx) if t.prospect_id == 2) == "sent"
+
+
+ACCOUNT_CSV = """email,first_name,last_name,company,title,persona,timezone,country
+ann@acme.example,Ann,Lee,Acme,CEO,ceo,America/New_York,US
+dee@acme.example,Dee,Park,Acme,VP Sales,vp_sales,America/New_York,US
+bo@globex.example,Bo,Berg,Globex,VP Sales,vp_sales,Europe/Berlin,DE
+"""
+
+
+@pytest.mark.parametrize(
+    ("on_reply", "dee_after"), [("halt_account", "paused"), ("halt", "active")]
+)
+def test_reply_pauses_colleagues_only_under_halt_account(
+    make_context: Callable[..., AppContext], tmp_path: Path, on_reply: str, dee_after: str
+) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(REPO / "config", config)
+    cadence_file = config / "cadences" / "seven-touch.toml"
+    text = cadence_file.read_text(encoding="utf-8")
+    cadence_file.write_text(text.replace('on_reply = "halt"', f'on_reply = "{on_reply}"'))
+    ctx = make_context(config_dir=config)
+    csv_file = tmp_path / "prospects.csv"
+    csv_file.write_text(ACCOUNT_CSV, encoding="utf-8")
+    services.import_prospects(ctx, csv_file, owner="alex", actor="test")
+    emails = ["ann@acme.example", "dee@acme.example", "bo@globex.example"]
+    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
+
+    outcome = services.record(ctx, EventKind.REPLY, "ann@acme.example", actor="test")
+
+    with transaction(ctx.engine) as session:
+        states = {
+            p: e.state
+            for e, p in session.exec(
+                select(Enrollment, Prospect.email).join(
+                    Prospect, col(Prospect.id) == col(Enrollment.prospect_id)
+                )
+            )
+        }
+    assert states == {
+        "ann@acme.example": "halted",
+        "dee@acme.example": dee_after,
+        "bo@globex.example": "active",
+    }
+    assert len(outcome.paused) == (1 if dee_after == "paused" else 0)
