@@ -13,6 +13,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from cadence.audit_log import record_audit
@@ -102,11 +103,49 @@ class _Work:
 
 
 @dataclass(frozen=True)
+class _SentEmail:
+    message_id: str | None
+    references: str | None
+    subject: str | None
+    body: str | None
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
 class _Batch:
     """What the batch's checks read once for all its touches."""
 
     suppressed: Mapping[str, str]
     allowance: MailboxAllowance
+    #: Per enrollment, its sent emails by step, for the batch's reply-thread steps.
+    sent_emails: Mapping[int, Mapping[int, _SentEmail]]
+
+
+def _sent_emails(session: Session, works: list[_Work]) -> dict[int, dict[int, _SentEmail]]:
+    """The sent emails of every enrollment with a reply-thread step in the batch, in one
+    query (one a touch before): the parent each reply quotes is among them."""
+    enrollment_ids = {w.touch.enrollment_id for w in works if w.step.thread is Thread.REPLY}
+    found: dict[int, dict[int, _SentEmail]] = {}
+    if not enrollment_ids:
+        return found
+    rows = session.execute(
+        sa_select(
+            col(Touch.enrollment_id),
+            col(Touch.step),
+            col(Touch.message_id),
+            col(Touch.references),
+            col(Touch.subject),
+            col(Touch.body),
+            col(Touch.sent_at),
+        ).where(
+            col(Touch.enrollment_id).in_(enrollment_ids),
+            col(Touch.channel) == "email",
+            col(Touch.status) == TouchStatus.SENT,
+        )
+    )
+    for enrollment_id, step, *fields in rows:
+        found.setdefault(enrollment_id, {})[step] = _SentEmail(*fields)
+    return found
 
 
 def claim_touches(
@@ -153,6 +192,7 @@ def claim_touches(
         allowance=MailboxAllowance.lock(
             session, [w.sender.name for w in works if not w.step.kind.is_task], now.date()
         ),
+        sent_emails=_sent_emails(session, works),
     )
     with session.no_autoflush:
         for work in works:
@@ -172,7 +212,7 @@ def _claim_one(ctx: AppContext, session: Session, work: _Work, batch: _Batch) ->
     work.touch.started_at = work.now
     if work.step.kind.is_task:
         return _issue_task(ctx, session, work, rendered)
-    return _prepare_email(ctx, session, work, rendered)
+    return _prepare_email(ctx, session, work, rendered, batch)
 
 
 def _later(session: Session, work: _Work, not_before: datetime, reason: str | None) -> None:
@@ -295,7 +335,7 @@ def _issue_task(
 
 
 def _prepare_email(
-    ctx: AppContext, session: Session, work: _Work, rendered: RenderedContent
+    ctx: AppContext, session: Session, work: _Work, rendered: RenderedContent, batch: _Batch
 ) -> Claimed | str:
     """Thread, quote and compose the email; the touch is ``sending`` with its Message-ID
     when this transaction commits, before anything leaves."""
@@ -303,7 +343,7 @@ def _prepare_email(
     assert touch.id is not None
     display = f"{sender.full_name} <{sender.email}>"
     replying = work.step.thread is Thread.REPLY
-    parent = _thread_parent(session, touch, display) if replying else None
+    parent = _thread_parent(batch, touch, display) if replying else None
     if replying and parent is None:
         touch.status = TouchStatus.SKIPPED
         touch.reason = "reply step has no earlier sent email in this enrollment to reply to"
@@ -350,17 +390,11 @@ def _prepare_email(
     return Claimed(touch.id, message)
 
 
-def _thread_parent(session: Session, touch: Touch, sender_display: str) -> ThreadParent | None:
-    earlier = session.exec(
-        select(Touch)
-        .where(
-            Touch.enrollment_id == touch.enrollment_id,
-            col(Touch.step) < touch.step,
-            Touch.channel == "email",
-            Touch.status == TouchStatus.SENT,
-        )
-        .order_by(col(Touch.step).desc())
-    ).first()
+def _thread_parent(batch: _Batch, touch: Touch, sender_display: str) -> ThreadParent | None:
+    """The last email sent in this enrollment before the touch's step."""
+    sent = batch.sent_emails.get(touch.enrollment_id, {})
+    earlier_steps = [step for step in sent if step < touch.step]
+    earlier = sent[max(earlier_steps)] if earlier_steps else None
     if earlier is None or earlier.message_id is None or earlier.sent_at is None:
         return None
     return ThreadParent(
