@@ -5,6 +5,7 @@ value propositions and the team. A worker never re-reads files per touch.
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cadence.cadence_files import load_cadence_file
 from cadence.config_files import (
@@ -22,6 +23,12 @@ from cadence.template_files import TEMPLATE_SUFFIX, read_template
 
 
 @dataclass(frozen=True)
+class PersonaContext:
+    persona: dict[str, Any] | None
+    value_propositions: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class Catalog:
     cadences: Mapping[str, CadenceDefinition]
     templates: Mapping[str, TemplateDefinition]
@@ -31,6 +38,9 @@ class Catalog:
     renderer: TemplateRenderer = field(repr=False, compare=False)
     #: Templates with lint errors, and why: they are never sent (their touches fail).
     blocked: Mapping[str, str] = field(default_factory=dict)
+    _persona_contexts: dict[str, "PersonaContext"] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def cadence(self, name: str) -> CadenceDefinition:
         try:
@@ -38,6 +48,20 @@ class Catalog:
         except KeyError:
             known = ", ".join(sorted(self.cadences)) or "none"
             raise NotFoundError(f"no cadence named {name!r}; known cadences: {known}") from None
+
+    def persona_context(self, persona: str | None) -> "PersonaContext":
+        """The persona and its value propositions as templates see them, dumped once per
+        catalog rather than per touch. Renders share them: the sandbox cannot mutate them."""
+        key = persona or ""
+        cached = self._persona_contexts.get(key)
+        if cached is None:
+            found = self.personas.get(key)
+            cached = PersonaContext(
+                persona=found.model_dump() if found is not None else None,
+                value_propositions=[v.model_dump() for v in self.value_propositions_for(persona)],
+            )
+            self._persona_contexts[key] = cached
+        return cached
 
     def value_propositions_for(self, persona: str | None) -> tuple[ValueProposition, ...]:
         """The persona's own propositions first, then the general ones."""

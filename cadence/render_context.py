@@ -45,11 +45,10 @@ def template_context(
     full = " ".join(p for p in (prospect.first_name.strip(), prospect.last_name.strip()) if p)
     if full:
         context["full_name"] = full
-    persona = catalog.personas.get(prospect.persona or "")
-    if persona is not None:
-        context["persona"] = persona.model_dump()
-    props = [p.model_dump() for p in catalog.value_propositions_for(prospect.persona)]
-    context["value_propositions"] = props
-    if props:
-        context["value_proposition"] = props[0]
+    persona = catalog.persona_context(prospect.persona)
+    if persona.persona is not None:
+        context["persona"] = persona.persona
+    context["value_propositions"] = persona.value_propositions
+    if persona.value_propositions:
+        context["value_proposition"] = persona.value_propositions[0]
     return context
