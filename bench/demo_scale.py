@@ -80,6 +80,13 @@ def main() -> int:
     parser.add_argument("--profile-size", type=int, default=1000)
     args = parser.parse_args()
     results: dict[str, Any] = {"machine": c.machine(), "runs": []}
+    # The target is a wall time, so say how fast this machine's CPU is in this run (the same
+    # reference bench/per_touch.py prints): runs are comparable only at a similar reference.
+    from per_touch import stage_baselines
+
+    reference = stage_baselines()["bare_jinja_compiled_render_per_s"]
+    results["cpu_reference_renders_per_s"] = reference
+    print(f"CPU reference in this run: {reference:,.0f} compiled Jinja sandbox renders/s")
     base = None
     for n in [int(x) for x in args.sizes.split(",")]:
         c.log(f"demo --prospects {n}")

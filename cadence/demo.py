@@ -10,6 +10,7 @@ import random
 import shutil
 import tempfile
 import time
+import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -145,6 +146,33 @@ def make_workspace(workspace: Path | None) -> Path:
     return root
 
 
+#: Prospects one demo SDR works at a time: enrolled together, their first emails fit one
+#: mailbox's daily cap (200 in the shipped team), as a real team would plan it.
+PROSPECTS_PER_SDR = 150
+_SDR_NAMES = [f"{first} {last}" for last in _LAST for first in _FIRST if first]
+
+
+def staff_team(team_file: Path, prospects: int) -> int:
+    """Add SDRs to the workspace's team until each owns at most :data:`PROSPECTS_PER_SDR`;
+    the number of SDRs. Without it a large demo is a backlog behind three mailboxes' caps,
+    re-planned daily, and shows nothing of a cadence."""
+    text = team_file.read_text(encoding="utf-8")
+    team = tomllib.loads(text)
+    shipped, domain = len(team["sdr"]), team["company"]["domain"]
+    needed = -(-prospects // PROSPECTS_PER_SDR)
+    added = []
+    for n in range(shipped + 1, needed + 1):
+        added.append(
+            f'\n[[sdr]]\nname = "sdr{n:03d}"\n'
+            f'full_name = "{_SDR_NAMES[n % len(_SDR_NAMES)]}"\n'
+            f'email = "sdr{n:03d}@{domain}"\n'
+            'title = "Sales Development Representative"\n'
+        )
+    if added:
+        team_file.write_text(text + "".join(added), encoding="utf-8")
+    return max(shipped, needed)
+
+
 def write_sample_csv(path: Path, count: int, rng: random.Random) -> list[str]:
     lines = ["email,first_name,last_name,company,title,persona,timezone,country,stage,industry"]
     emails = []
@@ -194,6 +222,7 @@ def run_demo(*, prospects: int, seed: int, workspace: Path | None, quiet: bool) 
     started = time.perf_counter()
     root = make_workspace(workspace)
     rng = random.Random(seed)
+    sdrs = staff_team(root / "config" / "team.toml", prospects)
     settings = load_settings(
         database_url=f"sqlite:///{root / 'cadence.db'}",
         redis_url=None,
@@ -225,6 +254,7 @@ def run_demo(*, prospects: int, seed: int, workspace: Path | None, quiet: bool) 
             workspace=str(root),
             seed=seed,
             prospects=prospects,
+            sdrs=sdrs,
             simulated={"from": DEMO_START.isoformat(), "until": until.isoformat()},
             elapsed_seconds=round(time.perf_counter() - started, 2),
         )
