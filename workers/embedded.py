@@ -107,9 +107,12 @@ class EmbeddedEngine:
 
         ``extra_stops`` and ``at_stop`` let a caller (the demo) make things happen at given
         times, such as a prospect replying, through the same services as a real event.
-        ``resolution`` is the smallest jump, like a real scheduler's tick: touches due within
-        it start together, at most that late (plans keep a margin before a window closes).
+        ``resolution`` is the scheduler's interval: stops fall on a grid of it from the start,
+        so whatever falls due within one interval (touches, the caller's events) is handled
+        together at the next tick, at most that late (plans keep a margin before a window
+        closes).
         """
+        start = clock.now()
         total = 0
         while True:
             now = clock.now()
@@ -122,13 +125,15 @@ class EmbeddedEngine:
             with transaction(self.ctx.engine) as session:
                 candidates = [next_due_at(session), extra_stops()]
             upcoming = min((c for c in candidates if c is not None), default=None)
-            if upcoming is None or upcoming > until:
+            if upcoming is None or upcoming > until or now >= until:
                 if until > now:
                     clock.advance_to(until)
                 return total
             if upcoming <= now and not claimed:
                 raise RuntimeError(f"simulation stuck at {now.isoformat()}: due work not claimed")
-            clock.advance_to(max(upcoming, now + resolution))
+            next_stop = max(upcoming, now + resolution)
+            ticks = -((start - next_stop) // resolution)  # whole intervals, rounded up
+            clock.advance_to(min(start + ticks * resolution, until))
 
     def run_forever(self, interval_seconds: float, stop: threading.Event | None = None) -> None:
         """Real time: an APScheduler job ticks every ``interval_seconds`` until stopped."""
