@@ -16,7 +16,7 @@ from cadence.config_files import (
     load_team,
     load_value_propositions,
 )
-from cadence.domain import CadenceDefinition, TemplateDefinition
+from cadence.domain import CadenceDefinition, ReplyPolicy, TemplateDefinition
 from cadence.errors import DefinitionError, NotFoundError
 from cadence.rendering import TemplateRenderer
 from cadence.template_files import TEMPLATE_SUFFIX, read_template
@@ -48,6 +48,12 @@ class Catalog:
         except KeyError:
             known = ", ".join(sorted(self.cadences)) or "none"
             raise NotFoundError(f"no cadence named {name!r}; known cadences: {known}") from None
+
+    @property
+    def pauses_accounts(self) -> bool:
+        """Whether a reply can pause colleagues (some cadence has on_reply = "halt_account"):
+        only then does a reply lock every enrollment at the company."""
+        return any(c.on_reply == ReplyPolicy.HALT_ACCOUNT for c in self.cadences.values())
 
     def persona_context(self, persona: str | None) -> "PersonaContext":
         """The persona and its value propositions as templates see them, dumped once per

@@ -24,8 +24,8 @@ UNCONFIRMED_AFTER = timedelta(minutes=15)
 def claim_due(session: Session, *, now: datetime, limit: int, skip_locked: bool) -> list[int]:
     """Move up to ``limit`` due touches of active enrollments to ``queued``; their ids.
 
-    With ``skip_locked`` (PostgreSQL) two schedulers never claim the same rows; on SQLite the
-    transaction's write lock, taken at BEGIN, keeps it true.
+    With ``skip_locked`` (PostgreSQL) two schedulers never wait on each other's rows, and
+    never claim the same ones.
     """
     query = (
         select(Touch.id)
@@ -38,12 +38,13 @@ def claim_due(session: Session, *, now: datetime, limit: int, skip_locked: bool)
         .order_by(col(Touch.due_at))
         .limit(limit)
     )
-    # Concurrent schedulers (PostgreSQL): lock what is selected, and move it only if it is
-    # still scheduled. SQLite needs neither, its transactions holding the one write lock from
-    # BEGIN; and the guard there makes its planner scan every scheduled touch, not the ids.
-    still_scheduled = []
     if skip_locked:
         query = query.with_for_update(of=Touch, skip_locked=True)
+    # Move a selected touch only if it is still scheduled: a concurrent scheduler may have
+    # claimed it since. SQLite needs no guard, its transactions holding the one write lock
+    # from BEGIN, and there the guard makes the planner scan every scheduled touch.
+    still_scheduled = []
+    if session.get_bind().dialect.name != "sqlite":
         still_scheduled.append(col(Touch.status) == TouchStatus.SCHEDULED)
     # One statement: select-and-lock the due rows and move them, returning exactly the ids
     # this claim moved (no thousand bound parameters sent back to the server).

@@ -198,18 +198,18 @@ def apply_event(
         reason=why,
         after=json.dumps({"event_id": event.id, "source": event.source}),
     )
-    # A reply under "halt_account" locks every live enrollment at the company, in one id
-    # order; any other event locks only the prospect's own. Which applies is read before
-    # locking, and read again after, for an enrollment started in between.
-    account: list[Enrollment] = []
-    if kind is EventKind.REPLY and _halts_account(catalog, live_enrollments(session, prospect.id)):
-        account = _lock_account(session, prospect)
+    # A reply locks every live enrollment at the company (in one id order, so colleagues
+    # replying at once cannot deadlock) only when some cadence pauses colleagues on a reply;
+    # decided from the catalog alone, so the lock order never depends on what a read saw.
+    account = (
+        _lock_account(session, prospect)
+        if kind is EventKind.REPLY and catalog.pauses_accounts
+        else []
+    )
     if account:
         enrollments = [e for e in account if e.prospect_id == prospect.id]
     else:
         enrollments = live_enrollments(session, prospect.id, lock=True)
-        if kind is EventKind.REPLY and _halts_account(catalog, enrollments):
-            account = _lock_account(session, prospect)
     if cadence is not None:
         enrollments = [e for e in enrollments if e.cadence == cadence]
     if kind is EventKind.SOFT_BOUNCE:
@@ -267,14 +267,6 @@ def apply_event(
     return outcome
 
 
-def _halts_account(catalog: Catalog, enrollments: list[Enrollment]) -> bool:
-    return any(
-        catalog.cadences[e.cadence].on_reply == ReplyPolicy.HALT_ACCOUNT
-        for e in enrollments
-        if e.cadence in catalog.cadences
-    )
-
-
 def _lock_account(session: Session, prospect: Prospect) -> list[Enrollment]:
     """Every live enrollment at the prospect's company, locked in id order in one statement,
     so two colleagues replying at once cannot deadlock each other."""
@@ -294,16 +286,22 @@ def _lock_account(session: Session, prospect: Prospect) -> list[Enrollment]:
     )
 
 
+#: Out-of-office pauses resumed in one scheduler tick at most.
+RESUME_BATCH = 1000
+
+
 def resume_due(session: Session, catalog: Catalog, *, now: datetime) -> list[int]:
     """Resume enrollments an auto-reply paused until a return date that has come."""
     # Found by the resume_at index first, then locked by id: ordering the search itself by
     # id makes SQLite read every enrollment at each tick to find the few that are due.
     due_ids = session.exec(
-        select(Enrollment.id).where(
+        select(Enrollment.id)
+        .where(
             Enrollment.state == EnrollmentState.PAUSED,
             col(Enrollment.resume_at).is_not(None),
             col(Enrollment.resume_at) <= now,
         )
+        .limit(RESUME_BATCH)  # a mass return resumes over several ticks, never fails one
     ).all()
     if not due_ids:
         return []
@@ -356,7 +354,10 @@ def _pause_colleagues(
     now: datetime,
 ) -> list[int]:
     """Under ``on_reply = "halt_account"``, pause colleagues at the same company."""
-    if not _halts_account(catalog, halted):
+    policies = {
+        catalog.cadences[e.cadence].on_reply for e in halted if e.cadence in catalog.cadences
+    }
+    if ReplyPolicy.HALT_ACCOUNT not in policies:
         return []
     colleagues = [
         e for e in account if e.prospect_id != prospect.id and e.state == EnrollmentState.ACTIVE

@@ -73,7 +73,7 @@ class EmbeddedEngine:
             enqueued.extend(touch_ids)
 
         scheduler_tick(self.ctx, enqueue)
-        return enqueued
+        return list(dict.fromkeys(enqueued))  # a re-enqueued stale touch counts once
 
     def drain(self) -> None:
         """Wait until every claimed touch has been worked (the store says so, not the queue)."""
