@@ -153,6 +153,7 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
     table.add_column("count", justify="right")
     rows = [
         ("prospects", summary["prospects"]),
+        ("SDRs (one mailbox each)", summary["sdrs"]),
         ("enrolled", ", ".join(f"{k} {v}" for k, v in summary["enrolled"].items())),
         ("emails sent (outbox files)", f"{summary['emails_sent']} ({summary['outbox_files']})"),
         (
