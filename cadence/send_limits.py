@@ -13,7 +13,10 @@ The throttle's minute starts with the first email after the previous minute ende
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
+from weakref import WeakKeyDictionary
 
+from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -41,21 +44,41 @@ class MailboxAllowance:
     @classmethod
     def lock(cls, session: Session, owners: Iterable[str], day: date) -> "MailboxAllowance":
         """Lock (creating if needed) each owner's row for ``day``, in owner order, the same
-        order in every claim, so two batches never wait on each other's rows in a cycle."""
+        order in every claim, so two batches never wait on each other's rows in a cycle.
+
+        On PostgreSQL a day's missing rows are created first, each in a transaction of its
+        own that does nothing else, and only then are all the rows locked in one ordered
+        statement: created inside the claim, an uncommitted row was a lock outside that
+        order, and two claims at a mailbox's first send of a day could deadlock."""
         wanted = sorted(set(owners))
         if not wanted:  # a batch of tasks only
             return cls({})
+        engine = session.get_bind()
+        postgres = engine.dialect.name == "postgresql"
+        known = _KNOWN_ROWS.setdefault(engine, set()) if isinstance(engine, Engine) else set()
+        if (
+            postgres
+            and isinstance(engine, Engine)
+            and not known.issuperset((owner, day) for owner in wanted)
+        ):
+            existing = set(
+                session.exec(
+                    select(MailboxDay.owner).where(
+                        col(MailboxDay.owner).in_(wanted), col(MailboxDay.day) == day
+                    )
+                )
+            )
+            for owner in wanted:
+                if owner not in existing:
+                    with Session(engine) as own, own.begin():
+                        _create_row(own, owner, day, pg_insert)
         counters = {row.owner: row for row in _lock_rows(session, wanted, day)}
         missing = [owner for owner in wanted if owner not in counters]
-        if missing:
-            insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        if missing:  # SQLite, whose one writer cannot deadlock; or a row removed meanwhile
             for owner in missing:
-                session.exec(
-                    insert(MailboxDay)
-                    .values(owner=owner, day=day, started=0, **_carried_window(session, owner, day))
-                    .on_conflict_do_nothing()
-                )
+                _create_row(session, owner, day, pg_insert if postgres else sqlite_insert)
             counters.update((row.owner, row) for row in _lock_rows(session, missing, day))
+        known.update((owner, day) for owner in counters)
         return cls(counters)
 
     def take(self, sender: Sender, *, now: datetime) -> SendLimit | None:
@@ -93,6 +116,20 @@ def _lock_rows(session: Session, owners: list[str], day: date) -> list[MailboxDa
         .execution_options(populate_existing=True)
     )
     return list(session.exec(query))
+
+
+#: Mailbox rows this process has seen, per store: their existence need not be checked again.
+#: Bounded by mailboxes × days the process runs; a row removed meanwhile is created in the
+#: claim, as on SQLite.
+_KNOWN_ROWS: "WeakKeyDictionary[Engine, set[tuple[str, date]]]" = WeakKeyDictionary()
+
+
+def _create_row(session: Session, owner: str, day: date, insert: Any) -> None:
+    session.exec(
+        insert(MailboxDay)
+        .values(owner=owner, day=day, started=0, **_carried_window(session, owner, day))
+        .on_conflict_do_nothing()
+    )
 
 
 def _carried_window(session: Session, owner: str, day: date) -> dict[str, object]:

@@ -1,9 +1,11 @@
 """A mailbox's daily cap moves touches to the next day's window; none is dropped."""
 
 import shutil
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,8 +16,9 @@ from sqlmodel import select
 from cadence import services
 from cadence.clock import SimulatedClock
 from cadence.context import AppContext
-from cadence.database import transaction
-from cadence.models import Touch
+from cadence.database import create_db_engine, migrate, transaction
+from cadence.models import MailboxDay, Touch
+from cadence.send_limits import MailboxAllowance
 from workers.embedded import EmbeddedEngine
 
 from .conftest import REPO, START
@@ -92,3 +95,45 @@ def test_per_minute_throttle_spreads_sends_and_drops_none(
     gaps = [later - earlier for earlier, later in pairwise(starts)]
     assert all(gap >= timedelta(minutes=1) for gap in gaps), gaps
     assert sum(1 for t in firsts if (t.reason or "").startswith("moved: 1 emails a minute")) == 3
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_claims_at_a_mailbox_first_send_of_the_day_never_deadlock(database_url: str) -> None:
+    """Claims lock mailbox rows in owner order; at a day's first sends, when some rows exist
+    and others are still being created, creating them inside the claims could take a lock out
+    of that order and deadlock (PostgreSQL aborts one, the batch retries seconds later).
+    Threads here claim overlapping mailboxes at the same instant of each new day, one row of
+    the day created just before them."""
+    engine = create_db_engine(database_url)
+    migrate(engine)
+    owners = ["alex", "jonas", "priya", "sam"]
+    subsets = [owners, owners[::-1], owners[1:], owners[:3], ["priya", "alex"], ["sam", "jonas"]]
+    errors: list[BaseException] = []
+    try:
+        for round_ in range(15):
+            day = date(2026, 12, 1) + timedelta(days=round_)
+            start = threading.Barrier(len(subsets) + 1)
+
+            def claim(subset: list[str], day: date = day, start: threading.Barrier = start) -> None:
+                start.wait()
+                try:
+                    with transaction(engine) as session:
+                        MailboxAllowance.lock(session, subset, day)
+                        time.sleep(0.02)  # render and compose while holding the rows
+                except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=claim, args=(s,)) for s in subsets]
+            for thread in threads:
+                thread.start()
+            start.wait()
+            with transaction(engine) as session:  # one row of the day appears meanwhile
+                MailboxAllowance.lock(session, [owners[round_ % len(owners)]], day)
+            for thread in threads:
+                thread.join(timeout=60)
+        assert errors == []
+        with transaction(engine) as session:
+            rows = session.exec(select(MailboxDay.owner, MailboxDay.day)).all()
+        assert len(rows) == len(set(rows)) == 15 * len(owners)
+    finally:
+        engine.dispose()
