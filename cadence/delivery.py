@@ -18,6 +18,7 @@ from functools import partial
 
 from sqlalchemy import insert, update
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col, select
 
 from cadence.audit_log import audit_row, record_audits
@@ -168,13 +169,18 @@ def _send(ctx: AppContext, touch_id: int, claim: Claimed) -> str:
     return "sent"
 
 
+#: The store failing, not the touch: the message is retried and the touches stay queued.
+#: A pool timeout (every connection in use) is one too.
+STORE_ERRORS = (DBAPIError, PoolTimeout)
+
+
 def _claim(ctx: AppContext, ids: list[int]) -> dict[int, Claimed | str]:
     """Claim the batch in one transaction; if a touch's claim breaks on something other than
     the store, claim each touch on its own, so only the broken one fails."""
     try:
         with transaction(ctx.engine) as session:
             return claim_touches(ctx, session, ids)
-    except DBAPIError:
+    except STORE_ERRORS:
         raise
     except Exception as exc:
         if len(ids) == 1:
@@ -187,7 +193,7 @@ def _claim(ctx: AppContext, ids: list[int]) -> dict[int, Claimed | str]:
     try:
         for touch_id in ids:
             claims.update(_claim(ctx, [touch_id]))
-    except DBAPIError:
+    except STORE_ERRORS:
         # Those claimed so far are committed "sending" and will not be sent by this try.
         taken = [i for i, c in claims.items() if isinstance(c, Claimed) and c.message is not None]
         if taken:

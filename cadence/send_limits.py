@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -53,14 +53,18 @@ class MailboxAllowance:
         wanted = sorted(set(owners))
         if not wanted:  # a batch of tasks only
             return cls({})
-        engine = session.get_bind()
-        postgres = engine.dialect.name == "postgresql"
-        known = _KNOWN_ROWS.setdefault(engine, set()) if isinstance(engine, Engine) else set()
-        if (
-            postgres
-            and isinstance(engine, Engine)
-            and not known.issuperset((owner, day) for owner in wanted)
-        ):
+        bind = session.get_bind()
+        if bind.dialect.name != "postgresql":  # SQLite: one writer, no deadlock to avoid
+            counters = {row.owner: row for row in _lock_rows(session, wanted, day)}
+            missing = [owner for owner in wanted if owner not in counters]
+            if missing:
+                for owner in missing:
+                    _create_row(session, owner, day, sqlite_insert)
+                counters.update((row.owner, row) for row in _lock_rows(session, missing, day))
+            return cls(counters)
+        engine = bind if isinstance(bind, Engine) else bind.engine
+        known = _known_rows(engine, day)
+        if not known.issuperset(wanted):
             existing = set(
                 session.exec(
                     select(MailboxDay.owner).where(
@@ -68,17 +72,14 @@ class MailboxAllowance:
                     )
                 )
             )
-            for owner in wanted:
-                if owner not in existing:
-                    with Session(engine) as own, own.begin():
-                        _create_row(own, owner, day, pg_insert)
+            _create_rows(engine, [owner for owner in wanted if owner not in existing], day)
         counters = {row.owner: row for row in _lock_rows(session, wanted, day)}
         missing = [owner for owner in wanted if owner not in counters]
-        if missing:  # SQLite, whose one writer cannot deadlock; or a row removed meanwhile
-            for owner in missing:
-                _create_row(session, owner, day, pg_insert if postgres else sqlite_insert)
+        if missing:  # removed since this process saw them: made again, locked after the rest
+            known.difference_update(missing)
+            _create_rows(engine, missing, day)
             counters.update((row.owner, row) for row in _lock_rows(session, missing, day))
-        known.update((owner, day) for owner in counters)
+        known.update(counters)
         return cls(counters)
 
     def take(self, sender: Sender, *, now: datetime) -> SendLimit | None:
@@ -118,10 +119,26 @@ def _lock_rows(session: Session, owners: list[str], day: date) -> list[MailboxDa
     return list(session.exec(query))
 
 
-#: Mailbox rows this process has seen, per store: their existence need not be checked again.
-#: Bounded by mailboxes × days the process runs; a row removed meanwhile is created in the
-#: claim, as on SQLite.
-_KNOWN_ROWS: "WeakKeyDictionary[Engine, set[tuple[str, date]]]" = WeakKeyDictionary()
+#: Per store, per UTC day, the mailboxes whose row this process has seen committed: their
+#: existence is checked once a day, not at every claim. Only today's and yesterday's are kept.
+_KNOWN_ROWS: "WeakKeyDictionary[Engine, dict[date, set[str]]]" = WeakKeyDictionary()
+
+
+def _known_rows(engine: Engine, day: date) -> set[str]:
+    days = _KNOWN_ROWS.setdefault(engine, {})
+    if day not in days:
+        for old in [d for d in days if d < day - timedelta(days=1)]:
+            days.pop(old, None)
+    return days.setdefault(day, set())
+
+
+def _create_rows(engine: Engine, owners: list[str], day: date) -> None:
+    """Create the day's rows, each in a transaction of its own that only inserts it: it
+    never holds a lock a claim waits on, and waits at most a few seconds on another."""
+    for owner in owners:
+        with Session(engine) as own, own.begin():
+            own.exec(text("SET LOCAL lock_timeout = '5s'"))  # type: ignore[call-overload]
+            _create_row(own, owner, day, pg_insert)
 
 
 def _create_row(session: Session, owner: str, day: date, insert: Any) -> None:
