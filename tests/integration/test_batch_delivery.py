@@ -13,8 +13,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func
+from sqlalchemy import create_engine, func
 from sqlalchemy import text as sql
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import col, select
 
 from cadence import delivery, services
@@ -866,3 +867,24 @@ def test_a_send_whose_next_step_cannot_be_planned_is_recorded_and_its_enrollment
     assert bo.state == "paused"
     assert "next step could not be planned" in (bo.reason or "")
     assert _later_steps(ctx, ids["bo@globex.example"]) == [(1, "sent")]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_connection_pool_timeout_in_the_claim_leaves_the_batch_queued(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    """Every pooled connection in use is the store failing, not the touches: the message is
+    retried with them queued, never failed for good. With a pool of one, the claim holds it
+    and the day's first mailbox row needs a second connection of its own."""
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock)
+    _, queued = _three_queued(ctx, tmp_path, clock)
+    roomy = ctx.engine
+    ctx.engine = create_engine(roomy.url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    try:
+        with pytest.raises(PoolTimeout):
+            deliver_touches(ctx, list(queued.values()))
+    finally:
+        ctx.engine.dispose()
+        ctx.engine = roomy
+    assert set(_statuses(ctx, queued).values()) == {"queued"}
