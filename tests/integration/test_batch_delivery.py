@@ -13,7 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import create_engine, func
+from sqlalchemy import create_engine, event, func
 from sqlalchemy import text as sql
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import col, select
@@ -888,3 +888,44 @@ def test_a_connection_pool_timeout_in_the_claim_leaves_the_batch_queued(
         ctx.engine.dispose()
         ctx.engine = roomy
     assert set(_statuses(ctx, queued).values()) == {"queued"}
+
+
+def test_a_batch_costs_the_same_statements_whatever_its_size(
+    make_context: Callable[..., AppContext], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No N+1: claiming, sending and recording a batch runs a fixed set of statements, for
+    first emails and for bumps that quote the email before them alike, so nine touches cost
+    what three do (the mid-batch halt check, which runs on a timer, is kept out)."""
+    monkeypatch.setattr(delivery, "HALT_CHECK_SECONDS", 3600.0)
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock)
+    emails = [f"p{n}@co{n}.example" for n in range(15)]
+    _import(ctx, tmp_path, _berlins(*emails))
+    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    def statements_for(ids: list[int]) -> int:
+        statements.clear()
+        event.listen(ctx.engine, "before_cursor_execute", count)
+        try:
+            outcomes = deliver_touches(ctx, ids)
+        finally:
+            event.remove(ctx.engine, "before_cursor_execute", count)
+        assert set(outcomes.values()) == {"sent"}
+        return len(statements)
+
+    for at in (AT, AT + timedelta(days=3)):  # the first emails, then the bumps quoting them
+        due = _queue_due(ctx, clock, at)
+        queued = [due[email] for email in emails]
+        statements_for(queued[:3])  # the day's first batch also creates the mailbox's row
+        assert statements_for(queued[3:6]) == statements_for(queued[6:15])
+    bumps = [t for t in _all_touches(ctx) if t.step == 2]
+    assert len(bumps) == 15 and all(t.in_reply_to for t in bumps)
+
+
+def _all_touches(ctx: AppContext) -> list[Touch]:
+    with transaction(ctx.engine) as session:
+        return list(session.exec(select(Touch)))
