@@ -172,6 +172,8 @@ def _send(ctx: AppContext, touch_id: int, claim: Claimed) -> str:
 #: The store failing, not the touch: the message is retried and the touches stay queued.
 #: A pool timeout (every connection in use) is one too.
 STORE_ERRORS = (DBAPIError, PoolTimeout)
+#: The store unreachable for a moment: a write the worker owes is tried again.
+STORE_OUTAGES = (OperationalError, PoolTimeout)
 
 
 def _claim(ctx: AppContext, ids: list[int]) -> dict[int, Claimed | str]:
@@ -213,7 +215,7 @@ def _with_store_retries(ctx: AppContext, write: Callable[[Session], None]) -> No
             with transaction(ctx.engine) as session:
                 write(session)
             return
-        except OperationalError:
+        except STORE_OUTAGES:
             if delay is None:
                 raise
             log.warning("store connection lost while recording touches; retrying")
@@ -228,14 +230,14 @@ def _record_sent_batch(ctx: AppContext, touch_ids: list[int]) -> None:
     try:
         _with_store_retries(ctx, partial(_record_sent, ctx, touch_ids=touch_ids))
         return
-    except OperationalError:
+    except STORE_OUTAGES:
         raise
     except Exception:
         log.exception("recording %d sent touches at once failed; one by one", len(touch_ids))
     for touch_id in touch_ids:
         try:
             _with_store_retries(ctx, partial(_record_sent, ctx, touch_ids=[touch_id]))
-        except OperationalError:
+        except STORE_OUTAGES:
             raise
         except Exception as exc:
             log.exception("touch %s: next step not planned", touch_id)

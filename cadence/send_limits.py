@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -46,7 +46,7 @@ class MailboxAllowance:
         """Lock (creating if needed) each owner's row for ``day``, in owner order, the same
         order in every claim, so two batches never wait on each other's rows in a cycle.
 
-        On PostgreSQL a day's missing rows are created first, each in a transaction of its
+        On PostgreSQL a day's missing rows are created first, in a transaction of their
         own that does nothing else, and only then are all the rows locked in one ordered
         statement: created inside the claim, an uncommitted row was a lock outside that
         order, and two claims at a mailbox's first send of a day could deadlock."""
@@ -54,30 +54,19 @@ class MailboxAllowance:
         if not wanted:  # a batch of tasks only
             return cls({})
         bind = session.get_bind()
-        if bind.dialect.name != "postgresql":  # SQLite: one writer, no deadlock to avoid
-            counters = {row.owner: row for row in _lock_rows(session, wanted, day)}
-            missing = [owner for owner in wanted if owner not in counters]
-            if missing:
-                for owner in missing:
-                    _create_row(session, owner, day, sqlite_insert)
-                counters.update((row.owner, row) for row in _lock_rows(session, missing, day))
-            return cls(counters)
         engine = bind if isinstance(bind, Engine) else bind.engine
-        known = _known_rows(engine, day)
-        if not known.issuperset(wanted):
-            existing = set(
-                session.exec(
-                    select(MailboxDay.owner).where(
-                        col(MailboxDay.owner).in_(wanted), col(MailboxDay.day) == day
-                    )
-                )
-            )
-            _create_rows(engine, [owner for owner in wanted if owner not in existing], day)
+        postgres = engine.dialect.name == "postgresql"
+        known = _known_rows(engine, day) if postgres else set()
+        if postgres and not known.issuperset(wanted):
+            _create_rows(engine, _absent(session, wanted, day), day)
         counters = {row.owner: row for row in _lock_rows(session, wanted, day)}
         missing = [owner for owner in wanted if owner not in counters]
-        if missing:  # removed since this process saw them: made again, locked after the rest
-            known.difference_update(missing)
-            _create_rows(engine, missing, day)
+        if missing:
+            if postgres:  # removed since this process saw them: made again, locked last
+                _create_rows(engine, missing, day)
+            else:  # SQLite: made in the claim, whose one writer cannot deadlock
+                for owner in missing:
+                    _create_row(session, owner, day, sqlite_insert)
             counters.update((row.owner, row) for row in _lock_rows(session, missing, day))
         known.update(counters)
         return cls(counters)
@@ -132,12 +121,25 @@ def _known_rows(engine: Engine, day: date) -> set[str]:
     return days.setdefault(day, set())
 
 
+def _absent(session: Session, owners: list[str], day: date) -> list[str]:
+    present = set(
+        session.exec(
+            select(MailboxDay.owner).where(
+                col(MailboxDay.owner).in_(owners), col(MailboxDay.day) == day
+            )
+        )
+    )
+    return [owner for owner in owners if owner not in present]
+
+
 def _create_rows(engine: Engine, owners: list[str], day: date) -> None:
-    """Create the day's rows, each in a transaction of its own that only inserts it: it
-    never holds a lock a claim waits on, and waits at most a few seconds on another."""
-    for owner in owners:
-        with Session(engine) as own, own.begin():
-            own.exec(text("SET LOCAL lock_timeout = '5s'"))  # type: ignore[call-overload]
+    """Create the day's rows in owner order, in a transaction of their own that does nothing
+    else: it never holds a lock a claim waits on, and waits at most a few seconds on another."""
+    if not owners:
+        return
+    with Session(engine) as own, own.begin():
+        own.connection().exec_driver_sql("SET LOCAL lock_timeout = '5s'")
+        for owner in owners:
             _create_row(own, owner, day, pg_insert)
 
 
