@@ -7,7 +7,7 @@ from typing import Any, Required, TypedDict, Unpack
 from sqlalchemy import insert
 from sqlmodel import Session
 
-from cadence.models import AuditEntry
+from cadence.models import AUDIT_ENTRIES, AuditEntry
 
 SYSTEM = "system"
 
@@ -45,8 +45,11 @@ def audit_row(**fields: Unpack[AuditFields]) -> dict[str, Any]:
     return {**_UNSET, **fields}
 
 
+_INSERT_AUDIT = insert(AUDIT_ENTRIES)
+
+
 def record_audits(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Write many entries in the caller's transaction with one executemany: a worker's
     batch writes one per touch, and ORM objects would each be an INSERT … RETURNING."""
     if rows:
-        session.execute(insert(AuditEntry), list(rows))
+        session.connection().execute(_INSERT_AUDIT, list(rows))

@@ -16,7 +16,8 @@ import time
 from collections.abc import Callable, Sequence
 from functools import partial
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col, select
@@ -25,15 +26,16 @@ from cadence.audit_log import audit_row, record_audits
 from cadence.context import AppContext
 from cadence.database import transaction
 from cadence.domain import LIVE_ENROLLMENT_STATES, EnrollmentState, TouchStatus
-from cadence.enrollment import advance, next_touch
+from cadence.enrollment import INSERT_TOUCH, advance, next_touch
 from cadence.errors import (
     DeliveryError,
     DeliveryOutcomeUnknown,
     MailServerUnavailable,
     TransientDeliveryError,
 )
-from cadence.models import Enrollment, Touch
-from cadence.touch_claim import Claimed, claim_touches, prospects_by_id, taken_back
+from cadence.models import ENROLLMENTS, TOUCHES, Enrollment, Touch
+from cadence.store_views import prospect_views
+from cadence.touch_claim import Claimed, claim_touches, taken_back
 from cadence.transitions import fail_touch, move_enrollment, move_touch
 
 log = logging.getLogger(__name__)
@@ -247,6 +249,31 @@ def _record_sent_batch(ctx: AppContext, touch_ids: list[int]) -> None:
             )
 
 
+#: The record's statements, built once (see :mod:`cadence.store_views`).
+_LOCK_ENROLLMENTS_OF_TOUCHES = (
+    sa_select(ENROLLMENTS.c.id, ENROLLMENTS.c.state, ENROLLMENTS.c.cadence)
+    .join(TOUCHES, TOUCHES.c.enrollment_id == ENROLLMENTS.c.id)
+    .where(TOUCHES.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(ENROLLMENTS.c.id)
+    .with_for_update(of=ENROLLMENTS)
+)
+_MARK_SENT = (
+    update(TOUCHES)
+    .where(
+        TOUCHES.c.id.in_(bindparam("ids", expanding=True)),
+        TOUCHES.c.status == TouchStatus.SENDING.value,
+    )
+    .values(status=TouchStatus.SENT.value, sent_at=bindparam("now"))
+    .returning(
+        TOUCHES.c.id,
+        TOUCHES.c.enrollment_id,
+        TOUCHES.c.prospect_id,
+        TOUCHES.c.step,
+        TOUCHES.c.message_id,
+    )
+)
+
+
 def _record_sent(
     ctx: AppContext, session: Session, *, touch_ids: list[int], unplanned: str | None = None
 ) -> None:
@@ -256,29 +283,10 @@ def _record_sent(
     :func:`advance` object by object, to complete or hand over the enrollment. With
     ``unplanned``, the enrollments are paused for that reason instead of planned."""
     now = ctx.clock.now()
-    enrollments = {
-        row.id: row
-        for row in session.execute(
-            select(col(Enrollment.id), col(Enrollment.state), col(Enrollment.cadence))
-            .join(Touch, col(Touch.enrollment_id) == col(Enrollment.id))
-            .where(col(Touch.id).in_(touch_ids))
-            .order_by(col(Enrollment.id))
-            .with_for_update(of=Enrollment)
-        )
-    }
-    recorded = session.execute(
-        update(Touch)
-        .where(col(Touch.id).in_(touch_ids), col(Touch.status) == TouchStatus.SENDING)
-        .values(status=TouchStatus.SENT, sent_at=now)
-        .returning(
-            col(Touch.id),
-            col(Touch.enrollment_id),
-            col(Touch.prospect_id),
-            col(Touch.step),
-            col(Touch.message_id),
-        )
-        .execution_options(synchronize_session=False)
-    ).all()
+    connection = session.connection()
+    ids = {"ids": touch_ids}
+    enrollments = {row.id: row for row in connection.execute(_LOCK_ENROLLMENTS_OF_TOUCHES, ids)}
+    recorded = connection.execute(_MARK_SENT, {**ids, "now": now}).all()
     for touch_id in set(touch_ids) - {row.id for row in recorded}:
         log.warning("touch %s was no longer sending when its send was recorded", touch_id)
     record_audits(
@@ -304,7 +312,7 @@ def _record_sent(
             assert enrollment is not None
             move_enrollment(session, enrollment, EnrollmentState.PAUSED, reason=unplanned, now=now)
         return
-    prospects = prospects_by_id(session, {row.prospect_id for row in live})
+    prospects = prospect_views(session, {row.prospect_id for row in live})
     planned = []
     for row in live:
         cadence = ctx.catalog.cadence(enrollments[row.enrollment_id].cadence)
@@ -330,7 +338,7 @@ def _record_sent(
             now=now,
         )
     if planned:
-        session.execute(insert(Touch), planned)
+        connection.execute(INSERT_TOUCH, planned)
 
 
 #: Why claimed emails the worker never handed to the transport went back to the queue.

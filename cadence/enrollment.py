@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -22,14 +23,15 @@ from cadence.domain import (
     TouchStatus,
 )
 from cadence.errors import ConflictError, InputError
-from cadence.models import Enrollment, Event, Prospect, Task, Touch
+from cadence.models import TOUCHES, Enrollment, Event, Prospect, Task, Touch
 from cadence.scheduling import plan_due_at
+from cadence.store_views import ProspectView, TouchView
 from cadence.suppressions import suppression_reason
 from cadence.transitions import move_enrollment
 
 
 def plan_step(
-    *, cadence: CadenceDefinition, step: Step, prospect: Prospect, anchor: datetime
+    *, cadence: CadenceDefinition, step: Step, prospect: ProspectView, anchor: datetime
 ) -> datetime:
     """The due time of ``step`` for ``prospect``, counted from ``anchor``."""
     return plan_due_at(
@@ -42,11 +44,11 @@ def plan_step(
     )
 
 
-def why_not_contactable(session: Session, prospect: Prospect) -> str | None:
+def why_not_contactable(session: Session, prospect: ProspectView) -> str | None:
     return contact_block(prospect) or suppression_reason(session, prospect.email)
 
 
-def contact_block(prospect: Prospect) -> str | None:
+def contact_block(prospect: ProspectView) -> str | None:
     """What the prospect's own row forbids; suppressions are checked on top of it."""
     if prospect.do_not_contact:
         return "marked do-not-contact"
@@ -72,7 +74,7 @@ def live_enrollments(session: Session, prospect_id: int, *, lock: bool = False) 
 def start_enrollment(
     session: Session,
     *,
-    prospect: Prospect,
+    prospect: ProspectView,
     cadence: CadenceDefinition,
     owner: str,
     now: datetime,
@@ -224,8 +226,8 @@ def advance(
     catalog: Catalog,
     *,
     enrollment: Enrollment,
-    prospect: Prospect,
-    done: Touch,
+    prospect: ProspectView,
+    done: TouchView,
     now: datetime,
 ) -> Touch | None:
     """After ``done`` finished, plan the next step or complete the enrollment.
@@ -267,11 +269,15 @@ def advance(
     return None
 
 
+#: Inserts :func:`next_touch`'s columns, one row or a batch (executemany).
+INSERT_TOUCH = insert(TOUCHES)
+
+
 def next_touch(
     cadence: CadenceDefinition,
     *,
     enrollment_id: int,
-    prospect: Prospect,
+    prospect: ProspectView,
     done_step: int,
     anchor: datetime,
 ) -> dict[str, Any] | None:

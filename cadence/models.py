@@ -7,7 +7,7 @@ SQLite and PostgreSQL behave the same.
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, Table, Text, UniqueConstraint, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -208,3 +208,19 @@ class MailboxDay(SQLModel, table=True):
     started: int = 0
     window_started_at: datetime | None = _when(default=None)
     window_sent: int = 0
+
+
+def _table(model: type[SQLModel]) -> Table:
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
+#: The tables themselves, for the hot path's prebuilt Core statements: a batch's rows read or
+#: written without the ORM's unit of work and identity map.
+PROSPECTS = _table(Prospect)
+ENROLLMENTS = _table(Enrollment)
+TOUCHES = _table(Touch)
+TASKS = _table(Task)
+AUDIT_ENTRIES = _table(AuditEntry)
+SUPPRESSIONS = _table(Suppression)

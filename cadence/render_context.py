@@ -8,11 +8,11 @@ from typing import Any
 
 from cadence.catalog import Catalog
 from cadence.config_files import Sender
-from cadence.models import Prospect
+from cadence.store_views import ProspectView
 
 
 def template_context(
-    prospect: Prospect,
+    prospect: ProspectView,
     catalog: Catalog,
     sender: Sender,
     *,

@@ -3,15 +3,23 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, select
 
 from cadence.audit_log import record_audit
-from cadence.models import Suppression
+from cadence.models import SUPPRESSIONS, Suppression
 
 
 def suppression_reason(session: Session, email: str) -> str | None:
     """Why ``email`` may not be contacted (address or whole domain), or None."""
     return suppression_reasons(session, [email]).get(email)
+
+
+#: Built once: a worker runs it for every batch it claims.
+_SUPPRESSED_VALUES = sa_select(SUPPRESSIONS.c.value, SUPPRESSIONS.c.reason).where(
+    SUPPRESSIONS.c.value.in_(bindparam("values", expanding=True))
+)
 
 
 def suppression_reasons(session: Session, emails: Iterable[str]) -> dict[str, str]:
@@ -22,7 +30,7 @@ def suppression_reasons(session: Session, emails: Iterable[str]) -> dict[str, st
         return {}
     rows = {
         row.value: row
-        for row in session.exec(select(Suppression).where(col(Suppression.value).in_(values)))
+        for row in session.connection().execute(_SUPPRESSED_VALUES, {"values": list(values)})
     }
     found = {}
     for email, (address, domain) in keys.items():

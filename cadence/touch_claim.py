@@ -8,20 +8,21 @@ claim costs a few statements and one commit per batch, not per touch.
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlalchemy import Update, bindparam, insert, select, update
+from sqlmodel import Session
 
-from cadence.audit_log import record_audit
+from cadence.audit_log import audit_row, record_audits
 from cadence.business_calendar import BusinessCalendar
 from cadence.config_files import Sender
 from cadence.context import AppContext
 from cadence.domain import CadenceDefinition, Delay, EnrollmentState, Step, Thread, TouchStatus
-from cadence.enrollment import advance, contact_block, plan_step
+from cadence.enrollment import INSERT_TOUCH, advance, contact_block, next_touch, plan_step
 from cadence.errors import RenderError
 from cadence.messages import (
     OutgoingEmail,
@@ -31,11 +32,18 @@ from cadence.messages import (
     quote_below,
     reply_subject,
 )
-from cadence.models import Enrollment, Prospect, Task, Touch
+from cadence.models import TASKS, TOUCHES, Enrollment, Touch
 from cadence.render_context import template_context
 from cadence.rendering import RenderedContent
 from cadence.scheduling import is_open
 from cadence.send_limits import MailboxAllowance
+from cadence.store_views import (
+    EnrollmentView,
+    ProspectView,
+    TouchView,
+    locked_touch_views,
+    prospect_views,
+)
 from cadence.suppressions import suppression_reasons
 from cadence.transitions import fail_touch, move_enrollment, move_touch
 
@@ -49,32 +57,7 @@ class Claimed:
     message: EmailMessage | None
 
 
-def locked_touches(
-    session: Session, touch_ids: Sequence[int]
-) -> dict[int, tuple[Touch, Enrollment]]:
-    """The touches and their enrollments, the enrollment rows locked first (the lock a halt
-    takes), in id order so two batches never wait on each other in a cycle, and the touches
-    read after the lock, so their status is the committed one."""
-    if not touch_ids:
-        return {}
-    enrollments = {
-        e.id: e
-        for e in session.exec(
-            select(Enrollment)
-            .join(Touch, col(Touch.enrollment_id) == col(Enrollment.id))
-            .where(col(Touch.id).in_(touch_ids))
-            .order_by(col(Enrollment.id))
-            .with_for_update(of=Enrollment)
-            .execution_options(populate_existing=True)
-        )
-    }
-    touches = session.exec(
-        select(Touch).where(col(Touch.id).in_(touch_ids)).execution_options(populate_existing=True)
-    )
-    return {t.id: (t, enrollments[t.enrollment_id]) for t in touches if t.id is not None}
-
-
-def taken_back(enrollment: Enrollment) -> tuple[TouchStatus, str | None]:
+def taken_back(enrollment: EnrollmentView) -> tuple[TouchStatus, str | None]:
     """Where a touch goes whose enrollment stopped being active before it left: back to
     scheduled for after a pause's resume; cancelled, never sent, when stopped."""
     if enrollment.state == EnrollmentState.PAUSED:
@@ -82,20 +65,13 @@ def taken_back(enrollment: Enrollment) -> tuple[TouchStatus, str | None]:
     return TouchStatus.CANCELLED, f"enrollment {enrollment.state}"
 
 
-def prospects_by_id(session: Session, ids: set[int]) -> dict[int, Prospect]:
-    if not ids:
-        return {}
-    rows = session.exec(select(Prospect).where(col(Prospect.id).in_(ids)))
-    return {p.id: p for p in rows if p.id is not None}
-
-
 @dataclass(frozen=True)
 class _Work:
     """One touch being claimed, with everything its checks and its rendering read."""
 
-    touch: Touch
-    enrollment: Enrollment
-    prospect: Prospect
+    touch: TouchView
+    enrollment: EnrollmentView
+    prospect: ProspectView
     cadence: CadenceDefinition
     step: Step
     sender: Sender
@@ -121,6 +97,90 @@ class _Batch:
     sent_emails: Mapping[int, Mapping[int, _SentEmail]]
 
 
+#: The columns a claim sets on an email it moves to ``sending``, or on a task's touch it
+#: marks ``sent``; one statement shape each, so a batch is one executemany.
+_EMAIL_COLUMNS = ("status", "attempts", "started_at", "template_version", "message_id",
+                  "subject", "body", "in_reply_to", "references")  # fmt: skip
+_TASK_COLUMNS = ("status", "attempts", "started_at", "template_version", "sent_at", "subject",
+                 "body")  # fmt: skip
+#: A touch that may not start now, back to ``scheduled`` for its next open slot.
+_LATER_COLUMNS = ("status", "reason", "due_at")
+
+
+def _by_id(columns: tuple[str, ...]) -> Update:
+    return (
+        update(TOUCHES)
+        .where(TOUCHES.c.id == bindparam("touch_id"))
+        .values({name: bindparam(f"new_{name}") for name in columns})
+    )
+
+
+_INSERT_TASK = insert(TASKS)
+_SENDING, _TASK_ISSUED, _LATER = (
+    _by_id(columns) for columns in (_EMAIL_COLUMNS, _TASK_COLUMNS, _LATER_COLUMNS)
+)
+
+
+@dataclass
+class _Writes:
+    """The batch's usual outcomes (an email to send, a task issued), written when the claim
+    ends with one executemany per kind: through ORM objects each touch flushed an UPDATE
+    of its own, and each task an INSERT, its audit entry another, its next touch a third.
+    The rare outcomes (held back, failed, skipped) still go through the ORM helpers."""
+
+    emails: list[dict[str, Any]] = field(default_factory=list)
+    task_touches: list[dict[str, Any]] = field(default_factory=list)
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    audits: list[dict[str, Any]] = field(default_factory=list)
+    next_touches: list[dict[str, Any]] = field(default_factory=list)
+    later: list[dict[str, Any]] = field(default_factory=list)
+
+    def touch(self, into: list[dict[str, Any]], touch_id: int, **values: Any) -> None:
+        into.append({"touch_id": touch_id, **{f"new_{k}": v for k, v in values.items()}})
+
+    def started(
+        self, into: list[dict[str, Any]], work: _Work, rendered: "_Rendered", **values: Any
+    ) -> None:
+        """A touch that starts now: one more attempt, made with this template version."""
+        assert work.touch.id is not None
+        self.touch(
+            into,
+            work.touch.id,
+            attempts=work.touch.attempts + 1,
+            started_at=work.now,
+            template_version=rendered.template_version,
+            **values,
+        )
+
+    def write(self, session: Session) -> None:
+        connection = session.connection()
+        for rows, statement in (
+            (self.emails, _SENDING),
+            (self.task_touches, _TASK_ISSUED),
+            (self.later, _LATER),
+            (self.tasks, _INSERT_TASK),
+            (self.next_touches, INSERT_TOUCH),
+        ):
+            if rows:
+                connection.execute(statement, rows)
+        record_audits(session, self.audits)
+
+
+_SENT_EMAILS = select(
+    TOUCHES.c.enrollment_id,
+    TOUCHES.c.step,
+    TOUCHES.c.message_id,
+    TOUCHES.c.references,
+    TOUCHES.c.subject,
+    TOUCHES.c.body,
+    TOUCHES.c.sent_at,
+).where(
+    TOUCHES.c.enrollment_id.in_(bindparam("ids", expanding=True)),
+    TOUCHES.c.channel == "email",
+    TOUCHES.c.status == TouchStatus.SENT.value,
+)
+
+
 def _sent_emails(session: Session, works: list[_Work]) -> dict[int, dict[int, _SentEmail]]:
     """The sent emails of every enrollment with a reply-thread step in the batch, in one
     query (one a touch before): the parent each reply quotes is among them."""
@@ -128,21 +188,7 @@ def _sent_emails(session: Session, works: list[_Work]) -> dict[int, dict[int, _S
     found: dict[int, dict[int, _SentEmail]] = {}
     if not enrollment_ids:
         return found
-    rows = session.execute(
-        sa_select(
-            col(Touch.enrollment_id),
-            col(Touch.step),
-            col(Touch.message_id),
-            col(Touch.references),
-            col(Touch.subject),
-            col(Touch.body),
-            col(Touch.sent_at),
-        ).where(
-            col(Touch.enrollment_id).in_(enrollment_ids),
-            col(Touch.channel) == "email",
-            col(Touch.status) == TouchStatus.SENT,
-        )
-    )
+    rows = session.connection().execute(_SENT_EMAILS, {"ids": list(enrollment_ids)})
     for enrollment_id, step, *fields in rows:
         found.setdefault(enrollment_id, {})[step] = _SentEmail(*fields)
     return found
@@ -154,9 +200,9 @@ def claim_touches(
     """For each touch: check, render and move it to ``sending`` (or issue its task); else
     say why not. Every touch of the batch shares the caller's transaction."""
     now = ctx.clock.now()
-    found = locked_touches(session, touch_ids)
+    found = locked_touch_views(session, touch_ids)
     outcomes: dict[int, Claimed | str] = {}
-    ready: list[tuple[Touch, Enrollment]] = []
+    ready: list[tuple[TouchView, EnrollmentView]] = []
     for touch_id in touch_ids:
         if touch_id not in found:
             outcomes[touch_id] = "skipped:unknown-touch"
@@ -165,14 +211,15 @@ def claim_touches(
         if touch.status != TouchStatus.QUEUED:
             outcomes[touch_id] = f"skipped:{touch.status}"
         elif enrollment.state != EnrollmentState.ACTIVE:
-            touch.status, touch.reason = taken_back(enrollment)
-            session.add(touch)
+            model = _model(session, Touch, touch_id)
+            model.status, model.reason = taken_back(enrollment)
+            session.add(model)
             outcomes[touch_id] = f"skipped:enrollment-{enrollment.state}"
         else:
             ready.append((touch, enrollment))
     if not ready:
         return outcomes
-    prospects = prospects_by_id(session, {t.prospect_id for t, _ in ready})
+    prospects = prospect_views(session, {t.prospect_id for t, _ in ready})
     works = []
     for touch, enrollment in ready:
         cadence = ctx.catalog.cadence(enrollment.cadence)
@@ -194,78 +241,110 @@ def claim_touches(
         ),
         sent_emails=_sent_emails(session, works),
     )
+    writes = _Writes()
     with session.no_autoflush:
         for work in works:
             assert work.touch.id is not None
-            outcomes[work.touch.id] = _claim_one(ctx, session, work, batch)
+            outcomes[work.touch.id] = _claim_one(ctx, session, work, batch, writes)
+    writes.write(session)
     return outcomes
 
 
-def _claim_one(ctx: AppContext, session: Session, work: _Work, batch: _Batch) -> Claimed | str:
-    held = _held_back(session, work, batch)
+def _claim_one(
+    ctx: AppContext, session: Session, work: _Work, batch: _Batch, writes: _Writes
+) -> Claimed | str:
+    held = _held_back(session, work, batch, writes)
     if held is not None:
         return held
     rendered = _render(ctx, session, work)
     if isinstance(rendered, str):
         return rendered
-    work.touch.attempts += 1
-    work.touch.started_at = work.now
     if work.step.kind.is_task:
-        return _issue_task(ctx, session, work, rendered)
-    return _prepare_email(ctx, session, work, rendered, batch)
+        return _issue_task(ctx, session, work, rendered, writes)
+    return _prepare_email(ctx, session, work, rendered, batch, writes)
 
 
-def _later(session: Session, work: _Work, not_before: datetime, reason: str | None) -> None:
+_M = TypeVar("_M", Touch, Enrollment)
+
+
+def _model(session: Session, model: type[_M], row_id: int | None) -> _M:
+    """The row as a model, for an outcome that changes it through the audited transitions
+    (held back, failed, skipped); its enrollment is locked already."""
+    found = session.get(model, row_id)
+    assert found is not None
+    return found
+
+
+def _models(session: Session, work: _Work) -> tuple[Touch, Enrollment]:
+    return (
+        _model(session, Touch, work.touch.id),
+        _model(session, Enrollment, work.enrollment.id),
+    )
+
+
+def _later(writes: _Writes, work: _Work, not_before: datetime, reason: str | None) -> None:
     """Back to ``scheduled`` at the step's next open slot from ``not_before``."""
-    work.touch.status = TouchStatus.SCHEDULED
-    work.touch.reason = reason
-    work.touch.due_at = plan_step(
+    assert work.touch.id is not None
+    due_at = plan_step(
         cadence=work.cadence,
         step=replace(work.step, delay=Delay()),
         prospect=work.prospect,
         anchor=not_before,
     )
-    session.add(work.touch)
+    writes.touch(
+        writes.later,
+        work.touch.id,
+        status=TouchStatus.SCHEDULED.value,
+        reason=reason,
+        due_at=due_at,
+    )
 
 
-def _held_back(session: Session, work: _Work, batch: _Batch) -> str | None:
+def _held_back(session: Session, work: _Work, batch: _Batch, writes: _Writes) -> str | None:
     """Why this touch may not start now (outside its window, prospect not contactable, out of
     attempts, over a send limit), having rescheduled, skipped or failed it; else None."""
-    touch, enrollment, prospect, now = work.touch, work.enrollment, work.prospect, work.now
+    touch, prospect, now = work.touch, work.prospect, work.now
     calendar = BusinessCalendar(prospect.country) if work.cadence.business_days else None
     window = work.cadence.window_for(work.step)
     if not is_open(now, window, ZoneInfo(prospect.timezone), calendar):
-        _later(session, work, now, touch.reason)
+        _later(writes, work, now, touch.reason)
         return "skipped:outside-window"
     blocked = contact_block(prospect) or batch.suppressed.get(prospect.email)
     if blocked:
-        move_touch(session, touch, TouchStatus.SKIPPED, reason=blocked, now=now)
+        touch_model, enrollment = _models(session, work)
+        move_touch(session, touch_model, TouchStatus.SKIPPED, reason=blocked, now=now)
         move_enrollment(session, enrollment, EnrollmentState.HALTED, reason=blocked, now=now)
         return "skipped:not-contactable"
     if touch.attempts >= MAX_ATTEMPTS:
         why = f"gave up after {touch.attempts} attempts: {touch.reason or 'transient errors'}"
-        fail_touch(session, touch, enrollment, why, now, pause=True)
+        fail_touch(session, *_models(session, work), why, now, pause=True)
         return "failed"
     if not work.step.kind.is_task:
         limited = batch.allowance.take(work.sender, now=now)
         if limited is not None:
-            _later(session, work, limited.not_before, f"moved: {limited.reason}")
+            _later(writes, work, limited.not_before, f"moved: {limited.reason}")
             return "skipped:send-limit"
     return None
 
 
-def _render(ctx: AppContext, session: Session, work: _Work) -> RenderedContent | str:
+@dataclass(frozen=True)
+class _Rendered:
+    content: RenderedContent
+    template_version: str
+
+
+def _render(ctx: AppContext, session: Session, work: _Work) -> _Rendered | str:
     """The touch's text for this prospect; a blocked, missing or failing template fails the
     touch and pauses the enrollment, and nothing is sent."""
-    touch, enrollment, now = work.touch, work.enrollment, work.now
+    touch, now = work.touch, work.now
     if touch.template in ctx.catalog.blocked:
         why = f"template {touch.template} fails lint ({ctx.catalog.blocked[touch.template]}); "
-        fail_touch(session, touch, enrollment, why + "fix it and resume", now, pause=True)
+        fail_touch(session, *_models(session, work), why + "fix it and resume", now, pause=True)
         return "failed:lint"
     template = ctx.catalog.templates.get(touch.template)
     if template is None:
         why = f"template {touch.template!r} no longer exists"
-        fail_touch(session, touch, enrollment, why, now, pause=True)
+        fail_touch(session, *_models(session, work), why, now, pause=True)
         return "failed:template"
     context = template_context(
         work.prospect,
@@ -278,10 +357,9 @@ def _render(ctx: AppContext, session: Session, work: _Work) -> RenderedContent |
     try:
         rendered = ctx.catalog.renderer.render(touch.template, context)
     except RenderError as exc:
-        fail_touch(session, touch, enrollment, f"render failed: {exc}", now, pause=True)
+        fail_touch(session, *_models(session, work), f"render failed: {exc}", now, pause=True)
         return "failed:render"
-    touch.template_version = template.version
-    return rendered
+    return _Rendered(rendered, template.version)
 
 
 def _unsubscribe_url(ctx: AppContext, work: _Work) -> str:
@@ -290,52 +368,76 @@ def _unsubscribe_url(ctx: AppContext, work: _Work) -> str:
 
 
 def _issue_task(
-    ctx: AppContext, session: Session, work: _Work, rendered: RenderedContent
+    ctx: AppContext, session: Session, work: _Work, rendered: _Rendered, writes: _Writes
 ) -> Claimed:
     """A call or LinkedIn step becomes a task for the owner and counts as done at once: a
-    task never holds the cadence back."""
+    task never holds the cadence back, its next step counting from the task's due time."""
     touch, step, now = work.touch, work.step, work.now
-    assert touch.id is not None
-    touch.status = TouchStatus.SENT
-    touch.sent_at = now
-    touch.subject = rendered.subject or f"{step.channel.value} {work.prospect.email}"
-    touch.body = rendered.body
-    session.add(touch)
-    session.add(
-        Task(
-            touch_id=touch.id,
+    assert touch.id is not None and work.enrollment.id is not None
+    title = rendered.content.subject or f"{step.channel.value} {work.prospect.email}"
+    writes.started(
+        writes.task_touches,
+        work,
+        rendered,
+        status=TouchStatus.SENT.value,
+        sent_at=now,
+        subject=title,
+        body=rendered.content.body,
+    )
+    writes.tasks.append(
+        {
+            "touch_id": touch.id,
+            "prospect_id": touch.prospect_id,
+            "owner": work.enrollment.owner,
+            "channel": step.channel.value,
+            "title": title,
+            "instructions": rendered.content.body,
+            "due_at": touch.due_at,
+            "status": "open",
+            "outcome": None,
+            "done_at": None,
+        }
+    )
+    writes.audits.append(
+        audit_row(
+            at=now,
+            action="task:created",
             prospect_id=touch.prospect_id,
-            owner=work.enrollment.owner,
-            channel=step.channel,
-            title=touch.subject,
-            instructions=rendered.body,
-            due_at=touch.due_at,
+            enrollment_id=work.enrollment.id,
+            touch_id=touch.id,
+            before="queued",
+            after="sent",
+            reason=f"{step.channel.value} task for {work.enrollment.owner}",
         )
     )
-    record_audit(
-        session,
-        at=now,
-        action="task:created",
-        prospect_id=touch.prospect_id,
+    upcoming = next_touch(
+        work.cadence,
         enrollment_id=work.enrollment.id,
-        touch_id=touch.id,
-        before="queued",
-        after="sent",
-        reason=f"{step.channel.value} task for {work.enrollment.owner}",
-    )
-    advance(
-        session,
-        ctx.catalog,
-        enrollment=work.enrollment,
         prospect=work.prospect,
-        done=touch,
-        now=now,
+        done_step=touch.step,
+        anchor=touch.due_at,
     )
+    if upcoming is not None:
+        writes.next_touches.append(upcoming)
+    else:  # the last step: complete the enrollment, or hand it over
+        advance(
+            session,
+            ctx.catalog,
+            enrollment=_model(session, Enrollment, work.enrollment.id),
+            prospect=work.prospect,
+            done=touch,
+            now=now,
+        )
     return Claimed(touch.id, None)
 
 
 def _prepare_email(
-    ctx: AppContext, session: Session, work: _Work, rendered: RenderedContent, batch: _Batch
+    ctx: AppContext,
+    session: Session,
+    work: _Work,
+    rendered: _Rendered,
+    batch: _Batch,
+    writes: _Writes,
 ) -> Claimed | str:
     """Thread, quote and compose the email; the touch is ``sending`` with its Message-ID
     when this transaction commits, before anything leaves."""
@@ -345,35 +447,44 @@ def _prepare_email(
     replying = work.step.thread is Thread.REPLY
     parent = _thread_parent(batch, touch, display) if replying else None
     if replying and parent is None:
-        touch.status = TouchStatus.SKIPPED
-        touch.reason = "reply step has no earlier sent email in this enrollment to reply to"
-        session.add(touch)
+        skipped, enrollment = _models(session, work)
+        skipped.attempts += 1
+        skipped.started_at = now
+        skipped.template_version = rendered.template_version
+        skipped.status = TouchStatus.SKIPPED
+        skipped.reason = "reply step has no earlier sent email in this enrollment to reply to"
+        session.add(skipped)
         advance(
             session,
             ctx.catalog,
-            enrollment=work.enrollment,
+            enrollment=enrollment,
             prospect=prospect,
-            done=touch,
+            done=skipped,
             now=now,
         )
         return "skipped:no-thread"
-    subject = rendered.subject or ""
-    body = rendered.body
+    subject = rendered.content.subject or ""
+    body = rendered.content.body
     if parent is not None:
-        subject = rendered.subject or reply_subject(parent.subject)
-        body = quote_below(rendered.body, parent)
+        subject = rendered.content.subject or reply_subject(parent.subject)
+        body = quote_below(rendered.content.body, parent)
     domain = ctx.catalog.team.company.domain
-    touch.message_id = touch.message_id or new_message_id(touch.id, domain)
-    touch.subject = subject
-    touch.body = body
-    touch.in_reply_to = parent.message_id if parent else None
-    touch.references = " ".join((*parent.references, parent.message_id)) if parent else None
-    touch.status = TouchStatus.SENDING
-    session.add(touch)
+    message_id = touch.message_id or new_message_id(touch.id, domain)
+    writes.started(
+        writes.emails,
+        work,
+        rendered,
+        status=TouchStatus.SENDING.value,
+        message_id=message_id,
+        subject=subject,
+        body=body,
+        in_reply_to=parent.message_id if parent else None,
+        references=" ".join((*parent.references, parent.message_id)) if parent else None,
+    )
     message = compose(
         OutgoingEmail(
             touch_id=touch.id,
-            message_id=touch.message_id,
+            message_id=message_id,
             sender_name=sender.full_name,
             sender_email=str(sender.email),
             recipient_name=" ".join(p for p in (prospect.first_name, prospect.last_name) if p),
@@ -390,7 +501,7 @@ def _prepare_email(
     return Claimed(touch.id, message)
 
 
-def _thread_parent(batch: _Batch, touch: Touch, sender_display: str) -> ThreadParent | None:
+def _thread_parent(batch: _Batch, touch: TouchView, sender_display: str) -> ThreadParent | None:
     """The last email sent in this enrollment before the touch's step."""
     sent = batch.sent_emails.get(touch.enrollment_id, {})
     earlier_steps = [step for step in sent if step < touch.step]

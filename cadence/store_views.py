@@ -1,0 +1,131 @@
+"""Read-only views of store rows, for the worker's hot path.
+
+A claim reads each batch's touches, enrollments and prospects. Built as ORM objects (identity
+map, instrumented attributes, a JSON column parsed into a tracked dict) those rows cost more
+than the rest of the claim. These views are plain SQLAlchemy rows with the models' attribute
+names, typed by the protocols below; the ORM models satisfy the protocols too, so the pure
+planning and rendering code takes either. A row that must change is loaded as a model then.
+"""
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any, Protocol, cast
+
+from sqlalchemy import bindparam, select
+from sqlmodel import Session
+
+from cadence.models import ENROLLMENTS as _ENROLLMENTS
+from cadence.models import PROSPECTS as _PROSPECTS
+from cadence.models import TOUCHES as _TOUCHES
+
+
+class ProspectView(Protocol):
+    """What planning, rendering and the contact checks read of a prospect."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def first_name(self) -> str: ...
+    @property
+    def last_name(self) -> str: ...
+    @property
+    def company(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def persona(self) -> str | None: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def country(self) -> str | None: ...
+    @property
+    def stage(self) -> str: ...
+    @property
+    def custom(self) -> dict[str, str]: ...
+    @property
+    def do_not_contact(self) -> bool: ...
+    @property
+    def email_status(self) -> str: ...
+    @property
+    def unsubscribe_token(self) -> str: ...
+
+
+class EnrollmentView(Protocol):
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def prospect_id(self) -> int: ...
+    @property
+    def cadence(self) -> str: ...
+    @property
+    def owner(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+
+
+class TouchView(Protocol):
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def enrollment_id(self) -> int: ...
+    @property
+    def prospect_id(self) -> int: ...
+    @property
+    def step(self) -> int: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def template(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def due_at(self) -> datetime: ...
+    @property
+    def sent_at(self) -> datetime | None: ...
+    @property
+    def message_id(self) -> str | None: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def attempts(self) -> int: ...
+
+
+#: Built once: a statement object built per call cost more in SQLAlchemy (construction and
+#: cache key) than the database took to run it. ``ids`` is an expanding IN.
+_PROSPECTS_BY_ID = select(_PROSPECTS).where(_PROSPECTS.c.id.in_(bindparam("ids", expanding=True)))
+_LOCK_ENROLLMENTS_OF_TOUCHES = (
+    select(_ENROLLMENTS)
+    .join(_TOUCHES, _TOUCHES.c.enrollment_id == _ENROLLMENTS.c.id)
+    .where(_TOUCHES.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_ENROLLMENTS.c.id)
+    .with_for_update(of=_ENROLLMENTS)
+)
+_TOUCHES_BY_ID = select(_TOUCHES).where(_TOUCHES.c.id.in_(bindparam("ids", expanding=True)))
+
+
+def prospect_views(session: Session, ids: Collection[int]) -> dict[int, ProspectView]:
+    if not ids:
+        return {}
+    rows = session.connection().execute(_PROSPECTS_BY_ID, {"ids": list(ids)})
+    return {row.id: cast(ProspectView, row) for row in rows}
+
+
+def locked_touch_views(
+    session: Session, touch_ids: Collection[int]
+) -> dict[int, tuple[TouchView, EnrollmentView]]:
+    """The touches and their enrollments, the enrollment rows locked first (the lock a halt
+    takes), in id order so two batches never wait on each other in a cycle, and the touches
+    read after the lock, so their status is the committed one."""
+    if not touch_ids:
+        return {}
+    ids = {"ids": list(touch_ids)}
+    connection = session.connection()
+    enrollments: dict[int, Any] = {
+        row.id: row for row in connection.execute(_LOCK_ENROLLMENTS_OF_TOUCHES, ids)
+    }
+    return {
+        row.id: (cast(TouchView, row), cast(EnrollmentView, enrollments[row.enrollment_id]))
+        for row in connection.execute(_TOUCHES_BY_ID, ids)
+    }
