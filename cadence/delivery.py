@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
+from typing import cast
 
 from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
@@ -26,7 +27,7 @@ from cadence.audit_log import audit_row, record_audits
 from cadence.context import AppContext
 from cadence.database import transaction
 from cadence.domain import LIVE_ENROLLMENT_STATES, EnrollmentState, TouchStatus
-from cadence.enrollment import INSERT_TOUCH, advance, next_touch
+from cadence.enrollment import INSERT_TOUCH, complete_enrollments, next_touch
 from cadence.errors import (
     DeliveryError,
     DeliveryOutcomeUnknown,
@@ -34,7 +35,7 @@ from cadence.errors import (
     TransientDeliveryError,
 )
 from cadence.models import ENROLLMENTS, TOUCHES, Enrollment, Touch
-from cadence.store_views import prospect_views
+from cadence.store_views import EnrollmentView, prospect_views
 from cadence.touch_claim import Claimed, claim_touches, taken_back
 from cadence.transitions import fail_touch, move_enrollment, move_touch
 
@@ -251,7 +252,13 @@ def _record_sent_batch(ctx: AppContext, touch_ids: list[int]) -> None:
 
 #: The record's statements, built once (see :mod:`cadence.store_views`).
 _LOCK_ENROLLMENTS_OF_TOUCHES = (
-    sa_select(ENROLLMENTS.c.id, ENROLLMENTS.c.state, ENROLLMENTS.c.cadence)
+    sa_select(
+        ENROLLMENTS.c.id,
+        ENROLLMENTS.c.prospect_id,
+        ENROLLMENTS.c.cadence,
+        ENROLLMENTS.c.owner,
+        ENROLLMENTS.c.state,
+    )
     .join(TOUCHES, TOUCHES.c.enrollment_id == ENROLLMENTS.c.id)
     .where(TOUCHES.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(ENROLLMENTS.c.id)
@@ -279,13 +286,16 @@ def _record_sent(
 ) -> None:
     """Record the sends with set-based statements: the enrollments locked (as a halt locks
     them), one UPDATE … RETURNING for the touches, one executemany for their audit entries,
-    and the next touches inserted together. Only a cadence's last step goes through
-    :func:`advance` object by object, to complete or hand over the enrollment. With
-    ``unplanned``, the enrollments are paused for that reason instead of planned."""
+    and the next touches inserted together; the enrollments whose last step this was are
+    completed (and handed over) together too. With ``unplanned``, the enrollments are
+    paused for that reason instead of planned."""
     now = ctx.clock.now()
     connection = session.connection()
     ids = {"ids": touch_ids}
-    enrollments = {row.id: row for row in connection.execute(_LOCK_ENROLLMENTS_OF_TOUCHES, ids)}
+    enrollments: dict[int, EnrollmentView] = {
+        row.id: cast(EnrollmentView, row)
+        for row in connection.execute(_LOCK_ENROLLMENTS_OF_TOUCHES, ids)
+    }
     recorded = connection.execute(_MARK_SENT, {**ids, "now": now}).all()
     for touch_id in set(touch_ids) - {row.id for row in recorded}:
         log.warning("touch %s was no longer sending when its send was recorded", touch_id)
@@ -308,37 +318,29 @@ def _record_sent(
     live = [r for r in recorded if enrollments[r.enrollment_id].state in LIVE_ENROLLMENT_STATES]
     if unplanned is not None:
         for row in live:
-            enrollment = session.get(Enrollment, row.enrollment_id)
-            assert enrollment is not None
-            move_enrollment(session, enrollment, EnrollmentState.PAUSED, reason=unplanned, now=now)
+            paused = session.get(Enrollment, row.enrollment_id)
+            assert paused is not None
+            move_enrollment(session, paused, EnrollmentState.PAUSED, reason=unplanned, now=now)
         return
     prospects = prospect_views(session, {row.prospect_id for row in live})
     planned = []
+    finished = []
     for row in live:
-        cadence = ctx.catalog.cadence(enrollments[row.enrollment_id].cadence)
+        enrollment = enrollments[row.enrollment_id]
         upcoming = next_touch(
-            cadence,
+            ctx.catalog.cadence(enrollment.cadence),
             enrollment_id=row.enrollment_id,
             prospect=prospects[row.prospect_id],
             done_step=row.step,
             anchor=now,
         )
-        if upcoming is not None:
+        if upcoming is None:
+            finished.append((enrollment, prospects[row.prospect_id]))
+        else:
             planned.append(upcoming)
-            continue
-        enrollment = session.get(Enrollment, row.enrollment_id)
-        done = session.get(Touch, row.id)
-        assert enrollment is not None and done is not None
-        advance(
-            session,
-            ctx.catalog,
-            enrollment=enrollment,
-            prospect=prospects[row.prospect_id],
-            done=done,
-            now=now,
-        )
     if planned:
         connection.execute(INSERT_TOUCH, planned)
+    complete_enrollments(session, ctx.catalog, finished, now=now)
 
 
 #: Why claimed emails the worker never handed to the transport went back to the queue.

@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from cadence.audit_log import record_audit
+from cadence.audit_log import SYSTEM, audit_row, record_audits
 from cadence.business_calendar import BusinessCalendar
 from cadence.catalog import Catalog
 from cadence.domain import (
@@ -23,11 +24,10 @@ from cadence.domain import (
     TouchStatus,
 )
 from cadence.errors import ConflictError, InputError
-from cadence.models import TOUCHES, Enrollment, Event, Prospect, Task, Touch
+from cadence.models import ENROLLMENTS, TOUCHES, Enrollment, Event, Prospect, Task, Touch
 from cadence.scheduling import plan_due_at
-from cadence.store_views import ProspectView, TouchView
-from cadence.suppressions import suppression_reason
-from cadence.transitions import move_enrollment
+from cadence.store_views import EnrollmentView, ProspectView, TouchView
+from cadence.suppressions import suppression_reason, suppression_reasons
 
 
 def plan_step(
@@ -71,51 +71,71 @@ def live_enrollments(session: Session, prospect_id: int, *, lock: bool = False) 
     return list(session.exec(query))
 
 
-def start_enrollment(
+@dataclass(frozen=True)
+class EnrollmentStart:
+    prospect: ProspectView
+    owner: str
+
+
+def start_enrollments(
     session: Session,
     *,
-    prospect: ProspectView,
     cadence: CadenceDefinition,
-    owner: str,
+    starts: Sequence[EnrollmentStart],
     now: datetime,
     actor: str,
     reason: str | None = None,
-) -> Enrollment:
-    """Create the enrollment and its first touch in the caller's transaction."""
-    assert prospect.id is not None
-    enrollment = Enrollment(
-        prospect_id=prospect.id,
-        cadence=cadence.name,
-        owner=owner,
-        state=EnrollmentState.ACTIVE,
-        enrolled_at=now,
-        updated_at=now,
+) -> None:
+    """Create the enrollments and their first touches in the caller's transaction: one
+    statement each for the enrollments, their touches and their audit entries, however many
+    (a list enrolled at once, a worker's batch of hand-overs). Each prospect at most once.
+    Raises ``IntegrityError`` if a prospect is already live in the cadence (a concurrent
+    enrollment)."""
+    if not starts:
+        return
+    connection = session.connection()
+    made = connection.execute(
+        _INSERT_ENROLLMENT,
+        [
+            {
+                "prospect_id": start.prospect.id,
+                "cadence": cadence.name,
+                "owner": start.owner,
+                "state": EnrollmentState.ACTIVE.value,
+                "reason": None,
+                "enrolled_at": now,
+                "updated_at": now,
+                "first_touch_deadline": None,
+                "resume_at": None,
+            }
+            for start in starts
+        ],
     )
-    session.add(enrollment)
-    session.flush()
-    assert enrollment.id is not None
-    first = cadence.steps[0]
-    session.add(
-        Touch(
-            enrollment_id=enrollment.id,
-            prospect_id=prospect.id,
-            step=1,
-            channel=first.channel,
-            template=first.template_for(f"{enrollment.id}:{first.number}"),
-            due_at=plan_step(cadence=cadence, step=first, prospect=prospect, anchor=now),
+    enrollment_of = {prospect_id: enrollment_id for prospect_id, enrollment_id in made}
+    started = [(enrollment_of[start.prospect.id], start) for start in starts]
+    first_touches = []
+    for enrollment_id, start in started:
+        first = next_touch(
+            cadence, enrollment_id=enrollment_id, prospect=start.prospect, done_step=0, anchor=now
         )
-    )
-    record_audit(
+        assert first is not None  # a cadence has at least one step
+        first_touches.append(first)
+    connection.execute(INSERT_TOUCH, first_touches)
+    record_audits(
         session,
-        at=now,
-        actor=actor,
-        action="enrolled",
-        prospect_id=prospect.id,
-        enrollment_id=enrollment.id,
-        after=f"{cadence.name}:active",
-        reason=reason,
+        [
+            audit_row(
+                at=now,
+                actor=actor,
+                action="enrolled",
+                prospect_id=start.prospect.id,
+                enrollment_id=enrollment_id,
+                after=f"{cadence.name}:active",
+                reason=reason,
+            )
+            for enrollment_id, start in started
+        ],
     )
-    return enrollment
 
 
 @dataclass(frozen=True)
@@ -152,7 +172,10 @@ def enroll(
     found = {
         p.email: p for p in session.exec(select(Prospect).where(col(Prospect.email).in_(wanted)))
     }
-    replied = _conversations(session, [p.id for p in found.values() if p.id is not None])
+    ids = [p.id for p in found.values() if p.id is not None]
+    replied = _conversations(session, ids)
+    suppressed = suppression_reasons(session, list(found))
+    live_here = _live_in(session, ids, cadence.name)
     problems = []
     already: list[str] = []
     for email in wanted:
@@ -163,7 +186,7 @@ def enroll(
             )
             continue
         assert prospect.id is not None
-        blocked = why_not_contactable(session, prospect)
+        blocked = contact_block(prospect) or suppressed.get(email)
         if blocked:
             problems.append(f"{email}: cannot be contacted: {blocked}")
         if prospect.id in replied and not allow_replied:
@@ -177,29 +200,32 @@ def enroll(
                 f"{email}: stage {prospect.stage} is below {cadence.name}'s minimum "
                 f"{cadence.min_stage}"
             )
-        if any(e.cadence == cadence.name for e in live_enrollments(session, prospect.id)):
+        if prospect.id in live_here:
             already.append(email)
     if problems:
         raise InputError("nothing enrolled:\n" + "\n".join(problems))
     fresh = [email for email in wanted if email not in already]
-    for email in fresh:
-        prospect = found[email]
-        start_enrollment(
-            session,
-            prospect=prospect,
-            cadence=cadence,
-            owner=owner or prospect.owner,
-            now=now,
-            actor=actor,
-        )
+    starts = [EnrollmentStart(found[e], owner or found[e].owner) for e in fresh]
     try:
-        session.flush()
+        start_enrollments(session, cadence=cadence, starts=starts, now=now, actor=actor)
     except IntegrityError as exc:
         raise ConflictError(
             "another enrollment of the same prospect in this cadence was made at the same "
             "time; nothing enrolled, try again"
         ) from exc
     return EnrollResult(cadence=cadence.name, enrolled=tuple(fresh), already_active=tuple(already))
+
+
+def _live_in(session: Session, prospect_ids: Sequence[int], cadence: str) -> set[int]:
+    """Which of the prospects are live in ``cadence`` now (one query for all)."""
+    if not prospect_ids:
+        return set()
+    rows = (
+        session.connection()
+        .execute(_LIVE_IN, {"ids": list(prospect_ids), "cadence": cadence})
+        .scalars()
+    )
+    return set(rows)
 
 
 def _conversations(session: Session, prospect_ids: list[int]) -> dict[int, tuple[str, datetime]]:
@@ -249,28 +275,88 @@ def advance(
         touch = Touch(**planned)
         session.add(touch)
         return touch
-    move_enrollment(
-        session, enrollment, EnrollmentState.COMPLETED, reason="all steps done, no reply", now=now
-    )
-    if cadence.on_complete and why_not_contactable(session, prospect) is None:
-        session.flush()
-        if not any(
-            e.cadence == cadence.on_complete for e in live_enrollments(session, prospect.id)
-        ):
-            start_enrollment(
-                session,
-                prospect=prospect,
-                cadence=catalog.cadence(cadence.on_complete),
-                owner=enrollment.owner,
-                now=now,
-                actor="system",
-                reason=f"handed over from {cadence.name} with no reply",
-            )
+    session.flush()  # the enrollment's pending changes first: it is written set-based
+    complete_enrollments(session, catalog, [(enrollment, prospect)], now=now)
+    session.expire(enrollment)
     return None
+
+
+#: Why an enrollment whose every step is done ends.
+ALL_STEPS_DONE = "all steps done, no reply"
+
+
+def complete_enrollments(
+    session: Session,
+    catalog: Catalog,
+    finished: Sequence[tuple[EnrollmentView, ProspectView]],
+    *,
+    now: datetime,
+) -> None:
+    """Complete the live enrollments whose last step is done, and hand each over to its
+    cadence's ``on_complete`` where the prospect may still be contacted and is not live in
+    that cadence already; a few statements for a whole batch, not several each."""
+    done = [(e, p) for e, p in finished if e.state in LIVE_ENROLLMENT_STATES]
+    if not done:
+        return
+    session.connection().execute(
+        _COMPLETE_ENROLLMENT,
+        [{"enrollment_id": e.id, "now": now} for e, _ in done],
+    )
+    record_audits(
+        session,
+        [
+            audit_row(
+                at=now,
+                action=EnrollmentState.COMPLETED.value,
+                prospect_id=e.prospect_id,
+                enrollment_id=e.id,
+                before=e.state,
+                after=EnrollmentState.COMPLETED.value,
+                reason=ALL_STEPS_DONE,
+            )
+            for e, _ in done
+        ],
+    )
+    by_cadence: dict[str, list[tuple[EnrollmentView, ProspectView]]] = {}
+    for enrollment, prospect in done:
+        by_cadence.setdefault(enrollment.cadence, []).append((enrollment, prospect))
+    for name, pairs in by_cadence.items():
+        handover = catalog.cadence(name).on_complete
+        if not handover:
+            continue
+        suppressed = suppression_reasons(session, [p.email for _, p in pairs])
+        contactable = [
+            (e, p) for e, p in pairs if not contact_block(p) and p.email not in suppressed
+        ]
+        # Seen after any hand-over an earlier group made in this transaction.
+        live = _live_in(session, [p.id for _, p in contactable if p.id is not None], handover)
+        start_enrollments(
+            session,
+            cadence=catalog.cadence(handover),
+            starts=[EnrollmentStart(p, e.owner) for e, p in contactable if p.id not in live],
+            now=now,
+            actor=SYSTEM,
+            reason=f"handed over from {name} with no reply",
+        )
 
 
 #: Inserts :func:`next_touch`'s columns, one row or a batch (executemany).
 INSERT_TOUCH = insert(TOUCHES)
+#: Matched back by prospect (one live enrollment a prospect and cadence), not by row order:
+#: asking for the order makes SQLAlchemy insert one row at a time on SQLite.
+_INSERT_ENROLLMENT = insert(ENROLLMENTS).returning(ENROLLMENTS.c.prospect_id, ENROLLMENTS.c.id)
+_COMPLETE_ENROLLMENT = (
+    update(ENROLLMENTS)
+    .where(ENROLLMENTS.c.id == bindparam("enrollment_id"))
+    .values(
+        state=EnrollmentState.COMPLETED.value, reason=ALL_STEPS_DONE, updated_at=bindparam("now")
+    )
+)
+_LIVE_IN = sa_select(ENROLLMENTS.c.prospect_id).where(
+    ENROLLMENTS.c.prospect_id.in_(bindparam("ids", expanding=True)),
+    ENROLLMENTS.c.cadence == bindparam("cadence"),
+    ENROLLMENTS.c.state.in_([s.value for s in LIVE_ENROLLMENT_STATES]),
+)
 
 
 def next_touch(

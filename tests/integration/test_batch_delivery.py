@@ -902,30 +902,155 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(
     emails = [f"p{n}@co{n}.example" for n in range(15)]
     _import(ctx, tmp_path, _berlins(*emails))
     services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
+    for at in (AT, AT + timedelta(days=3)):  # the first emails, then the bumps quoting them
+        due = _queue_due(ctx, clock, at)
+        queued = [due[email] for email in emails]
+        _statements_for(ctx, queued[:3])  # the day's first batch also creates the mailbox's row
+        assert _statements_for(ctx, queued[3:6]) == _statements_for(ctx, queued[6:15])
+    bumps = [t for t in _all_touches(ctx) if t.step == 2]
+    assert len(bumps) == 15 and all(t.in_reply_to for t in bumps)
+
+
+def _statements_for(ctx: AppContext, ids: list[int]) -> int:
+    """How many statements delivering the batch ran; every touch of it must be sent."""
     statements: list[str] = []
 
     def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
         statements.append(statement)
 
-    def statements_for(ids: list[int]) -> int:
-        statements.clear()
-        event.listen(ctx.engine, "before_cursor_execute", count)
-        try:
-            outcomes = deliver_touches(ctx, ids)
-        finally:
-            event.remove(ctx.engine, "before_cursor_execute", count)
-        assert set(outcomes.values()) == {"sent"}
-        return len(statements)
-
-    for at in (AT, AT + timedelta(days=3)):  # the first emails, then the bumps quoting them
-        due = _queue_due(ctx, clock, at)
-        queued = [due[email] for email in emails]
-        statements_for(queued[:3])  # the day's first batch also creates the mailbox's row
-        assert statements_for(queued[3:6]) == statements_for(queued[6:15])
-    bumps = [t for t in _all_touches(ctx) if t.step == 2]
-    assert len(bumps) == 15 and all(t.in_reply_to for t in bumps)
+    event.listen(ctx.engine, "before_cursor_execute", count)
+    try:
+        outcomes = deliver_touches(ctx, ids)
+    finally:
+        event.remove(ctx.engine, "before_cursor_execute", count)
+    assert set(outcomes.values()) == {"sent"}
+    return len(statements)
 
 
 def _all_touches(ctx: AppContext) -> list[Touch]:
     with transaction(ctx.engine) as session:
         return list(session.exec(select(Touch)))
+
+
+ONE_SHOT = """name = "one-shot"
+description = "One email, then the nurture drip"
+send_window = { start = "07:30", end = "09:30" }
+on_complete = "nurture"
+
+[[steps]]
+template = "ceo/intro"
+delay = "0d"
+"""
+ONE_CALL = """name = "one-call"
+description = "One call task, then the nurture drip"
+send_window = { start = "07:30", end = "09:30" }
+on_complete = "nurture"
+
+[[steps]]
+template = "tasks/call"
+delay = "0d"
+send_window = { start = "07:30", end = "17:00" }
+"""
+
+
+def test_last_steps_of_a_batch_complete_and_hand_over_together(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    """A batch of last steps completes its enrollments set-based and hands each over to
+    nurture, except a prospect already live there and one suppressed while her email left;
+    a task's last step (completed in the claim) hands over the same way."""
+    clock = SimulatedClock(START)
+    config = _config(tmp_path, cadences={"one-shot": ONE_SHOT, "one-call": ONE_CALL})
+    ctx = make_context(clock=clock, config_dir=config)
+    emailed = ["ann@acme.example", "bo@globex.example", "dee@initech.example", "eli@hooli.example"]
+    _import(ctx, tmp_path, _berlins(*emailed, "cal@umbrella.example"))
+    services.enroll_prospects(ctx, emailed, "one-shot", owner=None, actor="test")
+    services.enroll_prospects(ctx, ["cal@umbrella.example"], "one-call", owner=None, actor="t")
+    ids = _queue_due(ctx, clock)
+    services.enroll_prospects(ctx, ["bo@globex.example"], "nurture", owner=None, actor="test")
+
+    class UnsubscribedMidSend(RecordingOutbox):
+        """Dee unsubscribes by another path while her email leaves."""
+
+        def send(self, message: EmailMessage) -> None:
+            super().send(message)
+            if parseaddr(str(message["To"]))[1] == "dee@initech.example":
+                with transaction(ctx.engine) as session:
+                    suppress(
+                        session,
+                        "dee@initech.example",
+                        reason="unsubscribed",
+                        now=clock.now(),
+                        actor="test",
+                        prospect_id=None,
+                    )
+
+    ctx.transport = UnsubscribedMidSend(tmp_path / "outbox")
+    mark = _last_audit_id(ctx)
+    outcomes = deliver_touches(ctx, list(ids.values()))
+    assert sorted(outcomes.values()) == ["sent", "sent", "sent", "sent", "task"]
+
+    with transaction(ctx.engine) as session:
+        rows = session.exec(
+            select(Prospect.email, Enrollment.cadence, Enrollment.state).join(
+                Enrollment, col(Enrollment.prospect_id) == col(Prospect.id)
+            )
+        ).all()
+        first_touches = session.exec(
+            select(Prospect.email, Touch.step, Touch.status)
+            .join(Enrollment, col(Enrollment.id) == col(Touch.enrollment_id))
+            .join(Prospect, col(Prospect.id) == col(Touch.prospect_id))
+            .where(Enrollment.cadence == "nurture")
+        ).all()
+    states = sorted(rows)
+    assert states == [
+        ("ann@acme.example", "nurture", "active"),
+        ("ann@acme.example", "one-shot", "completed"),
+        ("bo@globex.example", "nurture", "active"),
+        ("bo@globex.example", "one-shot", "completed"),
+        ("cal@umbrella.example", "nurture", "active"),
+        ("cal@umbrella.example", "one-call", "completed"),
+        ("dee@initech.example", "one-shot", "completed"),
+        ("eli@hooli.example", "nurture", "active"),
+        ("eli@hooli.example", "one-shot", "completed"),
+    ]
+    assert sorted(first_touches) == [
+        (email, 1, "scheduled")
+        for email in ("ann@acme.example", "bo@globex.example", "cal@umbrella.example",
+                      "eli@hooli.example")
+    ]  # fmt: skip
+    audit = _audit_after(ctx, mark)
+    completed = [e for e in audit if e.action == "completed"]
+    assert len(completed) == 5
+    assert {(e.before, e.after, e.reason) for e in completed} == {
+        ("active", "completed", "all steps done, no reply")
+    }
+    handed = [e for e in audit if e.action == "enrolled"]
+    assert sorted(e.reason or "" for e in handed) == [
+        "handed over from one-call with no reply",
+        "handed over from one-shot with no reply",
+        "handed over from one-shot with no reply",
+    ]
+    assert {e.actor for e in handed} == {"system"}
+
+
+def test_completing_and_handing_over_costs_the_same_statements_for_3_or_9(
+    make_context: Callable[..., AppContext], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No N+1 at a cadence's end: a batch of last steps completes its enrollments and
+    starts their nurture enrollments with a fixed set of statements."""
+    monkeypatch.setattr(delivery, "HALT_CHECK_SECONDS", 3600.0)
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock, config_dir=_config(tmp_path, cadences={"one-shot": ONE_SHOT}))
+    emails = [f"p{n}@co{n}.example" for n in range(15)]
+    _import(ctx, tmp_path, _berlins(*emails))
+    services.enroll_prospects(ctx, emails, "one-shot", owner=None, actor="test")
+    due = _queue_due(ctx, clock)
+    queued = [due[email] for email in emails]
+    _statements_for(ctx, queued[:3])  # the day's first batch also creates the mailbox's row
+    assert _statements_for(ctx, queued[3:6]) == _statements_for(ctx, queued[6:15])
+    with transaction(ctx.engine) as session:
+        nurtured = session.exec(
+            select(func.count()).select_from(Enrollment).where(Enrollment.cadence == "nurture")
+        ).one()
+    assert nurtured == 15
