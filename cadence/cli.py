@@ -417,22 +417,25 @@ class Outcome(StrEnum):
 
 @tasks_app.command("done")
 def tasks_done(
-    task_id: Annotated[int, typer.Argument(help="Task id from `cadence tasks list`.")],
+    task_ids: Annotated[
+        list[int], typer.Argument(help="Task ids from `cadence tasks list`, one or more.")
+    ],
     outcome: Annotated[Outcome, typer.Option("--outcome")],
 ) -> None:
-    """Close a task with its outcome."""
+    """Close tasks with the same outcome: all of them, or none if one is unknown or done."""
     from cadence.domain import TaskOutcome
-    from cadence.sdr_tasks import complete_task
+    from cadence.sdr_tasks import complete_tasks
 
+    ids = list(dict.fromkeys(task_ids))
     with app_context() as ctx, transaction(ctx.engine) as session:
-        complete_task(
+        complete_tasks(
             session,
-            task_id,
-            outcome=TaskOutcome(outcome.value),
+            dict.fromkeys(ids, TaskOutcome(outcome.value)),
             now=ctx.clock.now(),
             actor=cli_actor(),
         )
-    err_console.print(f"task {task_id}: {outcome.value}")
+    for task_id in ids:
+        err_console.print(f"task {task_id}: {outcome.value}")
 
 
 @app.command()

@@ -28,7 +28,7 @@ from cadence.defaults import shipped_root
 from cadence.demo_report import print_summary, summarize
 from cadence.domain import EventKind, TaskOutcome, TouchStatus
 from cadence.models import Prospect, Task, Touch
-from cadence.sdr_tasks import complete_task
+from cadence.sdr_tasks import complete_tasks
 from cadence.settings import load_settings
 
 #: A Monday before both the US (8 March) and EU (29 March) clock changes, so the demo crosses them.
@@ -314,21 +314,17 @@ def _simulate(
         tasks_seen_until[0] = until
         with transaction(ctx.engine) as session:
             due = session.exec(
-                select(Task).where(
-                    Task.status == "open", col(Task.due_at) > since, col(Task.due_at) <= until
-                )
+                select(Task.id, Task.owner)
+                .where(Task.status == "open", col(Task.due_at) > since, col(Task.due_at) <= until)
+                .order_by(col(Task.id))
             ).all()
-            for task in due:
-                assert task.id is not None
-                if task_rng.random() < TASKS_LEFT_UNDONE:
+            by_owner: dict[str, dict[int, TaskOutcome]] = {}
+            for task_id, owner in due:
+                if task_id is None or task_rng.random() < TASKS_LEFT_UNDONE:
                     continue  # this one stays overdue
-                complete_task(
-                    session,
-                    task.id,
-                    outcome=task_rng.choice(_OUTCOMES),
-                    now=now,
-                    actor=f"demo:{task.owner}",
-                )
+                by_owner.setdefault(owner, {})[task_id] = task_rng.choice(_OUTCOMES)
+            for owner, outcomes in by_owner.items():
+                complete_tasks(session, outcomes, now=now, actor=f"demo:{owner}")
 
     def schedule_reactions(stop: SimulationStop) -> None:
         """Start the reactions planned after a step sent at this stop; read by the claimed

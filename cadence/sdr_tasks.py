@@ -4,15 +4,18 @@ A task is issued when its step falls due and never holds the cadence back; closi
 the outcome on the touch (``skipped`` marks the touch skipped) with an audit entry.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import bindparam, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from cadence.audit_log import record_audit
+from cadence.audit_log import audit_row, record_audits
 from cadence.domain import TaskOutcome, TouchStatus
 from cadence.errors import ConflictError, NotFoundError
-from cadence.models import Enrollment, Prospect, Task, Touch
+from cadence.models import TASKS, TOUCHES, Enrollment, Prospect, Task, Touch
 
 
 @dataclass(frozen=True)
@@ -67,28 +70,71 @@ def list_tasks(
 def complete_task(
     session: Session, task_id: int, *, outcome: TaskOutcome, now: datetime, actor: str
 ) -> Task:
-    task = session.exec(select(Task).where(Task.id == task_id).with_for_update()).first()
-    if task is None:
-        raise NotFoundError(f"no task {task_id}; `cadence tasks list` shows open tasks")
-    if task.status == "done":
-        raise ConflictError(f"task {task_id} is already done ({task.outcome})")
-    task.status = "done"
-    task.outcome = outcome.value
-    task.done_at = now
-    session.add(task)
-    touch = session.get(Touch, task.touch_id)
-    if touch is not None and outcome is TaskOutcome.SKIPPED:
-        touch.status = TouchStatus.SKIPPED
-        touch.reason = f"task skipped by {actor}"
-        session.add(touch)
-    record_audit(
-        session,
-        at=now,
-        actor=actor,
-        action="task:done",
-        prospect_id=task.prospect_id,
-        touch_id=task.touch_id,
-        before="open",
-        after=outcome.value,
-    )
+    complete_tasks(session, {task_id: outcome}, now=now, actor=actor)
+    task = session.get(Task, task_id, populate_existing=True)
+    assert task is not None
     return task
+
+
+def complete_tasks(
+    session: Session, outcomes: Mapping[int, TaskOutcome], *, now: datetime, actor: str
+) -> None:
+    """Close tasks with their outcomes, all or none: an unknown task or one already done
+    raises and changes nothing. One statement each for the tasks, the skipped touches and
+    the audit entries, however many an SDR closes at once."""
+    if not outcomes:
+        return
+    connection = session.connection()
+    found = {row.id: row for row in connection.execute(_LOCK_TASKS, {"ids": list(outcomes)})}
+    for task_id in outcomes:
+        row = found.get(task_id)
+        if row is None:
+            raise NotFoundError(f"no task {task_id}; `cadence tasks list` shows open tasks")
+        if row.status == "done":
+            raise ConflictError(f"task {task_id} is already done ({row.outcome})")
+    connection.execute(
+        _CLOSE_TASK,
+        [
+            {"task_id": task_id, "outcome": outcome.value, "now": now}
+            for task_id, outcome in outcomes.items()
+        ],
+    )
+    skipped = [found[i].touch_id for i, o in outcomes.items() if o is TaskOutcome.SKIPPED]
+    if skipped:
+        connection.execute(
+            _SKIP_TOUCH,
+            [{"touch_id": touch_id, "reason": f"task skipped by {actor}"} for touch_id in skipped],
+        )
+    record_audits(
+        session,
+        [
+            audit_row(
+                at=now,
+                actor=actor,
+                action="task:done",
+                prospect_id=found[task_id].prospect_id,
+                touch_id=found[task_id].touch_id,
+                before="open",
+                after=outcome.value,
+            )
+            for task_id, outcome in outcomes.items()
+        ],
+    )
+
+
+_LOCK_TASKS = (
+    sa_select(TASKS.c.id, TASKS.c.touch_id, TASKS.c.prospect_id, TASKS.c.status, TASKS.c.outcome)
+    .where(TASKS.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(TASKS.c.id)
+    .with_for_update()
+)
+_CLOSE_TASK = (
+    update(TASKS)
+    .where(TASKS.c.id == bindparam("task_id"))
+    .values(status="done", outcome=bindparam("outcome"), done_at=bindparam("now"))
+)
+_SKIP_TOUCH = (
+    update(TOUCHES)
+    .where(TOUCHES.c.id == bindparam("touch_id"))
+    .values(status=TouchStatus.SKIPPED.value, reason=bindparam("reason"))
+)

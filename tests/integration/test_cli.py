@@ -252,3 +252,49 @@ def test_run_in_real_time_sends_due_touches_and_stops_cleanly_on_sigterm(tmp_pat
     status = json.loads(cadence(tmp_path, "status", "--json", env_extra=env_extra).stdout)
     assert (status["queued"], status["sending"], status["unconfirmed"]) == (0, 0, 0)
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3
+
+
+def test_tasks_done_closes_several_tasks_or_none(tmp_path: Path) -> None:
+    """`cadence tasks done` takes one or more ids: all are closed, or none when one of them
+    is unknown or already done (the tasks list says so after each try)."""
+    csv_file = tmp_path / "three.csv"
+    csv_file.write_text(
+        "email,first_name,company,persona,timezone,country\n"
+        "ann@acme.example,Ann,Acme,ceo,Europe/London,GB\n"
+        "bo@globex.example,Bo,Globex,ceo,Europe/London,GB\n"
+        "cy@initech.example,Cy,Initech,ceo,Europe/London,GB\n",
+        encoding="utf-8",
+    )
+    assert cadence(tmp_path, "init").returncode == 0
+    assert cadence(tmp_path, "prospects", "import", str(csv_file)).returncode == 0
+    assert cadence(tmp_path, "enroll", "seven-touch", "--csv", str(csv_file)).returncode == 0
+    until = (datetime.now(UTC) + timedelta(days=14)).replace(microsecond=0).isoformat()
+    ran = cadence(tmp_path, "run", "--simulate", "--until", until)
+    assert ran.returncode == 0, ran.stderr
+
+    def open_ids() -> list[int]:
+        listed = cadence(tmp_path, "tasks", "list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        return sorted(t["id"] for t in json.loads(listed.stdout))
+
+    first, second, third = open_ids()[:3]
+    unknown = cadence(tmp_path, "tasks", "done", str(first), "999999", "--outcome", "connected")
+    assert unknown.returncode == 1
+    assert "no task 999999" in unknown.stderr
+    assert first in open_ids()  # nothing changed
+    done = cadence(tmp_path, "tasks", "done", str(first), str(second), "--outcome", "skipped")
+    assert done.returncode == 0, done.stderr
+    assert f"task {first}: skipped" in done.stderr and f"task {second}: skipped" in done.stderr
+    assert first not in open_ids() and second not in open_ids()
+    again = cadence(tmp_path, "tasks", "done", str(third), str(first), "--outcome", "voicemail")
+    assert again.returncode == 1
+    assert f"task {first} is already done (skipped)" in again.stderr
+    assert third in open_ids()
+    not_a_number = cadence(tmp_path, "tasks", "done", "next", "--outcome", "voicemail")
+    assert not_a_number.returncode == 2
+    skipped = [
+        r
+        for r in json.loads(cadence(tmp_path, "audit", "--format", "json").stdout)
+        if r["step"] == 3 and r["status"] == "skipped"
+    ]
+    assert len(skipped) == 2
