@@ -5,12 +5,14 @@ claims it, and one lost on its way through the broker is found again by its age.
 """
 
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import func, update
-from sqlmodel import Session, col, select
+from sqlalchemy import Select, Update, bindparam, func, select, update
+from sqlmodel import Session, col
+from sqlmodel import select as orm_select
 
 from cadence.domain import EnrollmentState, TouchStatus
-from cadence.models import Enrollment, Touch
+from cadence.models import ENROLLMENTS, TOUCHES, Touch
 from cadence.transitions import move_touch
 
 #: A queued touch not picked up within this long is enqueued again (duplicates are harmless).
@@ -27,34 +29,46 @@ def claim_due(session: Session, *, now: datetime, limit: int, skip_locked: bool)
     With ``skip_locked`` (PostgreSQL) two schedulers never wait on each other's rows, and
     never claim the same ones.
     """
-    query = (
-        select(Touch.id)
-        .join(Enrollment, col(Enrollment.id) == col(Touch.enrollment_id))
+    statement = _claim_statement(session.get_bind().dialect.name, skip_locked)
+    claimed = session.connection().execute(statement, {"now": now, "limit": limit})
+    return sorted(claimed.scalars())
+
+
+@cache
+def _claim_statement(dialect: str, skip_locked: bool) -> Update:
+    """Built once per store kind: the embedded demo ticks thousands of times, and building
+    the statement cost more than running it."""
+    due = (
+        select(TOUCHES.c.id)
+        .join(ENROLLMENTS, ENROLLMENTS.c.id == TOUCHES.c.enrollment_id)
         .where(
-            Touch.status == TouchStatus.SCHEDULED,
-            col(Touch.due_at) <= now,
-            Enrollment.state == EnrollmentState.ACTIVE,
+            TOUCHES.c.status == TouchStatus.SCHEDULED.value,
+            TOUCHES.c.due_at <= bindparam("now"),
+            ENROLLMENTS.c.state == EnrollmentState.ACTIVE.value,
         )
-        .order_by(col(Touch.due_at))
-        .limit(limit)
+        .order_by(TOUCHES.c.due_at)
+        .limit(bindparam("limit"))
     )
     if skip_locked:
-        query = query.with_for_update(of=Touch, skip_locked=True)
+        due = due.with_for_update(of=TOUCHES, skip_locked=True)
     # Move a selected touch only if it is still scheduled: a concurrent scheduler may have
     # claimed it since. SQLite needs no guard, its transactions holding the one write lock
     # from BEGIN, and there the guard makes the planner scan every scheduled touch.
     still_scheduled = []
-    if session.get_bind().dialect.name != "sqlite":
-        still_scheduled.append(col(Touch.status) == TouchStatus.SCHEDULED)
+    if dialect != "sqlite":
+        still_scheduled.append(TOUCHES.c.status == TouchStatus.SCHEDULED.value)
     # One statement: select-and-lock the due rows and move them, returning exactly the ids
     # this claim moved (no thousand bound parameters sent back to the server).
-    claimed = session.execute(
-        update(Touch)
-        .where(col(Touch.id).in_(query.scalar_subquery()), *still_scheduled)
-        .values(status=TouchStatus.QUEUED, queued_at=now, enqueues=Touch.enqueues + 1)
-        .returning(col(Touch.id))
+    return (
+        update(TOUCHES)
+        .where(TOUCHES.c.id.in_(due.scalar_subquery()), *still_scheduled)
+        .values(
+            status=TouchStatus.QUEUED.value,
+            queued_at=bindparam("now"),
+            enqueues=TOUCHES.c.enqueues + 1,
+        )
+        .returning(TOUCHES.c.id)
     )
-    return sorted(claimed.scalars())
 
 
 def unclaim(session: Session, ids: list[int]) -> None:
@@ -72,8 +86,10 @@ def stale_queued(session: Session, *, now: datetime, limit: int) -> list[int]:
     Each re-send waits twice as long as the one before (a long backlog is not a loss), and a
     touch lost :data:`MAX_ENQUEUES` times is failed for a person to look at.
     """
+    if not _any(session, _ANY_STALE, before=now - REQUEUE_AFTER):
+        return []
     candidates = session.exec(
-        select(Touch)
+        orm_select(Touch)
         .where(Touch.status == TouchStatus.QUEUED, col(Touch.queued_at) < now - REQUEUE_AFTER)
         .order_by(col(Touch.queued_at))
         .limit(limit)
@@ -97,10 +113,12 @@ def stale_queued(session: Session, *, now: datetime, limit: int) -> list[int]:
 
 def mark_unconfirmed(session: Session, *, now: datetime) -> int:
     """Touches stuck in ``sending`` may or may not have left: flag them, never re-send."""
+    if not _any(session, _ANY_STUCK, before=now - UNCONFIRMED_AFTER):
+        return 0
     # FOR UPDATE re-checks the status after any concurrent commit (PostgreSQL), so a touch
     # a worker just recorded as sent is never overwritten.
     stuck = session.exec(
-        select(Touch)
+        orm_select(Touch)
         .where(
             Touch.status == TouchStatus.SENDING,
             col(Touch.started_at) < now - UNCONFIRMED_AFTER,
@@ -116,17 +134,42 @@ def mark_unconfirmed(session: Session, *, now: datetime) -> int:
 def next_due_at(session: Session) -> datetime | None:
     """When something next needs the scheduler: the earliest scheduled touch of an active
     enrollment, or an out-of-office pause that ends."""
-    # ORDER BY … LIMIT 1, not MIN(): the index on (status, due_at) is walked in order and
-    # stops at the first active enrollment, where MIN() over the join reads every scheduled
-    # touch (one per live enrollment) at each call.
-    touch_due = session.exec(
-        select(Touch.due_at)
-        .join(Enrollment, col(Enrollment.id) == col(Touch.enrollment_id))
-        .where(Touch.status == TouchStatus.SCHEDULED, Enrollment.state == EnrollmentState.ACTIVE)
-        .order_by(col(Touch.due_at))
-        .limit(1)
-    ).first()
-    resume = session.exec(
-        select(func.min(Enrollment.resume_at)).where(Enrollment.state == EnrollmentState.PAUSED)
-    ).one()
+    connection = session.connection()
+    touch_due = connection.execute(_NEXT_TOUCH_DUE).scalar()
+    resume = connection.execute(_NEXT_RESUME).scalar()
     return min((t for t in (touch_due, resume) if t is not None), default=None)
+
+
+# ORDER BY … LIMIT 1, not MIN(): the index on (status, due_at) is walked in order and stops
+# at the first active enrollment, where MIN() over the join reads every scheduled touch (one
+# per live enrollment) at each call.
+_NEXT_TOUCH_DUE = (
+    select(TOUCHES.c.due_at)
+    .join(ENROLLMENTS, ENROLLMENTS.c.id == TOUCHES.c.enrollment_id)
+    .where(
+        TOUCHES.c.status == TouchStatus.SCHEDULED.value,
+        ENROLLMENTS.c.state == EnrollmentState.ACTIVE.value,
+    )
+    .order_by(TOUCHES.c.due_at)
+    .limit(1)
+)
+_NEXT_RESUME = select(func.min(ENROLLMENTS.c.resume_at)).where(
+    ENROLLMENTS.c.state == EnrollmentState.PAUSED.value
+)
+#: Cheap probes run at every tick: the sweeps load and lock rows only when there are some.
+_ANY_STALE = (
+    select(TOUCHES.c.id)
+    .where(TOUCHES.c.status == TouchStatus.QUEUED.value, TOUCHES.c.queued_at < bindparam("before"))
+    .limit(1)
+)
+_ANY_STUCK = (
+    select(TOUCHES.c.id)
+    .where(
+        TOUCHES.c.status == TouchStatus.SENDING.value, TOUCHES.c.started_at < bindparam("before")
+    )
+    .limit(1)
+)
+
+
+def _any(session: Session, probe: Select[tuple[int]], *, before: datetime) -> bool:
+    return session.connection().execute(probe, {"before": before}).first() is not None

@@ -18,6 +18,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from cadence import services
@@ -27,7 +29,7 @@ from cadence.database import transaction
 from cadence.defaults import shipped_root
 from cadence.demo_report import print_summary, summarize
 from cadence.domain import EventKind, TaskOutcome, TouchStatus
-from cadence.models import Prospect, Task, Touch
+from cadence.models import TOUCHES, Prospect, Task
 from cadence.sdr_tasks import complete_tasks
 from cadence.settings import load_settings
 
@@ -274,6 +276,14 @@ def _assign_owners(ctx: AppContext) -> None:
             session.add(prospect)
 
 
+#: The prospect and step of each touch of a stop that was sent (built once: a demo makes
+#: thousands of stops).
+_SENT_STEPS = sa_select(TOUCHES.c.prospect_id, TOUCHES.c.step).where(
+    TOUCHES.c.id.in_(bindparam("ids", expanding=True)),
+    TOUCHES.c.status == TouchStatus.SENT.value,
+)
+
+
 def _simulate(
     ctx: AppContext,
     clock: SimulatedClock,
@@ -330,14 +340,11 @@ def _simulate(
         """Start the reactions planned after a step sent at this stop; read by the claimed
         ids, so each stop costs what it sent, not the whole touch history."""
         sent: list[tuple[int, int]] = []
-        with transaction(ctx.engine) as session:
+        with ctx.engine.connect() as connection:
             for start in range(0, len(stop.touch_ids), 500):
                 chunk = stop.touch_ids[start : start + 500]
-                sent += session.exec(
-                    select(Touch.prospect_id, Touch.step).where(
-                        col(Touch.id).in_(chunk), Touch.status == TouchStatus.SENT
-                    )
-                ).all()
+                rows = connection.execute(_SENT_STEPS, {"ids": chunk})
+                sent += [(prospect_id, step) for prospect_id, step in rows]
         now = stop.at
         for prospect_id, step in sent:
             reaction = by_id.get(prospect_id)

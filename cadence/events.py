@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
 from cadence.audit_log import record_audit
@@ -25,7 +27,7 @@ from cadence.domain import (
 )
 from cadence.enrollment import cancel_pending_touches, live_enrollments, plan_step
 from cadence.errors import InputError, NotFoundError
-from cadence.models import Enrollment, Event, Prospect, Touch
+from cadence.models import ENROLLMENTS, Enrollment, Event, Prospect, Touch
 from cadence.suppressions import suppress
 from cadence.transitions import move_enrollment
 
@@ -290,19 +292,23 @@ def _lock_account(session: Session, prospect: Prospect) -> list[Enrollment]:
 RESUME_BATCH = 1000
 
 
+#: Built once: it runs at every tick, and usually finds nothing.
+_DUE_RESUMES = (
+    sa_select(ENROLLMENTS.c.id)
+    .where(
+        ENROLLMENTS.c.state == EnrollmentState.PAUSED.value,
+        ENROLLMENTS.c.resume_at.is_not(None),
+        ENROLLMENTS.c.resume_at <= bindparam("now"),
+    )
+    .limit(RESUME_BATCH)  # a mass return resumes over several ticks, never fails one
+)
+
+
 def resume_due(session: Session, catalog: Catalog, *, now: datetime) -> list[int]:
     """Resume enrollments an auto-reply paused until a return date that has come."""
     # Found by the resume_at index first, then locked by id: ordering the search itself by
     # id makes SQLite read every enrollment at each tick to find the few that are due.
-    due_ids = session.exec(
-        select(Enrollment.id)
-        .where(
-            Enrollment.state == EnrollmentState.PAUSED,
-            col(Enrollment.resume_at).is_not(None),
-            col(Enrollment.resume_at) <= now,
-        )
-        .limit(RESUME_BATCH)  # a mass return resumes over several ticks, never fails one
-    ).all()
+    due_ids = session.connection().execute(_DUE_RESUMES, {"now": now}).scalars().all()
     if not due_ids:
         return []
     due = session.exec(

@@ -14,20 +14,26 @@ from datetime import datetime, timedelta
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from dramatiq import Worker
-from sqlalchemy import func
-from sqlmodel import col, select
+from sqlalchemy import func, select
 
 from cadence.claiming import next_due_at
 from cadence.clock import SimulatedClock
 from cadence.context import AppContext
 from cadence.database import transaction
 from cadence.domain import TouchStatus
-from cadence.models import Touch
+from cadence.models import TOUCHES
 from cadence.services import record_template_versions, scheduler_tick
 from workers.actors import Actors, declare_actors
 from workers.broker import TOUCH_QUEUE, build_broker
 
 log = logging.getLogger(__name__)
+
+#: Touches claimed and not yet worked; built once, as a simulation drains at every stop.
+_IN_FLIGHT = (
+    select(func.count())
+    .select_from(TOUCHES)
+    .where(TOUCHES.c.status.in_([TouchStatus.QUEUED.value, TouchStatus.SENDING.value]))
+)
 
 #: How long a simulated stop waits for in-flight touches before giving up (seconds).
 DRAIN_TIMEOUT = 120.0
@@ -81,12 +87,8 @@ class EmbeddedEngine:
         while True:
             self.broker.join(TOUCH_QUEUE)
             self.worker.join()
-            with transaction(self.ctx.engine) as session:
-                in_flight = session.exec(
-                    select(func.count())
-                    .select_from(Touch)
-                    .where(col(Touch.status).in_([TouchStatus.QUEUED, TouchStatus.SENDING]))
-                ).one()
+            with self.ctx.engine.connect() as connection:
+                in_flight = connection.execute(_IN_FLIGHT).scalar_one()
             if not in_flight:
                 return
             if time.monotonic() > deadline:
