@@ -10,19 +10,20 @@ The throttle's minute starts with the first email after the previous minute ende
 ``per_minute`` emails start inside it (with ``per_minute = 1``, sends are a minute apart).
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, bindparam, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from cadence.config_files import Sender
-from cadence.models import MailboxDay
+from cadence.models import MAILBOX_DAYS, MailboxDay
 
 THROTTLE_WINDOW = timedelta(minutes=1)
 
@@ -33,13 +34,37 @@ class SendLimit:
     not_before: datetime
 
 
+class MailboxCounter(Protocol):
+    """One mailbox's counters for a UTC day: a :class:`MailboxDay` row, or its copy."""
+
+    owner: str
+    day: date
+    started: int
+    window_started_at: datetime | None
+    window_sent: int
+
+
+@dataclass
+class _LockedCounter:
+    """A locked counter row read as plain values: a claim reads and writes them itself, one
+    prebuilt statement each, instead of through ORM objects flushed at commit."""
+
+    owner: str
+    day: date
+    started: int
+    window_started_at: datetime | None
+    window_sent: int
+
+
 class MailboxAllowance:
     """The counter rows of the mailboxes one claim may send from, locked until it commits:
     claims of one mailbox serialize here, so two workers cannot both take the last send of
-    a minute or a day (on SQLite the write lock already serializes them)."""
+    a minute or a day (on SQLite the write lock already serializes them). What the claim
+    took is written by :meth:`save`, in the same transaction."""
 
-    def __init__(self, counters: dict[str, MailboxDay]) -> None:
+    def __init__(self, counters: Mapping[str, MailboxCounter]) -> None:
         self._counters = counters
+        self._taken: set[str] = set()
 
     @classmethod
     def lock(cls, session: Session, owners: Iterable[str], day: date) -> "MailboxAllowance":
@@ -94,18 +119,61 @@ class MailboxAllowance:
         counter.started += 1
         counter.window_started_at = window_start
         counter.window_sent = window_sent + 1
+        self._taken.add(sender.name)
         return None
 
+    def save(self, session: Session) -> None:
+        """Write the counters of the mailboxes sends were taken from (one executemany)."""
+        if not self._taken:
+            return
+        session.connection().execute(
+            _SAVE_COUNTER,
+            [
+                {
+                    "row_owner": counter.owner,
+                    "row_day": counter.day,
+                    "new_started": counter.started,
+                    "new_window_started_at": counter.window_started_at,
+                    "new_window_sent": counter.window_sent,
+                }
+                for counter in (self._counters[owner] for owner in sorted(self._taken))
+            ],
+        )
+        self._taken.clear()
 
-def _lock_rows(session: Session, owners: list[str], day: date) -> list[MailboxDay]:
-    query = (
-        select(MailboxDay)
-        .where(col(MailboxDay.owner).in_(owners), col(MailboxDay.day) == day)
-        .order_by(col(MailboxDay.owner))
-        .with_for_update()
-        .execution_options(populate_existing=True)
+
+_LOCK_COUNTERS = (
+    sa_select(
+        MAILBOX_DAYS.c.owner,
+        MAILBOX_DAYS.c.day,
+        MAILBOX_DAYS.c.started,
+        MAILBOX_DAYS.c.window_started_at,
+        MAILBOX_DAYS.c.window_sent,
     )
-    return list(session.exec(query))
+    .where(
+        MAILBOX_DAYS.c.owner.in_(bindparam("owners", expanding=True)),
+        MAILBOX_DAYS.c.day == bindparam("day"),
+    )
+    .order_by(MAILBOX_DAYS.c.owner)
+    .with_for_update()
+)
+_SAVE_COUNTER = (
+    update(MAILBOX_DAYS)
+    .where(
+        MAILBOX_DAYS.c.owner == bindparam("row_owner"),
+        MAILBOX_DAYS.c.day == bindparam("row_day"),
+    )
+    .values(
+        started=bindparam("new_started"),
+        window_started_at=bindparam("new_window_started_at"),
+        window_sent=bindparam("new_window_sent"),
+    )
+)
+
+
+def _lock_rows(session: Session, owners: list[str], day: date) -> list[_LockedCounter]:
+    rows = session.connection().execute(_LOCK_COUNTERS, {"owners": owners, "day": day})
+    return [_LockedCounter(*row) for row in rows]
 
 
 #: Per store, per UTC day, the mailboxes whose row this process has seen committed: their

@@ -247,6 +247,7 @@ def claim_touches(
             assert work.touch.id is not None
             outcomes[work.touch.id] = _claim_one(ctx, session, work, batch, writes)
     writes.write(session)
+    batch.allowance.save(session)
     return outcomes
 
 

@@ -150,9 +150,12 @@ def engine() -> Iterator[Engine]:
 
 
 def _take_in_store(engine: Engine, sender: Sender, now: datetime) -> SendLimit | None:
-    """One claim's transaction: lock today's row (UTC), take, commit."""
+    """One claim's transaction: lock today's row (UTC), take, save, commit."""
     with transaction(engine) as session:
-        return MailboxAllowance.lock(session, [sender.name], now.date()).take(sender, now=now)
+        allowance = MailboxAllowance.lock(session, [sender.name], now.date())
+        limit = allowance.take(sender, now=now)
+        allowance.save(session)
+        return limit
 
 
 def _rows(engine: Engine) -> dict[date, tuple[int, datetime | None, int]]:
@@ -211,10 +214,12 @@ def test_lock_creates_each_owners_row_once_and_keeps_its_counts(engine: Engine) 
         allowance = MailboxAllowance.lock(session, ["priya", "alex", "alex"], T0.date())
         assert allowance.take(alex, now=T0) is None
         assert allowance.take(priya, now=T0) is None
+        allowance.save(session)
     with transaction(engine) as session:
         allowance = MailboxAllowance.lock(session, ["alex"], T0.date())
         assert allowance.take(alex, now=T0 + SECOND) is None
         assert allowance.take(alex, now=T0 + 2 * SECOND) is not None  # cap of 2 reached
+        allowance.save(session)
     with transaction(engine) as session:
         rows = {(r.owner, r.day): r.started for r in session.exec(select(MailboxDay))}
     assert rows == {("alex", T0.date()): 2, ("priya", T0.date()): 1}
