@@ -153,8 +153,10 @@ _NEXT_TOUCH_DUE = (
     .order_by(TOUCHES.c.due_at)
     .limit(1)
 )
+#: IS NOT NULL lets SQLite start its walk of the resume_at index after the NULLs, which are
+#: every enrollment not paused for a return date.
 _NEXT_RESUME = select(func.min(ENROLLMENTS.c.resume_at)).where(
-    ENROLLMENTS.c.state == EnrollmentState.PAUSED.value
+    ENROLLMENTS.c.state == EnrollmentState.PAUSED.value, ENROLLMENTS.c.resume_at.is_not(None)
 )
 #: Cheap probes run at every tick: the sweeps load and lock rows only when there are some.
 _ANY_STALE = (

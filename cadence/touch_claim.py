@@ -166,19 +166,20 @@ class _Writes:
         record_audits(session, self.audits)
 
 
+#: By enrollment only, the channel and status checked here: with them in the query SQLite's
+#: planner (no statistics) took the status index and read every sent touch of the store,
+#: 20 ms a batch at 5,000 prospects.
 _SENT_EMAILS = select(
     TOUCHES.c.enrollment_id,
     TOUCHES.c.step,
+    TOUCHES.c.channel,
+    TOUCHES.c.status,
     TOUCHES.c.message_id,
     TOUCHES.c.references,
     TOUCHES.c.subject,
     TOUCHES.c.body,
     TOUCHES.c.sent_at,
-).where(
-    TOUCHES.c.enrollment_id.in_(bindparam("ids", expanding=True)),
-    TOUCHES.c.channel == "email",
-    TOUCHES.c.status == TouchStatus.SENT.value,
-)
+).where(TOUCHES.c.enrollment_id.in_(bindparam("ids", expanding=True)))
 
 
 def _sent_emails(session: Session, works: list[_Work]) -> dict[int, dict[int, _SentEmail]]:
@@ -189,8 +190,9 @@ def _sent_emails(session: Session, works: list[_Work]) -> dict[int, dict[int, _S
     if not enrollment_ids:
         return found
     rows = session.connection().execute(_SENT_EMAILS, {"ids": list(enrollment_ids)})
-    for enrollment_id, step, *fields in rows:
-        found.setdefault(enrollment_id, {})[step] = _SentEmail(*fields)
+    for enrollment_id, step, channel, status, *fields in rows:
+        if channel == "email" and status == TouchStatus.SENT:
+            found.setdefault(enrollment_id, {})[step] = _SentEmail(*fields)
     return found
 
 
