@@ -1054,3 +1054,55 @@ def test_completing_and_handing_over_costs_the_same_statements_for_3_or_9(
             select(func.count()).select_from(Enrollment).where(Enrollment.cadence == "nurture")
         ).one()
     assert nurtured == 15
+
+
+CALL_THEN_EMAIL = """name = "call-then-email"
+description = "A call task, then an email two days later"
+send_window = { start = "07:30", end = "09:30" }
+
+[[steps]]
+template = "tasks/call"
+delay = "0d"
+send_window = { start = "07:30", end = "17:00" }
+
+[[steps]]
+template = "ceo/intro"
+delay = "2d"
+"""
+
+
+def test_a_reply_cancels_the_open_task_and_the_next_touch(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    """Nobody should call a prospect who replied: the reply cancels the enrollment's open
+    task (not a colleague's) and its scheduled touch, with the reason."""
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock, config_dir=_config(tmp_path, cadences={"c": CALL_THEN_EMAIL}))
+    _import(ctx, tmp_path, _berlins("ann@acme.example", "bo@globex.example"))
+    services.enroll_prospects(
+        ctx, ["ann@acme.example", "bo@globex.example"], "call-then-email", owner=None, actor="t"
+    )
+    ids = _queue_due(ctx, clock)
+    assert set(deliver_touches(ctx, list(ids.values())).values()) == {"task"}
+    services.record(ctx, EventKind.REPLY, "ann@acme.example", actor="test")
+    with transaction(ctx.engine) as session:
+        tasks = {
+            email: (task.status, task.outcome)
+            for email, task in session.exec(
+                select(Prospect.email, Task).join(Task, col(Task.prospect_id) == col(Prospect.id))
+            )
+        }
+        second = {
+            email: (touch.status, touch.reason)
+            for email, touch in session.exec(
+                select(Prospect.email, Touch)
+                .join(Touch, col(Touch.prospect_id) == col(Prospect.id))
+                .where(Touch.step == 2)
+            )
+        }
+    assert tasks["bo@globex.example"] == ("open", None)
+    assert second["bo@globex.example"] == ("scheduled", None)
+    ann_task, ann_touch = tasks["ann@acme.example"], second["ann@acme.example"]
+    assert ann_task[0] == "cancelled" and ann_task[1] is not None
+    assert ann_task[1].startswith("halted: reply")
+    assert ann_touch[0] == "cancelled" and (ann_touch[1] or "").startswith("halted: reply")

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Update, select
 
-from cadence import claiming, demo, touch_claim
+from cadence import claiming, demo, enrollment, touch_claim
 from cadence.database import create_db_engine, migrate
 from cadence.store_views import _LOCK_ENROLLMENTS_OF_TOUCHES, _PROSPECTS_BY_ID, _TOUCHES_BY_ID
 
@@ -28,11 +28,13 @@ def engine() -> Iterator[Engine]:
 
 
 def _plan(engine: Engine, statement: Any, params: dict[str, Any]) -> str:
-    compiled = statement.params(**params).compile(
+    if isinstance(statement, Update):  # planned as the SELECT of the rows it updates
+        statement = select(statement.table).where(statement.whereclause)  # type: ignore[arg-type]
+    sql = statement.params(**params).compile(
         dialect=engine.dialect, compile_kwargs={"literal_binds": True}
     )
     with engine.connect() as connection:
-        rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
+        rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}").all()
     return " | ".join(str(row[-1]) for row in rows)
 
 
@@ -48,8 +50,19 @@ IDS = {"ids": list(range(1, 31))}  # a batch's worth
         (_PROSPECTS_BY_ID, IDS, "USING INTEGER PRIMARY KEY"),
         (_LOCK_ENROLLMENTS_OF_TOUCHES, IDS, "SEARCH touch USING INTEGER PRIMARY KEY"),
         (claiming._NEXT_RESUME, {}, "ix_enrollment_resume_at (resume_at>?)"),
+        (enrollment._TASKS_OF_ENROLLMENT, {"of_enrollment": 7}, "ix_touch_enrollment_id"),
+        (enrollment._CANCEL_TOUCHES, {"of_enrollment": 7}, "ix_touch_enrollment_id"),
     ],
-    ids=["bump-parents", "demo-stop", "claim-touches", "claim-prospects", "claim-lock", "resume"],
+    ids=[
+        "bump-parents",
+        "demo-stop",
+        "claim-touches",
+        "claim-prospects",
+        "claim-lock",
+        "resume",
+        "reply-tasks",
+        "reply-touches",
+    ],
 )
 def test_a_hot_statement_searches_by_its_key(
     engine: Engine, statement: Any, params: dict[str, Any], expected: str
