@@ -28,7 +28,7 @@ from cadence.errors import ConflictError, InputError
 from cadence.models import ENROLLMENTS, TASKS, TOUCHES, Enrollment, Event, Prospect, Task, Touch
 from cadence.scheduling import plan_due_at
 from cadence.store_views import EnrollmentView, ProspectView, TouchView
-from cadence.suppressions import suppression_reason, suppression_reasons
+from cadence.suppressions import suppression_reasons
 
 
 def plan_step(
@@ -43,10 +43,6 @@ def plan_step(
         calendar=BusinessCalendar(prospect.country),
         jitter_key=f"{prospect.email}:{cadence.name}:{step.number}",
     )
-
-
-def why_not_contactable(session: Session, prospect: ProspectView) -> str | None:
-    return contact_block(prospect) or suppression_reason(session, prospect.email)
 
 
 def contact_block(prospect: ProspectView) -> str | None:

@@ -10,12 +10,6 @@ from sqlmodel import Session, select
 from cadence.audit_log import record_audit
 from cadence.models import SUPPRESSIONS, Suppression
 
-
-def suppression_reason(session: Session, email: str) -> str | None:
-    """Why ``email`` may not be contacted (address or whole domain), or None."""
-    return suppression_reasons(session, [email]).get(email)
-
-
 #: Built once: a worker runs it for every batch it claims.
 _SUPPRESSED_VALUES = sa_select(SUPPRESSIONS.c.value, SUPPRESSIONS.c.reason).where(
     SUPPRESSIONS.c.value.in_(bindparam("values", expanding=True))
@@ -23,7 +17,8 @@ _SUPPRESSED_VALUES = sa_select(SUPPRESSIONS.c.value, SUPPRESSIONS.c.reason).wher
 
 
 def suppression_reasons(session: Session, emails: Iterable[str]) -> dict[str, str]:
-    """:func:`suppression_reason` for many addresses in one query; only the suppressed ones."""
+    """Why each address may not be contacted (the address or its whole domain suppressed),
+    in one query; only the suppressed ones."""
     keys = {email: _address_and_domain(email) for email in emails}
     values = {value for pair in keys.values() for value in pair}
     if not values:

@@ -19,10 +19,18 @@ from sqlmodel import Session
 
 from cadence.audit_log import audit_row, record_audits
 from cadence.business_calendar import BusinessCalendar
+from cadence.catalog import Catalog
 from cadence.config_files import Sender
 from cadence.context import AppContext
 from cadence.domain import CadenceDefinition, Delay, EnrollmentState, Step, Thread, TouchStatus
-from cadence.enrollment import INSERT_TOUCH, advance, contact_block, next_touch, plan_step
+from cadence.enrollment import (
+    INSERT_TOUCH,
+    advance,
+    complete_enrollments,
+    contact_block,
+    next_touch,
+    plan_step,
+)
 from cadence.errors import RenderError
 from cadence.messages import (
     OutgoingEmail,
@@ -134,6 +142,8 @@ class _Writes:
     audits: list[dict[str, Any]] = field(default_factory=list)
     next_touches: list[dict[str, Any]] = field(default_factory=list)
     later: list[dict[str, Any]] = field(default_factory=list)
+    #: Enrollments whose last step is a task issued now, completed after it is written.
+    finished: list[tuple[EnrollmentView, ProspectView]] = field(default_factory=list)
 
     def touch(self, into: list[dict[str, Any]], touch_id: int, **values: Any) -> None:
         into.append({"touch_id": touch_id, **{f"new_{k}": v for k, v in values.items()}})
@@ -152,7 +162,7 @@ class _Writes:
             **values,
         )
 
-    def write(self, session: Session) -> None:
+    def write(self, session: Session, catalog: Catalog, *, now: datetime) -> None:
         connection = session.connection()
         for rows, statement in (
             (self.emails, _SENDING),
@@ -164,6 +174,9 @@ class _Writes:
             if rows:
                 connection.execute(statement, rows)
         record_audits(session, self.audits)
+        if self.finished:
+            session.flush()  # the rare outcomes' models first: enrollments are written below
+            complete_enrollments(session, catalog, self.finished, now=now)
 
 
 #: By enrollment only, the channel and status checked here: with them in the query SQLite's
@@ -248,7 +261,7 @@ def claim_touches(
         for work in works:
             assert work.touch.id is not None
             outcomes[work.touch.id] = _claim_one(ctx, session, work, batch, writes)
-    writes.write(session)
+    writes.write(session, ctx.catalog, now=now)
     batch.allowance.save(session)
     return outcomes
 
@@ -422,15 +435,8 @@ def _issue_task(
     )
     if upcoming is not None:
         writes.next_touches.append(upcoming)
-    else:  # the last step: complete the enrollment, or hand it over
-        advance(
-            session,
-            ctx.catalog,
-            enrollment=_model(session, Enrollment, work.enrollment.id),
-            prospect=work.prospect,
-            done=touch,
-            now=now,
-        )
+    else:  # the last step: completed (or handed over) once the task is written
+        writes.finished.append((work.enrollment, work.prospect))
     return Claimed(touch.id, None)
 
 

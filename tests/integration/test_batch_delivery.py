@@ -1032,6 +1032,18 @@ def test_last_steps_of_a_batch_complete_and_hand_over_together(
         "handed over from one-shot with no reply",
     ]
     assert {e.actor for e in handed} == {"system"}
+    # The timeline reads in order: Cal's task, then his enrollment completed, then nurture.
+    cal = [e.action for e in audit if e.prospect_id == _handed_over_from(audit, "one-call")]
+    assert cal == ["task:created", "completed", "enrolled"]
+
+
+def _handed_over_from(audit: list[AuditEntry], cadence: str) -> int | None:
+    """The prospect handed over from ``cadence``, by the reason of its enrollment entry."""
+    return next(
+        e.prospect_id
+        for e in audit
+        if e.action == "enrolled" and e.reason == f"handed over from {cadence} with no reply"
+    )
 
 
 def test_completing_and_handing_over_costs_the_same_statements_for_3_or_9(

@@ -6,25 +6,15 @@ sent touch of the store at each call: 20 ms a batch at 5,000 prospects. These pl
 read from SQLite itself, on the real schema; PostgreSQL's planner has statistics.
 """
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, Update, select
 
 from cadence import claiming, demo, enrollment, touch_claim
-from cadence.database import create_db_engine, migrate
 from cadence.store_views import _LOCK_ENROLLMENTS_OF_TOUCHES, _PROSPECTS_BY_ID, _TOUCHES_BY_ID
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def engine() -> Iterator[Engine]:
-    made = create_db_engine("sqlite://")
-    migrate(made)
-    yield made
-    made.dispose()
 
 
 def _plan(engine: Engine, statement: Any, params: dict[str, Any]) -> str:

@@ -6,7 +6,6 @@ run in Europe/Berlin (tests/conftest.py), so a limit computed on local time inst
 shows up here.
 """
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from sqlmodel import select
 
 from cadence.config_files import Sender
 from cadence.context import AppContext, build_context
-from cadence.database import create_db_engine, migrate, transaction
+from cadence.database import transaction
 from cadence.models import MailboxDay
 from cadence.send_limits import MailboxAllowance, SendLimit
 from cadence.settings import load_settings
@@ -139,14 +138,6 @@ def test_each_mailbox_has_its_own_allowance() -> None:
 
 
 # Counter rows in a store: lock, and the window carried across midnight ------------------------
-
-
-@pytest.fixture
-def engine() -> Iterator[Engine]:
-    made = create_db_engine("sqlite://")
-    migrate(made)
-    yield made
-    made.dispose()
 
 
 def _take_in_store(engine: Engine, sender: Sender, now: datetime) -> SendLimit | None:
