@@ -102,7 +102,14 @@ _LOCK_ENROLLMENTS_OF_TOUCHES = (
     .order_by(_ENROLLMENTS.c.id)
     .with_for_update(of=_ENROLLMENTS)
 )
-_TOUCHES_BY_ID = select(_TOUCHES).where(_TOUCHES.c.id.in_(bindparam("ids", expanding=True)))
+#: Locked too: the stale sweep fails a lost touch holding only the touch's row lock, and a
+#: claim that read the row without waiting could overwrite "failed" and send it.
+_LOCK_TOUCHES = (
+    select(_TOUCHES)
+    .where(_TOUCHES.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_TOUCHES.c.id)
+    .with_for_update(of=_TOUCHES)
+)
 
 
 def prospect_views(session: Session, ids: Collection[int]) -> dict[int, ProspectView]:
@@ -117,7 +124,7 @@ def locked_touch_views(
 ) -> dict[int, tuple[TouchView, EnrollmentView]]:
     """The touches and their enrollments, the enrollment rows locked first (the lock a halt
     takes), in id order so two batches never wait on each other in a cycle, and the touches
-    read after the lock, so their status is the committed one."""
+    locked and read after them, so their status is the committed one."""
     if not touch_ids:
         return {}
     ids = {"ids": list(touch_ids)}
@@ -127,5 +134,5 @@ def locked_touch_views(
     }
     return {
         row.id: (cast(TouchView, row), cast(EnrollmentView, enrollments[row.enrollment_id]))
-        for row in connection.execute(_TOUCHES_BY_ID, ids)
+        for row in connection.execute(_LOCK_TOUCHES, ids)
     }

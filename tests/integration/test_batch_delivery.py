@@ -3,6 +3,7 @@ its own outcome, and one touch's trouble (a suppression, a failing template, a b
 temporary SMTP refusal, a reply) never changes what happens to the others."""
 
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -18,16 +19,17 @@ from sqlalchemy import text as sql
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import col, select
 
-from cadence import delivery, services
+from cadence import claiming, delivery, services
 from cadence.business_calendar import BusinessCalendar
 from cadence.clock import SimulatedClock
 from cadence.context import AppContext
 from cadence.database import transaction
 from cadence.delivery import deliver_touches
-from cadence.domain import EventKind
+from cadence.domain import EventKind, TaskOutcome
 from cadence.errors import MailServerUnavailable, TransientDeliveryError
 from cadence.models import AuditEntry, Enrollment, Event, MailboxDay, Prospect, Task, Touch
 from cadence.scheduling import is_open
+from cadence.sdr_tasks import complete_tasks
 from cadence.suppressions import suppress
 from cadence.transports import FileOutbox
 from workers.embedded import EmbeddedEngine
@@ -890,6 +892,48 @@ def test_a_connection_pool_timeout_in_the_claim_leaves_the_batch_queued(
     assert set(_statuses(ctx, queued).values()) == {"queued"}
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_touch_the_stale_sweep_is_failing_is_not_sent_by_a_worker_meanwhile(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    """The sweep fails a touch lost too often while holding only its row lock; a worker
+    claiming the same touch at that moment must wait for the sweep's verdict and then leave
+    it alone, not overwrite "failed" with "sending" and send an email audited as failed."""
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock)
+    outbox = RecordingOutbox(tmp_path / "outbox")
+    ctx.transport = outbox
+    _, queued = _three_queued(ctx, tmp_path, clock)
+    lost = queued["bo@globex.example"]
+    with transaction(ctx.engine) as session:
+        touch = session.get(Touch, lost)
+        assert touch is not None and touch.queued_at is not None
+        touch.enqueues = claiming.MAX_ENQUEUES
+        session.add(touch)
+    clock.advance_to(clock.now() + claiming.REQUEUE_AFTER * 2)
+
+    worker_done = threading.Event()
+    outcomes: dict[int, str] = {}
+
+    def worker() -> None:
+        outcomes.update(deliver_touches(ctx, [lost]))
+        worker_done.set()
+
+    with transaction(ctx.engine) as sweep:
+        resent = claiming.stale_queued(sweep, now=clock.now(), limit=10)
+        assert lost not in resent  # failed instead
+        thread = threading.Thread(target=worker)
+        thread.start()
+        # The worker is now waiting for the sweep's row lock (or finished, wrongly).
+        sent_meanwhile = worker_done.wait(1.0)
+    thread.join(30)
+
+    assert not sent_meanwhile
+    assert outcomes == {lost: "skipped:failed"}
+    assert outbox.accepted == []
+    assert _touch(ctx, lost).status == "failed"
+
+
 def test_a_batch_costs_the_same_statements_whatever_its_size(
     make_context: Callable[..., AppContext], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1118,3 +1162,16 @@ def test_a_reply_cancels_the_open_task_and_the_next_touch(
     assert ann_task[0] == "cancelled" and ann_task[1] is not None
     assert ann_task[1].startswith("halted: reply")
     assert ann_touch[0] == "cancelled" and (ann_touch[1] or "").startswith("halted: reply")
+
+    # An SDR who made the call anyway can still log it; the audit says what it was before.
+    with transaction(ctx.engine) as session:
+        ann_task_id = session.exec(
+            select(Task.id)
+            .join(Prospect, col(Task.prospect_id) == col(Prospect.id))
+            .where(Prospect.email == "ann@acme.example")
+        ).one()
+        assert ann_task_id is not None
+        complete_tasks(session, {ann_task_id: TaskOutcome.CONNECTED}, now=clock.now(), actor="alex")
+    with transaction(ctx.engine) as session:
+        done = session.exec(select(AuditEntry).where(AuditEntry.action == "task:done")).one()
+    assert (done.before, done.after, done.actor) == ("cancelled", "connected", "alex")

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, Update, select
 
 from cadence import claiming, demo, enrollment, touch_claim
-from cadence.store_views import _LOCK_ENROLLMENTS_OF_TOUCHES, _PROSPECTS_BY_ID, _TOUCHES_BY_ID
+from cadence.store_views import _LOCK_ENROLLMENTS_OF_TOUCHES, _LOCK_TOUCHES, _PROSPECTS_BY_ID
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,7 @@ IDS = {"ids": list(range(1, 31))}  # a batch's worth
     [
         (touch_claim._SENT_EMAILS, IDS, "USING INDEX ix_touch_enrollment_id (enrollment_id=?)"),
         (demo._STOP_TOUCHES, IDS, "USING INTEGER PRIMARY KEY"),
-        (_TOUCHES_BY_ID, IDS, "USING INTEGER PRIMARY KEY"),
+        (_LOCK_TOUCHES, IDS, "USING INTEGER PRIMARY KEY"),
         (_PROSPECTS_BY_ID, IDS, "USING INTEGER PRIMARY KEY"),
         (_LOCK_ENROLLMENTS_OF_TOUCHES, IDS, "SEARCH touch USING INTEGER PRIMARY KEY"),
         (claiming._NEXT_RESUME, {}, "ix_enrollment_resume_at (resume_at>?)"),
