@@ -114,7 +114,7 @@ def complete_tasks(
                 action="task:done",
                 prospect_id=found[task_id].prospect_id,
                 touch_id=found[task_id].touch_id,
-                before="open",
+                before=found[task_id].status,
                 after=outcome.value,
             )
             for task_id, outcome in outcomes.items()
