@@ -6,7 +6,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
 from os import PathLike
@@ -34,14 +34,21 @@ from cadence.suppressions import suppress
 from cadence.transports import FileOutbox
 from workers.embedded import EmbeddedEngine
 
+from .batch_setup import (
+    AT,
+    CALL_THEN_EMAIL,
+    RETIRED,
+    berlin,
+    berlins,
+    config_with,
+    import_rows,
+    queue_due,
+)
 from .conftest import REPO, START
 from .smtp_sink import smtp_sink
 
 pytestmark = pytest.mark.integration
 
-#: Monday 08:00 in Berlin (inside the seven-touch window), 16:00 in Tokyo (outside it).
-AT = START + timedelta(hours=2)
-HEADER = "email,first_name,last_name,company,title,persona,timezone,country"
 UNKNOWN_TOUCH = 999_999
 
 CALL_FIRST = """name = "call-first"
@@ -52,14 +59,6 @@ send_window = { start = "07:30", end = "09:30" }
 template = "tasks/call"
 delay = "0d"
 send_window = { start = "07:30", end = "17:00" }  # tasks default to 09:00-17:00
-"""
-RETIRED = """name = "retired"
-description = "A cadence marketing deleted while its enrollments were still running"
-send_window = { start = "07:30", end = "09:30" }
-
-[[steps]]
-template = "ceo/intro"
-delay = "0d"
 """
 LEAVER = """
 [[sdr]]
@@ -85,58 +84,6 @@ class RecordingOutbox(FileOutbox):
         return [parseaddr(str(m["To"]))[1] for m in self.accepted]
 
 
-def _config(
-    tmp_path: Path, name: str = "config", *, cadences: dict[str, str] | None = None
-) -> Path:
-    config = tmp_path / name
-    shutil.copytree(REPO / "config", config)
-    for file_name, text in (cadences or {}).items():
-        (config / "cadences" / f"{file_name}.toml").write_text(text, encoding="utf-8")
-    return config
-
-
-def _import(ctx: AppContext, tmp_path: Path, rows: list[str], *, owner: str = "alex") -> None:
-    path = tmp_path / f"prospects-{owner}-{len(rows)}-{rows[0].split(',')[0]}.csv"
-    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
-    report = services.import_prospects(ctx, path, owner=owner, actor="test")
-    assert (len(report.imported), report.rejected) == (len(rows), [])
-
-
-def _berlin(email: str, first_name: str, company: str) -> str:
-    return f"{email},{first_name},Test,{company},CEO,ceo,Europe/Berlin,DE"
-
-
-def _berlins(*emails: str) -> list[str]:
-    """CSV rows for Berlin prospects named after their address: ann@acme.example is Ann of
-    Acme."""
-    rows = []
-    for email in emails:
-        local, _, domain = email.partition("@")
-        rows.append(_berlin(email, local.capitalize(), domain.split(".")[0].capitalize()))
-    return rows
-
-
-def _queue_due(ctx: AppContext, clock: SimulatedClock, at: datetime = AT) -> dict[str, int]:
-    """Make every scheduled touch due just before ``at`` and let the scheduler queue them;
-    the queued touch of each prospect, by email."""
-    with transaction(ctx.engine) as session:
-        for touch in session.exec(select(Touch).where(Touch.status == "scheduled")):
-            touch.due_at = at - timedelta(minutes=1)
-            session.add(touch)
-    clock.advance_to(at)
-    claimed: list[int] = []
-    services.scheduler_tick(ctx, claimed.extend)
-    with transaction(ctx.engine) as session:
-        rows = session.exec(
-            select(Prospect.email, Touch.id)
-            .join(Touch, col(Touch.prospect_id) == col(Prospect.id))
-            .where(col(Touch.id).in_(claimed))
-        ).all()
-    queued = {email: touch_id for email, touch_id in rows if touch_id is not None}
-    assert sorted(queued.values()) == sorted(claimed)
-    return queued
-
-
 THREE = ["ann@acme.example", "bo@globex.example", "dee@initech.example"]
 
 
@@ -144,9 +91,9 @@ def _three_queued(
     ctx: AppContext, tmp_path: Path, clock: SimulatedClock
 ) -> tuple[list[str], dict[str, int]]:
     """Ann, Bo and Dee in Berlin, on seven-touch, their first touches claimed together."""
-    _import(ctx, tmp_path, _berlins(*THREE))
+    import_rows(ctx, tmp_path, berlins(*THREE))
     services.enroll_prospects(ctx, THREE, "seven-touch", owner=None, actor="test")
-    return list(THREE), _queue_due(ctx, clock)
+    return list(THREE), queue_due(ctx, clock)
 
 
 def _touch(ctx: AppContext, touch_id: int) -> Touch:
@@ -203,20 +150,20 @@ def test_a_mixed_batch_gives_each_touch_its_own_outcome(
     make_context: Callable[..., AppContext], tmp_path: Path
 ) -> None:
     clock = SimulatedClock(START)
-    ctx = make_context(clock=clock, config_dir=_config(tmp_path, cadences={"call": CALL_FIRST}))
+    ctx = make_context(clock=clock, config_dir=config_with(tmp_path, cadences={"call": CALL_FIRST}))
     outbox = RecordingOutbox(tmp_path / "outbox")
     ctx.transport = outbox
-    _import(
+    import_rows(
         ctx,
         tmp_path,
         [
-            _berlin("ann@acme.example", "Ann", "Acme"),
-            _berlin("sam@initech.example", "Sam", "Initech"),  # address suppressed
-            _berlin("dee@blocked.example", "Dee", "Blocked"),  # whole domain suppressed
-            _berlin("dan@dnc.example", "Dan", "Dnc"),  # do-not-contact
+            berlin("ann@acme.example", "Ann", "Acme"),
+            berlin("sam@initech.example", "Sam", "Initech"),  # address suppressed
+            berlin("dee@blocked.example", "Dee", "Blocked"),  # whole domain suppressed
+            berlin("dan@dnc.example", "Dan", "Dnc"),  # do-not-contact
             "kei@tokyo.example,Kei,Sato,Tokyo Co,CEO,ceo,Asia/Tokyo,JP",  # window closed
-            _berlin("cal@umbrella.example", "Cal", "Umbrella"),  # a call task
-            _berlin("eve@hooli.example", "Eve", "Hooli"),  # already sent
+            berlin("cal@umbrella.example", "Cal", "Umbrella"),  # a call task
+            berlin("eve@hooli.example", "Eve", "Hooli"),  # already sent
         ],
     )
     emails = [
@@ -229,7 +176,7 @@ def test_a_mixed_batch_gives_each_touch_its_own_outcome(
     ]
     services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
     services.enroll_prospects(ctx, ["cal@umbrella.example"], "call-first", owner=None, actor="t")
-    ids = _queue_due(ctx, clock)
+    ids = queue_due(ctx, clock)
     assert len(ids) == 7
 
     # Eve's touch went out in an earlier message; this batch is a redelivery for her.
@@ -384,13 +331,13 @@ def test_a_template_that_fails_for_one_prospect_fails_only_that_touch(
     ctx = make_context(clock=clock, templates_dir=templates)
     outbox = RecordingOutbox(tmp_path / "outbox")
     ctx.transport = outbox
-    _import(
+    import_rows(
         ctx,
         tmp_path,
         [
-            _berlin("ann@acme.example", "Ann", "Acme"),
-            _berlin("nameless@initech.example", "", "Initech"),
-            _berlin("bo@globex.example", "Bo", "Globex"),
+            berlin("ann@acme.example", "Ann", "Acme"),
+            berlin("nameless@initech.example", "", "Initech"),
+            berlin("bo@globex.example", "Bo", "Globex"),
         ],
     )
     services.enroll_prospects(
@@ -400,7 +347,7 @@ def test_a_template_that_fails_for_one_prospect_fails_only_that_touch(
         owner=None,
         actor="test",
     )
-    ids = _queue_due(ctx, clock)
+    ids = queue_due(ctx, clock)
     audit_mark = _last_audit_id(ctx)
 
     outcomes = deliver_touches(ctx, list(ids.values()))
@@ -435,16 +382,16 @@ def test_a_template_that_fails_for_one_prospect_fails_only_that_touch(
 
 
 def _leaver_config(tmp_path: Path) -> tuple[Path, Path]:
-    admin = _config(tmp_path, "admin-config")
+    admin = config_with(tmp_path, "admin-config")
     team = admin / "team.toml"
     team.write_text(team.read_text() + LEAVER, encoding="utf-8")
-    return admin, _config(tmp_path, "worker-config")
+    return admin, config_with(tmp_path, "worker-config")
 
 
 def _retired_config(tmp_path: Path) -> tuple[Path, Path]:
     return (
-        _config(tmp_path, "admin-config", cadences={"retired": RETIRED}),
-        _config(tmp_path, "worker-config"),
+        config_with(tmp_path, "admin-config", cadences={"retired": RETIRED}),
+        config_with(tmp_path, "worker-config"),
     )
 
 
@@ -469,17 +416,17 @@ def test_a_touch_whose_claim_breaks_fails_alone_and_the_rest_are_sent(
     admin_config, worker_config = make_configs(tmp_path)
     clock = SimulatedClock(START)
     admin = make_context(clock=clock, config_dir=admin_config)
-    _import(
+    import_rows(
         admin,
         tmp_path,
-        [_berlin("ann@acme.example", "Ann", "Acme"), _berlin("bo@globex.example", "Bo", "Globex")],
+        [berlin("ann@acme.example", "Ann", "Acme"), berlin("bo@globex.example", "Bo", "Globex")],
     )
-    _import(admin, tmp_path, [_berlin("old@initech.example", "Old", "Initech")], owner=owner)
+    import_rows(admin, tmp_path, [berlin("old@initech.example", "Old", "Initech")], owner=owner)
     services.enroll_prospects(
         admin, ["ann@acme.example", "bo@globex.example"], "seven-touch", owner=None, actor="t"
     )
     services.enroll_prospects(admin, ["old@initech.example"], cadence, owner=None, actor="t")
-    ids = _queue_due(admin, clock)
+    ids = queue_due(admin, clock)
 
     worker = make_context(clock=clock, config_dir=worker_config)
     outbox = RecordingOutbox(tmp_path / "outbox")
@@ -534,14 +481,14 @@ def test_a_temporary_refusal_mid_batch_requeues_only_that_touch(
     with smtp_sink() as (sink, url):
         clock = SimulatedClock(START)
         ctx = make_context(clock=clock, smtp_url=url)
-        _import(
+        import_rows(
             ctx,
             tmp_path,
-            _berlins("ann@acme.example", "bo@globex.example", "dee@initech.example"),
+            berlins("ann@acme.example", "bo@globex.example", "dee@initech.example"),
         )
         emails = ["ann@acme.example", "bo@globex.example", "dee@initech.example"]
         services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
-        ids = _queue_due(ctx, clock)
+        ids = queue_due(ctx, clock)
         batch = [ids[email] for email in emails]  # Bo in the middle
         sink.refuse["bo@globex.example"] = "450 4.2.1 mailbox busy, try again later"
 
@@ -594,15 +541,15 @@ def test_a_reply_recorded_before_the_batch_runs_stops_only_that_touch(
     outbox = RecordingOutbox(tmp_path / "outbox")
     ctx.transport = outbox
     emails = ["ann@acme.example", "bo@globex.example", "pat@hooli.example", "dee@initech.example"]
-    _import(
+    import_rows(
         ctx,
         tmp_path,
-        _berlins(
+        berlins(
             "ann@acme.example", "bo@globex.example", "pat@hooli.example", "dee@initech.example"
         ),
     )
     services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
-    ids = _queue_due(ctx, clock)
+    ids = queue_due(ctx, clock)
 
     replied = services.record(ctx, EventKind.REPLY, "bo@globex.example", actor="test")
     assert replied.halted == [_enrollment_of(ctx, ids["bo@globex.example"]).id]
@@ -641,7 +588,7 @@ def test_a_reply_recorded_before_the_batch_runs_stops_only_that_touch(
 def test_the_per_minute_throttle_is_shared_by_the_touches_of_a_batch(
     make_context: Callable[..., AppContext], tmp_path: Path
 ) -> None:
-    config = _config(tmp_path, cadences={"call": CALL_FIRST})
+    config = config_with(tmp_path, cadences={"call": CALL_FIRST})
     team = config / "team.toml"
     team.write_text(
         team.read_text().replace("daily_cap = 200", "daily_cap = 200\nper_minute = 2", 1)
@@ -652,16 +599,16 @@ def test_the_per_minute_throttle_is_shared_by_the_touches_of_a_batch(
     outbox = RecordingOutbox(tmp_path / "outbox")
     ctx.transport = outbox
     emails = ["ann@acme.example", "bo@globex.example", "dee@initech.example"]
-    _import(
+    import_rows(
         ctx,
         tmp_path,
-        _berlins(
+        berlins(
             "ann@acme.example", "cal@umbrella.example", "bo@globex.example", "dee@initech.example"
         ),
     )
     services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
     services.enroll_prospects(ctx, ["cal@umbrella.example"], "call-first", owner=None, actor="t")
-    ids = _queue_due(ctx, clock)
+    ids = queue_due(ctx, clock)
     batch = [
         ids["ann@acme.example"],
         ids["cal@umbrella.example"],  # a task takes nothing from the mailbox
@@ -944,10 +891,10 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(
     clock = SimulatedClock(START)
     ctx = make_context(clock=clock)
     emails = [f"p{n}@co{n}.example" for n in range(15)]
-    _import(ctx, tmp_path, _berlins(*emails))
+    import_rows(ctx, tmp_path, berlins(*emails))
     services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
     for at in (AT, AT + timedelta(days=3)):  # the first emails, then the bumps quoting them
-        due = _queue_due(ctx, clock, at)
+        due = queue_due(ctx, clock, at)
         queued = [due[email] for email in emails]
         _statements_for(ctx, queued[:3])  # the day's first batch also creates the mailbox's row
         assert _statements_for(ctx, queued[3:6]) == _statements_for(ctx, queued[6:15])
@@ -1004,13 +951,13 @@ def test_last_steps_of_a_batch_complete_and_hand_over_together(
     nurture, except a prospect already live there and one suppressed while her email left;
     a task's last step (completed in the claim) hands over the same way."""
     clock = SimulatedClock(START)
-    config = _config(tmp_path, cadences={"one-shot": ONE_SHOT, "one-call": ONE_CALL})
+    config = config_with(tmp_path, cadences={"one-shot": ONE_SHOT, "one-call": ONE_CALL})
     ctx = make_context(clock=clock, config_dir=config)
     emailed = ["ann@acme.example", "bo@globex.example", "dee@initech.example", "eli@hooli.example"]
-    _import(ctx, tmp_path, _berlins(*emailed, "cal@umbrella.example"))
+    import_rows(ctx, tmp_path, berlins(*emailed, "cal@umbrella.example"))
     services.enroll_prospects(ctx, emailed, "one-shot", owner=None, actor="test")
     services.enroll_prospects(ctx, ["cal@umbrella.example"], "one-call", owner=None, actor="t")
-    ids = _queue_due(ctx, clock)
+    ids = queue_due(ctx, clock)
     services.enroll_prospects(ctx, ["bo@globex.example"], "nurture", owner=None, actor="test")
 
     class UnsubscribedMidSend(RecordingOutbox):
@@ -1097,11 +1044,13 @@ def test_completing_and_handing_over_costs_the_same_statements_for_3_or_9(
     starts their nurture enrollments with a fixed set of statements."""
     monkeypatch.setattr(delivery, "HALT_CHECK_SECONDS", 3600.0)
     clock = SimulatedClock(START)
-    ctx = make_context(clock=clock, config_dir=_config(tmp_path, cadences={"one-shot": ONE_SHOT}))
+    ctx = make_context(
+        clock=clock, config_dir=config_with(tmp_path, cadences={"one-shot": ONE_SHOT})
+    )
     emails = [f"p{n}@co{n}.example" for n in range(15)]
-    _import(ctx, tmp_path, _berlins(*emails))
+    import_rows(ctx, tmp_path, berlins(*emails))
     services.enroll_prospects(ctx, emails, "one-shot", owner=None, actor="test")
-    due = _queue_due(ctx, clock)
+    due = queue_due(ctx, clock)
     queued = [due[email] for email in emails]
     _statements_for(ctx, queued[:3])  # the day's first batch also creates the mailbox's row
     assert _statements_for(ctx, queued[3:6]) == _statements_for(ctx, queued[6:15])
@@ -1112,33 +1061,20 @@ def test_completing_and_handing_over_costs_the_same_statements_for_3_or_9(
     assert nurtured == 15
 
 
-CALL_THEN_EMAIL = """name = "call-then-email"
-description = "A call task, then an email two days later"
-send_window = { start = "07:30", end = "09:30" }
-
-[[steps]]
-template = "tasks/call"
-delay = "0d"
-send_window = { start = "07:30", end = "17:00" }
-
-[[steps]]
-template = "ceo/intro"
-delay = "2d"
-"""
-
-
 def test_a_reply_cancels_the_open_task_and_the_next_touch(
     make_context: Callable[..., AppContext], tmp_path: Path
 ) -> None:
     """Nobody should call a prospect who replied: the reply cancels the enrollment's open
     task (not a colleague's) and its scheduled touch, with the reason."""
     clock = SimulatedClock(START)
-    ctx = make_context(clock=clock, config_dir=_config(tmp_path, cadences={"c": CALL_THEN_EMAIL}))
-    _import(ctx, tmp_path, _berlins("ann@acme.example", "bo@globex.example"))
+    ctx = make_context(
+        clock=clock, config_dir=config_with(tmp_path, cadences={"c": CALL_THEN_EMAIL})
+    )
+    import_rows(ctx, tmp_path, berlins("ann@acme.example", "bo@globex.example"))
     services.enroll_prospects(
         ctx, ["ann@acme.example", "bo@globex.example"], "call-then-email", owner=None, actor="t"
     )
-    ids = _queue_due(ctx, clock)
+    ids = queue_due(ctx, clock)
     assert set(deliver_touches(ctx, list(ids.values())).values()) == {"task"}
     services.record(ctx, EventKind.REPLY, "ann@acme.example", actor="test")
     with transaction(ctx.engine) as session:

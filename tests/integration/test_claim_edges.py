@@ -1,0 +1,127 @@
+"""Two edges of claiming on SQLite and PostgreSQL: the mailbox day counter after a batch
+claim falls back to one touch at a time, and ``cancel_pending_touches`` refreshing the
+Touch and Task models a session has already loaded."""
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from cadence import services
+from cadence.clock import SimulatedClock
+from cadence.context import AppContext
+from cadence.database import transaction
+from cadence.delivery import deliver_touches
+from cadence.enrollment import cancel_pending_touches
+from cadence.models import MailboxDay, Prospect, Task, Touch
+from cadence.transports import FileOutbox
+
+from .batch_setup import AT, CALL_THEN_EMAIL, RETIRED, berlins, config_with, import_rows, queue_due
+from .conftest import START
+
+pytestmark = pytest.mark.integration
+
+
+def _started_today(ctx: AppContext, owner: str) -> int:
+    with transaction(ctx.engine) as session:
+        counter = session.get(MailboxDay, (owner, AT.date()))
+    return 0 if counter is None else counter.started
+
+
+def _sent(outcomes: dict[int, str]) -> int:
+    return sum(outcome == "sent" for outcome in outcomes.values())
+
+
+# 1. The mailbox counter after the one-by-one fallback -----------------------------------------
+
+
+@pytest.mark.parametrize("breaks", ["cadence-deleted", "address-breaks-compose"])
+def test_the_mailbox_counter_counts_only_the_emails_sent_after_a_claim_falls_back(
+    make_context: Callable[..., AppContext], tmp_path: Path, breaks: str
+) -> None:
+    """The daily cap protects the SDR's mailbox reputation: a batch that broke and was
+    claimed again touch by touch must count each email started once, and the broken touch
+    not at all, or the mailbox stops early (double count) or overshoots its cap (the lost
+    count). "address-breaks-compose" breaks after the batch already took its sends."""
+    clock = SimulatedClock(START)
+    admin = make_context(
+        clock=clock, config_dir=config_with(tmp_path, "admin", cadences={"retired": RETIRED})
+    )
+    worker = make_context(clock=clock, config_dir=config_with(tmp_path, "worker", cadences={}))
+    worker.transport = FileOutbox(tmp_path / "outbox")
+    import_rows(admin, tmp_path, berlins("ann@acme.example", "bo@globex.example"))
+    import_rows(admin, tmp_path, berlins("old@initech.example"))
+    fine = ["ann@acme.example", "bo@globex.example"]
+    services.enroll_prospects(admin, fine, "seven-touch", owner=None, actor="t")
+    cadence = "retired" if breaks == "cadence-deleted" else "seven-touch"
+    services.enroll_prospects(admin, ["old@initech.example"], cadence, owner=None, actor="t")
+    ids = queue_due(admin, clock, AT, step=1)
+    if breaks == "address-breaks-compose":  # a header that the email library refuses
+        with transaction(admin.engine) as session:
+            old = session.exec(select(Prospect).where(Prospect.email == "old@initech.example"))
+            prospect = old.one()
+            prospect.email = "old@initech.example\nBcc: all@initech.example"
+            session.add(prospect)
+    broken = ids["old@initech.example"]
+
+    # The broken touch last, so that with a bad address the batch took every send first.
+    first = deliver_touches(worker, [ids["ann@acme.example"], ids["bo@globex.example"], broken])
+
+    assert first == {ids["ann@acme.example"]: "sent", ids["bo@globex.example"]: "sent"} | {
+        broken: "failed:error"
+    }
+    outbox = tmp_path / "outbox"
+    assert _started_today(worker, "alex") == _sent(first) == len(list(outbox.glob("*.eml")))
+
+    # A second, normal batch later the same UTC day adds exactly its own emails.
+    import_rows(admin, tmp_path, berlins("cy@hooli.example", "dee@umbrella.example"))
+    later = ["cy@hooli.example", "dee@umbrella.example"]
+    services.enroll_prospects(admin, later, "seven-touch", owner=None, actor="t")
+    second_ids = queue_due(admin, clock, AT + timedelta(minutes=30), step=1)
+    assert sorted(second_ids) == later
+    second = deliver_touches(worker, list(second_ids.values()))
+
+    assert set(second.values()) == {"sent"}
+    assert _started_today(worker, "alex") == _sent(first) + _sent(second)
+    assert len(list(outbox.glob("*.eml"))) == _sent(first) + _sent(second)
+
+
+# 2. cancel_pending_touches and the models already loaded --------------------------------------
+
+
+def test_cancelling_pending_touches_refreshes_the_touch_and_task_models_already_loaded(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    """A reply cancels the pending touches and open tasks with set-based UPDATEs that
+    bypass the ORM; code later in the same transaction (the halt, its audit, a hand-over)
+    that reads a model loaded before must see 'cancelled', or it acts on a touch or a call
+    task that no longer exists."""
+    clock = SimulatedClock(START)
+    ctx = make_context(
+        clock=clock, config_dir=config_with(tmp_path, "c", cadences={"call": CALL_THEN_EMAIL})
+    )
+    ctx.transport = FileOutbox(tmp_path / "outbox")
+    import_rows(ctx, tmp_path, berlins("cal@umbrella.example"))
+    services.enroll_prospects(
+        ctx, ["cal@umbrella.example"], "call-then-email", owner=None, actor="t"
+    )
+    call = queue_due(ctx, clock, AT, step=1)["cal@umbrella.example"]
+    assert deliver_touches(ctx, [call]) == {call: "task"}
+
+    with transaction(ctx.engine) as session:
+        task = session.exec(select(Task).where(Task.touch_id == call)).one()
+        call_touch = session.get(Touch, call)
+        assert call_touch is not None
+        email = session.exec(
+            select(Touch).where(Touch.enrollment_id == call_touch.enrollment_id, Touch.step == 2)
+        ).one()
+        assert (task.status, email.status) == ("open", "scheduled")
+
+        count = cancel_pending_touches(session, call_touch.enrollment_id, reason="replied")
+
+        assert count == 1
+        assert (email.status, email.reason) == ("cancelled", "replied")
+        assert (task.status, task.outcome) == ("cancelled", "replied")
+        assert call_touch.status == "sent"  # already started: not the function's to cancel
