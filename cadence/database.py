@@ -60,6 +60,13 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=60000")
+    # SQLite's defaults are sized for small devices: a 2 MiB page cache (a 10,000-prospect
+    # store is 100 MB; its touch indexes alone outgrow it) and a checkpoint every 4 MB of
+    # WAL. In a 3,000-prospect demo these cut the page reads by 84% (104k to 16k) and the
+    # page writes by 12%; the WAL now grows to about 40 MB before a checkpoint.
+    cursor.execute("PRAGMA cache_size=-32768")  # KiB: up to 32 MiB a connection
+    cursor.execute("PRAGMA temp_store=MEMORY")
+    cursor.execute("PRAGMA wal_autocheckpoint=10000")
     cursor.close()
 
 
