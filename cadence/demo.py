@@ -18,7 +18,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
@@ -29,7 +29,7 @@ from cadence.database import transaction
 from cadence.defaults import shipped_root
 from cadence.demo_report import print_summary, summarize
 from cadence.domain import EventKind, TaskOutcome, TouchStatus
-from cadence.models import TOUCHES, Prospect, Task
+from cadence.models import PROSPECTS, TOUCHES, Prospect, Task
 from cadence.sdr_tasks import complete_tasks
 from cadence.settings import load_settings
 
@@ -271,9 +271,17 @@ def _assign_owners(ctx: AppContext) -> None:
     """Spread the sample prospects over the team so reports by owner mean something."""
     owners = [s.name for s in ctx.catalog.team.sdr]
     with transaction(ctx.engine) as session:
-        for i, prospect in enumerate(session.exec(select(Prospect).order_by(col(Prospect.id)))):
-            prospect.owner = owners[i % len(owners)]
-            session.add(prospect)
+        connection = session.connection()
+        ids = connection.execute(sa_select(PROSPECTS.c.id).order_by(PROSPECTS.c.id)).scalars()
+        connection.execute(
+            _SET_OWNER,
+            [{"prospect": pid, "sdr": owners[i % len(owners)]} for i, pid in enumerate(ids)],
+        )
+
+
+_SET_OWNER = (
+    update(PROSPECTS).where(PROSPECTS.c.id == bindparam("prospect")).values(owner=bindparam("sdr"))
+)
 
 
 #: The prospect, step and status of a stop's touches (built once: a demo makes thousands of
