@@ -54,18 +54,20 @@ def contact_block(prospect: ProspectView) -> str | None:
     return None
 
 
-def live_enrollments(session: Session, prospect_id: int, *, lock: bool = False) -> list[Enrollment]:
-    query = (
-        select(Enrollment)
-        .where(
-            Enrollment.prospect_id == prospect_id,
-            col(Enrollment.state).in_([s.value for s in LIVE_ENROLLMENT_STATES]),
-        )
-        .order_by(col(Enrollment.id))
+_LIVE_ENROLLMENTS = (
+    select(Enrollment)
+    .where(
+        Enrollment.prospect_id == bindparam("prospect_id"),
+        col(Enrollment.state).in_([s.value for s in LIVE_ENROLLMENT_STATES]),
     )
-    if lock:
-        query = query.with_for_update()
-    return list(session.exec(query))
+    .order_by(col(Enrollment.id))
+)
+_LOCK_LIVE_ENROLLMENTS = _LIVE_ENROLLMENTS.with_for_update()
+
+
+def live_enrollments(session: Session, prospect_id: int, *, lock: bool = False) -> list[Enrollment]:
+    query = _LOCK_LIVE_ENROLLMENTS if lock else _LIVE_ENROLLMENTS
+    return list(session.exec(query, params={"prospect_id": prospect_id}))
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from cadence.audit_log import record_audit
@@ -20,7 +22,7 @@ from cadence.catalog import Catalog
 from cadence.domain import Stage
 from cadence.errors import InputError
 from cadence.geography import country_codes, country_for_zone, single_clock_zone, valid_zone
-from cadence.models import Prospect
+from cadence.models import PROSPECTS, Prospect
 
 KNOWN_COLUMNS = (
     "email",
@@ -236,6 +238,7 @@ def save_prospects(
         chunk = emails[chunk_start : chunk_start + 500]
         for p in session.exec(select(Prospect).where(col(Prospect.email).in_(chunk))):
             existing[p.email] = p
+    new_rows: list[dict[str, Any]] = []
     for row in rows:
         report.lines[row.email] = row.line
         fields = {
@@ -251,16 +254,18 @@ def save_prospects(
         }
         prospect = existing.get(row.email)
         if prospect is None:
-            prospect = Prospect(
-                email=row.email,
-                owner=owner,
-                created_at=now,
-                updated_at=now,
-                unsubscribe_token=secrets.token_urlsafe(24),
+            new_rows.append(
+                {
+                    **fields,
+                    "email": row.email,
+                    "owner": owner,
+                    "do_not_contact": False,
+                    "email_status": "valid",
+                    "unsubscribe_token": secrets.token_urlsafe(24),
+                    "created_at": now,
+                    "updated_at": now,
+                }
             )
-            for key, value in fields.items():
-                setattr(prospect, key, value)
-            session.add(prospect)
             report.imported.append(row.email)
             continue
         changed = {k: v for k, v in fields.items() if getattr(prospect, k) != v}
@@ -285,6 +290,8 @@ def save_prospects(
         session.add(prospect)
         report.updated.append(row.email)
     session.flush()
+    if new_rows:  # one executemany: models for 10,000 new rows took a second to build
+        session.connection().execute(insert(PROSPECTS), new_rows)
     record_audit(
         session,
         at=now,
