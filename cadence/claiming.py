@@ -7,7 +7,7 @@ claims it, and one lost on its way through the broker is found again by its age.
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Select, Update, bindparam, func, select, update
+from sqlalchemy import Integer, Select, Update, bindparam, func, select, update
 from sqlmodel import Session, col
 from sqlmodel import select as orm_select
 
@@ -47,7 +47,7 @@ def _claim_statement(dialect: str, skip_locked: bool) -> Update:
             ENROLLMENTS.c.state == EnrollmentState.ACTIVE.value,
         )
         .order_by(TOUCHES.c.due_at)
-        .limit(bindparam("limit"))
+        .limit(bindparam("limit", type_=Integer))
     )
     if skip_locked:
         due = due.with_for_update(of=TOUCHES, skip_locked=True)

@@ -84,10 +84,10 @@ class Touch(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("enrollment_id", "step", name="uq_touch_step"),
         Index("ix_touch_status_due", "status", "due_at"),
-        Index("ix_touch_started_at", "started_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
-    enrollment_id: int = Field(foreign_key="enrollment.id", index=True)
+    #: Looked up through uq_touch_step, whose leading column it is (no index of its own).
+    enrollment_id: int = Field(foreign_key="enrollment.id")
     prospect_id: int = Field(foreign_key="prospect.id", index=True)
     step: int
     channel: str

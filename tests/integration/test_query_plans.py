@@ -6,12 +6,13 @@ sent touch of the store at each call: 20 ms a batch at 5,000 prospects. These pl
 read from SQLite itself, on the real schema; PostgreSQL's planner has statistics.
 """
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, Update, select
 
-from cadence import claiming, demo, enrollment, touch_claim
+from cadence import claiming, demo, enrollment, sdr_tasks, touch_claim
 from cadence.store_views import _LOCK_ENROLLMENTS_OF_TOUCHES, _LOCK_TOUCHES, _PROSPECTS_BY_ID
 
 pytestmark = pytest.mark.integration
@@ -29,19 +30,23 @@ def _plan(engine: Engine, statement: Any, params: dict[str, Any]) -> str:
 
 
 IDS = {"ids": list(range(1, 31))}  # a batch's worth
+#: uq_touch_step (enrollment_id, step): SQLite names a table's unique constraints' indexes.
+BY_ENROLLMENT = "sqlite_autoindex_touch_1 (enrollment_id=?)"
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
     ("statement", "params", "expected"),
     [
-        (touch_claim._SENT_EMAILS, IDS, "USING INDEX ix_touch_enrollment_id (enrollment_id=?)"),
+        (touch_claim._SENT_EMAILS, IDS, f"USING INDEX {BY_ENROLLMENT}"),
         (demo._STOP_TOUCHES, IDS, "USING INTEGER PRIMARY KEY"),
         (_LOCK_TOUCHES, IDS, "USING INTEGER PRIMARY KEY"),
         (_PROSPECTS_BY_ID, IDS, "USING INTEGER PRIMARY KEY"),
         (_LOCK_ENROLLMENTS_OF_TOUCHES, IDS, "SEARCH touch USING INTEGER PRIMARY KEY"),
         (claiming._NEXT_RESUME, {}, "ix_enrollment_resume_at (resume_at>?)"),
-        (enrollment._TASKS_OF_ENROLLMENT, {"of_enrollment": 7}, "ix_touch_enrollment_id"),
-        (enrollment._CANCEL_TOUCHES, {"of_enrollment": 7}, "ix_touch_enrollment_id"),
+        (enrollment._TASKS_OF_ENROLLMENT, {"of_enrollment": 7}, BY_ENROLLMENT),
+        (enrollment._CANCEL_TOUCHES, {"of_enrollment": 7}, BY_ENROLLMENT),
+        (sdr_tasks._LOCK_TASKS, IDS, "SEARCH task USING INTEGER PRIMARY KEY"),
     ],
     ids=[
         "bump-parents",
@@ -52,6 +57,7 @@ IDS = {"ids": list(range(1, 31))}  # a batch's worth
         "resume",
         "reply-tasks",
         "reply-touches",
+        "tasks-done",
     ],
 )
 def test_a_hot_statement_searches_by_its_key(
@@ -60,3 +66,24 @@ def test_a_hot_statement_searches_by_its_key(
     plan = _plan(engine, statement, params)
     assert expected in plan, plan
     assert "ix_touch_status_due" not in plan, plan
+
+
+@pytest.mark.parametrize(
+    ("statement", "params", "expected"),
+    [
+        (claiming._claim_statement("sqlite", False), {"now": NOW, "limit": 500}, "scheduled"),
+        (claiming._ANY_STALE, {"before": NOW}, "queued"),
+        (claiming._ANY_STUCK, {"before": NOW}, "sending"),
+    ],
+    ids=["claim-due", "stale-probe", "stuck-probe"],
+)
+def test_a_tick_finds_its_few_rows_by_status(
+    engine: Engine, statement: Any, params: dict[str, Any], expected: str
+) -> None:
+    """The scheduler's per-tick statements read only the rows in their status (a million
+    sent touches must not be walked to find no stuck one)."""
+    plan = _plan(engine, statement, params)
+    assert "ix_touch_status_due (status=? AND due_at<?)" in plan or (
+        expected != "scheduled" and "ix_touch_status_due (status=?)" in plan
+    ), plan
+    assert "SCAN touch" not in plan, plan
