@@ -219,6 +219,10 @@ def plan_events(emails: list[str], rng: random.Random) -> dict[str, PlannedEvent
     return planned
 
 
+#: Touches per worker message in the demo (production's default is 20).
+DEMO_BATCH_SIZE = 100
+
+
 def run_demo(*, prospects: int, seed: int, workspace: Path | None, quiet: bool) -> dict[str, Any]:
     console = Console(stderr=True, quiet=quiet)
     started = time.perf_counter()
@@ -232,6 +236,11 @@ def run_demo(*, prospects: int, seed: int, workspace: Path | None, quiet: bool) 
         outbox_dir=root / "outbox",
         config_dir=root / "config",
         templates_dir=root / "templates",
+        # One worker thread, and the demo's replies land between stops, never mid-batch:
+        # the reply-to-halt latency that keeps production batches at 20 does not arise, and
+        # a stop's touches go in one or two messages (10,000 prospects: 42-43 s against
+        # 46-48 s at 20, alternating runs).
+        delivery_batch_size=DEMO_BATCH_SIZE,
     )
     clock = SimulatedClock(DEMO_START)
     ctx = build_context(settings, clock=clock)
