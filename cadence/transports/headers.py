@@ -1,5 +1,6 @@
 """Reading a composed message's own headers back without the email policy's parsers."""
 
+import re
 from email.message import Message
 from email.utils import parseaddr
 
@@ -15,5 +16,22 @@ def raw_header(message: Message, name: str, default: str = "") -> str:
 
 
 def envelope_address(message: Message, name: str) -> str:
-    """The bare address of a From or To header, for the SMTP envelope or a file name."""
-    return parseaddr(raw_header(message, name))[1]
+    """The bare address of a From or To header, for the SMTP envelope or a file name.
+
+    Headers as ``formataddr`` writes them (``Name <addr>``) are cut at the brackets;
+    anything else goes through ``parseaddr``, which cost a file-outbox send a tenth of its
+    time."""
+    value = raw_header(message, name).strip()
+    if value.endswith(">"):
+        address = value[value.rfind("<") + 1 : -1]
+        if _PLAIN.fullmatch(address) and _PLAIN_NAME.fullmatch(value[: -len(address) - 2]):
+            return address
+    elif _PLAIN.fullmatch(value):
+        return value
+    return parseaddr(value)[1]
+
+
+#: An address with nothing parseaddr would read differently (no quotes, comments, routes).
+_PLAIN = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
+#: A display name formataddr wrote: a quoted string without escapes, or plain words.
+_PLAIN_NAME = re.compile(r'(?:"[^"\\]*"|[^"\\<>()@,;:]*?)[ ]*')
