@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
-from sqlmodel import col, select
+from sqlmodel import select
 
 from cadence import services
 from cadence.clock import SimulatedClock
@@ -29,7 +29,7 @@ from cadence.database import transaction
 from cadence.defaults import shipped_root
 from cadence.demo_report import print_summary, summarize
 from cadence.domain import EventKind, TaskOutcome, TouchStatus
-from cadence.models import PROSPECTS, TOUCHES, Prospect, Task
+from cadence.models import PROSPECTS, TASKS, TOUCHES, Prospect
 from cadence.sdr_tasks import complete_tasks
 from cadence.settings import load_settings
 
@@ -300,6 +300,18 @@ _STOP_TOUCHES = sa_select(TOUCHES.c.prospect_id, TOUCHES.c.step, TOUCHES.c.statu
 )
 
 
+#: Open tasks that fell due in a window, for the demo's SDRs to work (built once).
+_TASKS_TO_WORK = (
+    sa_select(TASKS.c.id, TASKS.c.owner)
+    .where(
+        TASKS.c.status == "open",
+        TASKS.c.due_at > bindparam("since"),
+        TASKS.c.due_at <= bindparam("until"),
+    )
+    .order_by(TASKS.c.id)
+)
+
+
 def _simulate(
     ctx: AppContext,
     clock: SimulatedClock,
@@ -338,17 +350,18 @@ def _simulate(
         if until <= since:
             return
         tasks_seen_until[0] = until
+        # Read first, and take the store's write lock only when there is work (most stops
+        # have none); nothing else writes between the demo's stops.
+        with ctx.engine.connect() as connection:
+            due = connection.execute(_TASKS_TO_WORK, {"since": since, "until": until}).all()
+        by_owner: dict[str, dict[int, TaskOutcome]] = {}
+        for task_id, owner in due:
+            if task_rng.random() < TASKS_LEFT_UNDONE:
+                continue  # this one stays overdue
+            by_owner.setdefault(owner, {})[task_id] = task_rng.choice(_OUTCOMES)
+        if not by_owner:
+            return
         with transaction(ctx.engine) as session:
-            due = session.exec(
-                select(Task.id, Task.owner)
-                .where(Task.status == "open", col(Task.due_at) > since, col(Task.due_at) <= until)
-                .order_by(col(Task.id))
-            ).all()
-            by_owner: dict[str, dict[int, TaskOutcome]] = {}
-            for task_id, owner in due:
-                if task_id is None or task_rng.random() < TASKS_LEFT_UNDONE:
-                    continue  # this one stays overdue
-                by_owner.setdefault(owner, {})[task_id] = task_rng.choice(_OUTCOMES)
             for owner, outcomes in by_owner.items():
                 complete_tasks(session, outcomes, now=now, actor=f"demo:{owner}")
 
