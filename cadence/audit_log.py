@@ -7,7 +7,7 @@ from typing import Any, Required, TypedDict, Unpack
 from sqlalchemy import insert
 from sqlmodel import Session
 
-from cadence.models import AUDIT_ENTRIES, AuditEntry
+from cadence.models import AUDIT_ENTRIES
 
 SYSTEM = "system"
 
@@ -36,8 +36,12 @@ _UNSET: dict[str, Any] = {
 
 
 def record_audit(session: Session, **fields: Unpack[AuditFields]) -> None:
-    """Add an entry to the caller's transaction, so it commits with the change it describes."""
-    session.add(AuditEntry(**audit_row(**fields)))
+    """Add an entry to the caller's transaction, so it commits with the change it describes.
+
+    Written at once as a row, not added as a model: nothing reads an entry back before
+    commit, and a model cost an object and an ``INSERT … RETURNING`` at the next flush
+    (two a reply). Entries get their ids in the order they are recorded."""
+    session.connection().execute(_INSERT_AUDIT, audit_row(**fields))
 
 
 def audit_row(**fields: Unpack[AuditFields]) -> dict[str, Any]:
