@@ -22,7 +22,7 @@ def envelope_address(message: Message, name: str) -> str:
     anything else goes through ``parseaddr``, which cost a file-outbox send a tenth of its
     time."""
     value = raw_header(message, name).strip()
-    if value.endswith(">"):
+    if value.endswith(">") and "<" in value:
         address = value[value.rfind("<") + 1 : -1]
         if _PLAIN.fullmatch(address) and _PLAIN_NAME.fullmatch(value[: -len(address) - 2]):
             return address
@@ -34,4 +34,4 @@ def envelope_address(message: Message, name: str) -> str:
 #: An address with nothing parseaddr would read differently (no quotes, comments, routes).
 _PLAIN = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
 #: A display name formataddr wrote: a quoted string without escapes, or plain words.
-_PLAIN_NAME = re.compile(r'(?:"[^"\\]*"|[^"\\<>()@,;:]*?)[ ]*')
+_PLAIN_NAME = re.compile(r'(?:"[^"\\]*"|[^"\\<>()@,;:\[\]]*?)[ ]*')

@@ -16,8 +16,10 @@ def _to(value: str) -> EmailMessage:
     return message
 
 
-@given(st.text(alphabet='ab@.<>" ,\\()x:;-_\t', max_size=24))
+@given(st.text(alphabet='ab@.<>" ,\\()[]x:;-_\t', max_size=24))
 @example("a@b.c>")
+@example("[x] <a@b.io>")
+@example("A [b] <c@d.io>")
 @example('"A <b@c.io>" <real@x.io>')
 @example("Ann <ann@acme.example> (comment)")
 @example("x <a@b.io>, y <d@e.io>")
