@@ -147,6 +147,9 @@ def scheduler_tick(ctx: AppContext, enqueue: Callable[[Sequence[int]], None]) ->
     with transaction(ctx.engine) as session:
         stale = stale_queued(session, now=now, limit=batch)
         unconfirmed = mark_unconfirmed(session, now=now)
+    # Apart from the sweeps: they hold touch rows, and resuming waits for enrollment rows,
+    # the reverse of the order a worker locks them in (a deadlock on PostgreSQL).
+    with transaction(ctx.engine) as session:
         resumed = resume_due(session, ctx.catalog, now=now)
     if resumed:
         log.info("resumed %d enrollments after out-of-office", len(resumed))
