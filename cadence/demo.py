@@ -25,7 +25,7 @@ from sqlmodel import select
 from cadence import services
 from cadence.clock import SimulatedClock
 from cadence.context import AppContext, build_context
-from cadence.database import transaction
+from cadence.database import reading, transaction
 from cadence.defaults import shipped_root
 from cadence.demo_report import print_summary, summarize
 from cadence.domain import EventKind, TaskOutcome, TouchStatus
@@ -352,7 +352,7 @@ def _simulate(
         tasks_seen_until[0] = until
         # Read first, and take the store's write lock only when there is work (most stops
         # have none); nothing else writes between the demo's stops.
-        with ctx.engine.connect() as connection:
+        with reading(ctx.engine) as connection:
             due = connection.execute(_TASKS_TO_WORK, {"since": since, "until": until}).all()
         by_owner: dict[str, dict[int, TaskOutcome]] = {}
         for task_id, owner in due:
@@ -369,7 +369,7 @@ def _simulate(
         """Start the reactions planned after a step sent at this stop; read by the claimed
         ids, so each stop costs what it sent, not the whole touch history."""
         sent: list[tuple[int, int]] = []
-        with ctx.engine.connect() as connection:
+        with reading(ctx.engine) as connection:
             for start in range(0, len(stop.touch_ids), 500):
                 chunk = stop.touch_ids[start : start + 500]
                 rows = connection.execute(_STOP_TOUCHES, {"ids": chunk})

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from cadence.claiming import next_due_at
 from cadence.clock import SimulatedClock
 from cadence.context import AppContext
-from cadence.database import transaction
+from cadence.database import reading, transaction
 from cadence.domain import TouchStatus
 from cadence.models import TOUCHES
 from cadence.services import record_template_versions, scheduler_tick
@@ -87,7 +87,7 @@ class EmbeddedEngine:
         while True:
             self.broker.join(TOUCH_QUEUE)
             self.worker.join()
-            with self.ctx.engine.connect() as connection:
+            with reading(self.ctx.engine) as connection:
                 in_flight = connection.execute(_IN_FLIGHT).scalar_one()
             if not in_flight:
                 return
