@@ -432,7 +432,10 @@ class Proc:
 def cpu_seconds_by_role(roles: dict[int, str]) -> dict[str, float]:
     """CPU seconds (user + system) used so far by every process on the machine, summed by
     role: the pids in ``roles`` by their given role, PostgreSQL backends and redis-server by
-    name, everything else as "other" (the other work on a shared machine)."""
+    name, everything else as "other" (the other work on a shared machine). The system part
+    of each role is also given alone as "ROLE.kernel": creating files right after many
+    deletions costs this machine's ext4 kernel time, which moved the workers' total from
+    run to run."""
     tick = os.sysconf("SC_CLK_TCK")
     totals: dict[str, float] = {}
     for entry in os.scandir("/proc"):
@@ -444,13 +447,14 @@ def cpu_seconds_by_role(roles: dict[int, str]) -> dict[str, float]:
             continue
         comm = raw[raw.index("(") + 1 : raw.rindex(")")]
         fields = raw[raw.rindex(")") + 2 :].split()
-        used = (int(fields[11]) + int(fields[12])) / tick
+        user, kernel = int(fields[11]) / tick, int(fields[12]) / tick
         pid = int(entry.name)
         role = roles.get(pid) or (
             "postgres" if comm.startswith("postgres") else
             "redis" if comm.startswith("redis-server") else "other"
         )  # fmt: skip
-        totals[role] = totals.get(role, 0.0) + used
+        totals[role] = totals.get(role, 0.0) + user + kernel
+        totals[f"{role}.kernel"] = totals.get(f"{role}.kernel", 0.0) + kernel
     return totals
 
 
