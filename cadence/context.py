@@ -48,7 +48,7 @@ def build_context(
             )
     return AppContext(
         settings=settings,
-        engine=engine or create_db_engine(settings.database_url),
+        engine=engine or create_db_engine(settings.database_url, threads=settings.worker_threads),
         catalog=load_catalog(settings.config_dir, settings.templates_dir),
         clock=clock or SystemClock(),
         transport=transport

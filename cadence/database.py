@@ -18,12 +18,15 @@ from sqlmodel import Session
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def create_db_engine(url: str) -> Engine:
+def create_db_engine(url: str, *, threads: int = 8) -> Engine:
     """An engine tuned per backend.
 
     SQLite: WAL, a busy timeout, and ``BEGIN IMMEDIATE`` so that a transaction takes the write
     lock up front; worker threads then queue instead of failing with "database is locked",
     and a claim and a halt serialize as the design requires.
+
+    PostgreSQL: a pool of at least two connections per worker thread (``threads``): a claim
+    holds one while a mailbox's first send of the day creates its counter row on another.
     """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
@@ -31,7 +34,13 @@ def create_db_engine(url: str) -> Engine:
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     _cache_batch_statements()
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    per_thread = threads + 2  # the pool, and as many again in overflow: two a thread
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=max(10, per_thread),
+        max_overflow=max(20, per_thread),
+    )
 
 
 def _cache_batch_statements() -> None:
