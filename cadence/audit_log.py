@@ -41,7 +41,7 @@ def record_audit(session: Session, **fields: Unpack[AuditFields]) -> None:
     Written at once as a row, not added as a model: nothing reads an entry back before
     commit, and a model cost an object and an ``INSERT … RETURNING`` at the next flush
     (two a reply). Entries get their ids in the order they are recorded."""
-    session.connection().execute(_INSERT_AUDIT, audit_row(**fields))
+    record_audits(session, [audit_row(**fields)])
 
 
 def audit_row(**fields: Unpack[AuditFields]) -> dict[str, Any]:

@@ -259,8 +259,6 @@ def save_prospects(
                     **fields,
                     "email": row.email,
                     "owner": owner,
-                    "do_not_contact": False,
-                    "email_status": "valid",
                     "unsubscribe_token": secrets.token_urlsafe(24),
                     "created_at": now,
                     "updated_at": now,
