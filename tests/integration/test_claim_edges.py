@@ -1,12 +1,15 @@
-"""Two edges of claiming on SQLite and PostgreSQL: the mailbox day counter after a batch
-claim falls back to one touch at a time, and ``cancel_pending_touches`` refreshing the
-Touch and Task models a session has already loaded."""
+"""Edges of claiming: the mailbox day counter after a batch claim falls back to one touch
+at a time, ``cancel_pending_touches`` refreshing the Touch and Task models a session has
+already loaded, and the scheduler tick's lock order against a worker's claim."""
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select as sql_select
 from sqlmodel import select
 
 from cadence import services
@@ -15,7 +18,7 @@ from cadence.context import AppContext
 from cadence.database import transaction
 from cadence.delivery import deliver_touches
 from cadence.enrollment import cancel_pending_touches
-from cadence.models import MailboxDay, Prospect, Task, Touch
+from cadence.models import ENROLLMENTS, TOUCHES, Enrollment, MailboxDay, Prospect, Task, Touch
 from cadence.transports import FileOutbox
 
 from .batch_setup import AT, CALL_THEN_EMAIL, RETIRED, berlins, config_with, import_rows, queue_due
@@ -125,3 +128,67 @@ def test_cancelling_pending_touches_refreshes_the_touch_and_task_models_already_
         assert (email.status, email.reason) == ("cancelled", "replied")
         assert (task.status, task.outcome) == ("cancelled", "replied")
         assert call_touch.status == "sent"  # already started: not the function's to cancel
+
+
+# 3. The tick's lock order against a worker's claim -------------------------------------------
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_tick_resuming_an_enrollment_never_deadlocks_with_a_claim_of_its_touch(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    """A claim locks an enrollment, then its touches. The tick re-enqueues a stale touch
+    (locking it) and resumes out-of-office enrollments (waiting for their lock): in one
+    transaction that was the reverse order, and PostgreSQL broke the cycle by failing one
+    side as a deadlock."""
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock)
+    import_rows(ctx, tmp_path, berlins("ann@acme.example"))
+    services.enroll_prospects(ctx, ["ann@acme.example"], "seven-touch", owner=None, actor="t")
+    touch_id = queue_due(ctx, clock, AT)["ann@acme.example"]
+    clock.advance_to(AT + timedelta(minutes=30))  # the queued touch is stale by now
+    with transaction(ctx.engine) as session:
+        touch = session.get(Touch, touch_id)
+        assert touch is not None
+        enrollment = session.get(Enrollment, touch.enrollment_id)
+        assert enrollment is not None
+        enrollment.state = "paused"
+        enrollment.resume_at = clock.now() - timedelta(minutes=1)
+        session.add(enrollment)
+        enrollment_id = enrollment.id
+
+    tick_errors: list[BaseException] = []
+    reenqueued: list[int] = []
+
+    def tick() -> None:
+        try:
+            services.scheduler_tick(ctx, reenqueued.extend)
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            tick_errors.append(exc)
+
+    with ctx.engine.connect() as claim, claim.begin():  # a worker's claim, step by step
+        claim.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
+        claim.execute(sql_select(ENROLLMENTS.c.id).where(ENROLLMENTS.c.id == enrollment_id)
+                      .with_for_update())  # fmt: skip
+        thread = threading.Thread(target=tick)
+        thread.start()
+        _wait_for_a_lock_wait(ctx)  # the tick now waits for the enrollment
+        claim.execute(sql_select(TOUCHES.c.id).where(TOUCHES.c.id == touch_id).with_for_update())
+    thread.join(30)
+
+    assert tick_errors == []
+    assert touch_id in reenqueued  # the stale sweep held its row before the resume
+    with transaction(ctx.engine) as session:
+        resumed = session.get(Enrollment, enrollment_id)
+        assert resumed is not None and resumed.state == "active"
+
+
+def _wait_for_a_lock_wait(ctx: AppContext) -> None:
+    deadline = time.monotonic() + 10
+    with ctx.engine.connect() as watcher:
+        while time.monotonic() < deadline:
+            waiting = watcher.exec_driver_sql("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            if waiting.scalar_one():
+                return
+            time.sleep(0.02)
+    raise AssertionError("the tick never waited for the enrollment's lock")
