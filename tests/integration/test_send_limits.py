@@ -5,7 +5,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -138,3 +138,33 @@ def test_claims_at_a_mailbox_first_send_of_the_day_never_deadlock(database_url: 
         assert len(rows) == 15 * len(owners)
     finally:
         engine.dispose()
+
+
+def test_a_new_days_rows_are_made_together_each_carrying_its_own_minute(
+    database_url: str,
+) -> None:
+    """One lock makes the day's rows of several mailboxes at once: each row takes the
+    throttle minute of its own mailbox's row of the day before, or none."""
+    engine = create_db_engine(database_url)
+    migrate(engine)
+    today = date(2026, 12, 2)
+    late = datetime(2026, 12, 1, 23, 59, 30, tzinfo=UTC)
+    earlier = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    try:
+        with transaction(engine) as session:
+            session.add(MailboxDay(owner="alex", day=today - timedelta(days=1), started=40,
+                                   window_started_at=late, window_sent=2))  # fmt: skip
+            session.add(MailboxDay(owner="jonas", day=today - timedelta(days=1), started=9,
+                                   window_started_at=earlier, window_sent=5))  # fmt: skip
+        with transaction(engine) as session:
+            MailboxAllowance.lock(session, ["sam", "jonas", "alex"], today)
+        with transaction(engine) as session:
+            rows = session.exec(select(MailboxDay).where(MailboxDay.day == today)).all()
+            found = {r.owner: (r.started, r.window_started_at, r.window_sent) for r in rows}
+    finally:
+        engine.dispose()
+    assert found == {
+        "alex": (0, late, 2),
+        "jonas": (0, earlier, 5),  # long over: take() starts a new minute, as before
+        "sam": (0, None, 0),
+    }
