@@ -35,7 +35,7 @@ from cadence.errors import (
     TransientDeliveryError,
 )
 from cadence.models import ENROLLMENTS, TOUCHES, Enrollment, Touch
-from cadence.store_views import EnrollmentView, prospect_views
+from cadence.store_views import ENROLLMENT_VIEW_COLUMNS, EnrollmentView, prospect_views
 from cadence.touch_claim import Claimed, claim_touches, taken_back
 from cadence.transitions import fail_touch, move_enrollment, move_touch
 
@@ -256,13 +256,7 @@ def _record_sent_batch(ctx: AppContext, touch_ids: list[int]) -> None:
 
 #: The record's statements, built once (see :mod:`cadence.store_views`).
 _LOCK_ENROLLMENTS_OF_TOUCHES = (
-    sa_select(
-        ENROLLMENTS.c.id,
-        ENROLLMENTS.c.prospect_id,
-        ENROLLMENTS.c.cadence,
-        ENROLLMENTS.c.owner,
-        ENROLLMENTS.c.state,
-    )
+    sa_select(*ENROLLMENT_VIEW_COLUMNS)
     .join(TOUCHES, TOUCHES.c.enrollment_id == ENROLLMENTS.c.id)
     .where(TOUCHES.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(ENROLLMENTS.c.id)

@@ -3,13 +3,12 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col, select
 
 from cadence.audit_log import SYSTEM, audit_row, record_audits
@@ -27,8 +26,15 @@ from cadence.domain import (
 from cadence.errors import ConflictError, InputError
 from cadence.models import ENROLLMENTS, TASKS, TOUCHES, Enrollment, Event, Prospect, Task, Touch
 from cadence.scheduling import plan_due_at
-from cadence.store_views import EnrollmentView, ProspectView, TouchView
+from cadence.store_views import (
+    ENROLLMENT_VIEW_COLUMNS,
+    EnrollmentView,
+    ProspectView,
+    TouchView,
+    expire_loaded,
+)
 from cadence.suppressions import suppression_reasons
+from cadence.transitions import enrollment_moved
 
 
 def plan_step(
@@ -54,20 +60,23 @@ def contact_block(prospect: ProspectView) -> str | None:
     return None
 
 
-_LIVE_ENROLLMENTS = (
-    select(Enrollment)
+#: Rows, not models: a reply reads and halts them with Core statements (through the ORM a
+#: reply cost about twice as much); in id order, the order every enrollment lock takes.
+_LOCK_LIVE_ENROLLMENTS = (
+    sa_select(*ENROLLMENT_VIEW_COLUMNS)
     .where(
-        Enrollment.prospect_id == bindparam("prospect_id"),
-        col(Enrollment.state).in_([s.value for s in LIVE_ENROLLMENT_STATES]),
+        ENROLLMENTS.c.prospect_id == bindparam("prospect_id"),
+        ENROLLMENTS.c.state.in_([s.value for s in LIVE_ENROLLMENT_STATES]),
     )
-    .order_by(col(Enrollment.id))
+    .order_by(ENROLLMENTS.c.id)
+    .with_for_update()
 )
-_LOCK_LIVE_ENROLLMENTS = _LIVE_ENROLLMENTS.with_for_update()
 
 
-def live_enrollments(session: Session, prospect_id: int, *, lock: bool = False) -> list[Enrollment]:
-    query = _LOCK_LIVE_ENROLLMENTS if lock else _LIVE_ENROLLMENTS
-    return list(session.exec(query, params={"prospect_id": prospect_id}))
+def lock_live_enrollments(session: Session, prospect_id: int) -> list[EnrollmentView]:
+    """The prospect's active and paused enrollments, locked until the caller commits."""
+    rows = session.connection().execute(_LOCK_LIVE_ENROLLMENTS, {"prospect_id": prospect_id})
+    return [cast(EnrollmentView, row) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -304,15 +313,7 @@ def complete_enrollments(
     record_audits(
         session,
         [
-            audit_row(
-                at=now,
-                action=EnrollmentState.COMPLETED.value,
-                prospect_id=e.prospect_id,
-                enrollment_id=e.id,
-                before=e.state,
-                after=EnrollmentState.COMPLETED.value,
-                reason=ALL_STEPS_DONE,
-            )
+            enrollment_moved(e, EnrollmentState.COMPLETED, reason=ALL_STEPS_DONE, now=now)
             for e, _ in done
         ],
     )
@@ -386,6 +387,44 @@ def next_touch(
     }
 
 
+_HALT_ENROLLMENT = (
+    update(ENROLLMENTS)
+    .where(ENROLLMENTS.c.id == bindparam("enrollment_id"))
+    .values(
+        state=EnrollmentState.HALTED.value, reason=bindparam("why"), updated_at=bindparam("now")
+    )
+)
+
+
+def halt_enrollments(
+    session: Session,
+    enrollments: Sequence[EnrollmentView],
+    *,
+    reason: str,
+    now: datetime,
+    actor: str,
+) -> None:
+    """Halt the (locked) enrollments, each with its audit entry, and cancel what they have
+    not started, so claims see the halt; written as rows, and a model of one that the
+    session holds is refreshed at its next read."""
+    if not enrollments:
+        return
+    session.flush()  # the caller's changes first, as with the rest of the transaction
+    session.connection().execute(
+        _HALT_ENROLLMENT,
+        [{"enrollment_id": e.id, "why": reason, "now": now} for e in enrollments],
+    )
+    halted = EnrollmentState.HALTED
+    record_audits(
+        session,
+        [enrollment_moved(e, halted, reason=reason, now=now, actor=actor) for e in enrollments],
+    )
+    expire_loaded(session, Enrollment, [e.id for e in enrollments])
+    for enrollment in enrollments:
+        assert enrollment.id is not None
+        cancel_pending_touches(session, enrollment.id, reason=f"halted: {reason}")
+
+
 def cancel_pending_touches(session: Session, enrollment_id: int, *, reason: str) -> int:
     """Cancel touches that have not started delivery, and the SDR's open tasks of this
     enrollment (nobody should call a prospect who replied or unsubscribed); the number of
@@ -401,11 +440,8 @@ def cancel_pending_touches(session: Session, enrollment_id: int, *, reason: str)
         .scalars()
         .all()
     )
-    for model, ids in ((Task, open_tasks), (Touch, cancelled)):
-        for row_id in ids:
-            loaded = session.identity_map.get(identity_key(model, row_id))
-            if loaded is not None:
-                session.expire(loaded)
+    expire_loaded(session, Task, open_tasks)
+    expire_loaded(session, Touch, cancelled)
     return len(cancelled)
 
 

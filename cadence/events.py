@@ -6,11 +6,13 @@ changes and their audit entries commit together.
 """
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
@@ -25,9 +27,15 @@ from cadence.domain import (
     ReplyPolicy,
     TouchStatus,
 )
-from cadence.enrollment import cancel_pending_touches, live_enrollments, plan_step
+from cadence.enrollment import halt_enrollments, lock_live_enrollments, plan_step
 from cadence.errors import InputError, NotFoundError
-from cadence.models import ENROLLMENTS, Enrollment, Event, Prospect, Touch
+from cadence.models import ENROLLMENTS, EVENTS, PROSPECTS, Enrollment, Event, Prospect, Touch
+from cadence.store_views import (
+    EnrollmentView,
+    ProspectView,
+    expire_loaded,
+    prospect_view_by_email,
+)
 from cadence.suppressions import suppress
 from cadence.transitions import move_enrollment
 
@@ -47,12 +55,8 @@ class EventOutcome:
     suppressed: bool = False
 
 
-#: Built once, like the other statements run per event (a demo records thousands).
-_PROSPECT_BY_EMAIL = select(Prospect).where(Prospect.email == bindparam("email"))
-
-
-def find_prospect(session: Session, email: str) -> Prospect:
-    prospect = session.exec(_PROSPECT_BY_EMAIL, params={"email": email.strip().lower()}).first()
+def find_prospect(session: Session, email: str) -> ProspectView:
+    prospect = prospect_view_by_email(session, email.strip().lower())
     if prospect is None:
         raise NotFoundError(f"no prospect with email {email!r}")
     return prospect
@@ -62,7 +66,7 @@ def store_event(
     session: Session,
     *,
     kind: EventKind,
-    prospect: Prospect | None,
+    prospect: ProspectView | None,
     now: datetime,
     occurred_at: datetime | None = None,
     source: str = "cli",
@@ -77,20 +81,24 @@ def store_event(
         seen = session.exec(select(Event).where(Event.dedupe_key == dedupe_key)).first()
         if seen is not None:
             return seen, True
-    event = Event(
-        prospect_id=prospect.id if prospect else None,
-        kind=kind,
-        source=source,
-        occurred_at=occurred_at or now,
-        recorded_at=now,
-        dedupe_key=dedupe_key,
-        raw=raw,
-        detail=detail or {},
-        actor=actor,
-    )
-    session.add(event)
-    session.flush()
-    return event, False
+    values: dict[str, Any] = {
+        "prospect_id": prospect.id if prospect else None,
+        "kind": kind.value,
+        "source": source,
+        "occurred_at": occurred_at or now,
+        "recorded_at": now,
+        "dedupe_key": dedupe_key,
+        "raw": raw,
+        "detail": detail or {},
+        "actor": actor,
+    }
+    # A row, not a model added and flushed: the ORM's insert was a third of a reply's cost.
+    # The model returned is not in the session; read it with ``session.get`` to change it.
+    event_id = session.connection().execute(_INSERT_EVENT, values).scalar_one()
+    return Event(id=event_id, **values), False
+
+
+_INSERT_EVENT = insert(EVENTS).returning(EVENTS.c.id)
 
 
 def record_event(
@@ -182,7 +190,7 @@ def apply_event(
     session: Session,
     catalog: Catalog,
     event: Event,
-    prospect: Prospect,
+    prospect: ProspectView,
     *,
     now: datetime,
     actor: str,
@@ -212,10 +220,11 @@ def apply_event(
         if kind is EventKind.REPLY and catalog.pauses_accounts
         else []
     )
+    enrollments: Sequence[EnrollmentView]
     if account:
         enrollments = [e for e in account if e.prospect_id == prospect.id]
     else:
-        enrollments = live_enrollments(session, prospect.id, lock=True)
+        enrollments = lock_live_enrollments(session, prospect.id)
     if cadence is not None:
         enrollments = [e for e in enrollments if e.cadence == cadence]
     if kind is EventKind.SOFT_BOUNCE:
@@ -231,14 +240,15 @@ def apply_event(
     if kind in STOPPING_EVENTS or kind is EventKind.HALT:
         if kind is EventKind.HALT and not enrollments:
             raise InputError(f"{prospect.email} has no active or paused enrollment to halt")
-        for enrollment in enrollments:
-            _halt(session, enrollment, reason=why, now=now, actor=actor)
-            outcome.halted.append(_id(enrollment))
+        halt_enrollments(session, enrollments, reason=why, now=now, actor=actor)
+        outcome.halted.extend(_id(e) for e in enrollments)
         if kind in (EventKind.UNSUBSCRIBE, EventKind.COMPLAINT, EventKind.BOUNCE):
             if kind is EventKind.BOUNCE:
-                prospect.email_status = "invalid"
-                prospect.updated_at = now
-                session.add(prospect)
+                session.flush()  # a loaded model's changes first: it is expired below
+                session.connection().execute(
+                    _MARK_INVALID, {"prospect_id": prospect.id, "now": now}
+                )
+                expire_loaded(session, Prospect, [prospect.id])
             outcome.suppressed = suppress(
                 session,
                 prospect.email,
@@ -255,7 +265,7 @@ def apply_event(
         active = [e for e in enrollments if e.state == EnrollmentState.ACTIVE]
         if kind is EventKind.PAUSE and not active:
             raise InputError(f"{prospect.email} has no active enrollment to pause")
-        for enrollment in active:
+        for enrollment in map(partial(_model, session), active):
             move_enrollment(
                 session, enrollment, EnrollmentState.PAUSED, reason=why, now=now, actor=actor
             )
@@ -265,7 +275,7 @@ def apply_event(
         paused = [e for e in enrollments if e.state == EnrollmentState.PAUSED]
         if not paused:
             raise InputError(f"{prospect.email} has no paused enrollment to resume")
-        for enrollment in paused:
+        for enrollment in map(partial(_model, session), paused):
             resume_enrollment(
                 session, catalog, enrollment, prospect, now=now, actor=actor, reason=why
             )
@@ -273,7 +283,14 @@ def apply_event(
     return outcome
 
 
-def _lock_account(session: Session, prospect: Prospect) -> list[Enrollment]:
+_MARK_INVALID = (
+    update(PROSPECTS)
+    .where(PROSPECTS.c.id == bindparam("prospect_id"))
+    .values(email_status="invalid", updated_at=bindparam("now"))
+)
+
+
+def _lock_account(session: Session, prospect: ProspectView) -> list[Enrollment]:
     """Every live enrollment at the prospect's company, locked in id order in one statement,
     so two colleagues replying at once cannot deadlock each other."""
     if not prospect.company.strip():
@@ -340,26 +357,23 @@ def resume_due(session: Session, catalog: Catalog, *, now: datetime) -> list[int
     return [_id(e) for e in due]
 
 
-def _id(enrollment: Enrollment) -> int:
+def _id(enrollment: EnrollmentView) -> int:
     assert enrollment.id is not None
     return enrollment.id
 
 
-def _halt(
-    session: Session, enrollment: Enrollment, *, reason: str, now: datetime, actor: str
-) -> None:
-    """Halt and cancel every touch that has not started delivery (claims see the halt)."""
-    move_enrollment(
-        session, enrollment, EnrollmentState.HALTED, reason=reason, now=now, actor=actor
-    )
-    cancel_pending_touches(session, _id(enrollment), reason=f"halted: {reason}")
+def _model(session: Session, enrollment: EnrollmentView) -> Enrollment:
+    """The locked enrollment as a model, for the rarer changes made through the ORM."""
+    found = session.get(Enrollment, enrollment.id)
+    assert found is not None
+    return found
 
 
 def _pause_colleagues(
     session: Session,
     catalog: Catalog,
-    prospect: Prospect,
-    halted: list[Enrollment],
+    prospect: ProspectView,
+    halted: Sequence[EnrollmentView],
     account: list[Enrollment],
     now: datetime,
 ) -> list[int]:
@@ -384,7 +398,7 @@ def resume_enrollment(
     session: Session,
     catalog: Catalog,
     enrollment: Enrollment,
-    prospect: Prospect,
+    prospect: ProspectView,
     *,
     now: datetime,
     actor: str,

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol, cast
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session
 
 from cadence.models import ENROLLMENTS as _ENROLLMENTS
@@ -92,9 +93,18 @@ class TouchView(Protocol):
     def attempts(self) -> int: ...
 
 
+#: What an :class:`EnrollmentView` reads, for statements that read no more.
+ENROLLMENT_VIEW_COLUMNS = (
+    _ENROLLMENTS.c.id,
+    _ENROLLMENTS.c.prospect_id,
+    _ENROLLMENTS.c.cadence,
+    _ENROLLMENTS.c.owner,
+    _ENROLLMENTS.c.state,
+)
 #: Built once: a statement object built per call cost more in SQLAlchemy (construction and
 #: cache key) than the database took to run it. ``ids`` is an expanding IN.
 _PROSPECTS_BY_ID = select(_PROSPECTS).where(_PROSPECTS.c.id.in_(bindparam("ids", expanding=True)))
+_PROSPECT_BY_EMAIL = select(_PROSPECTS).where(_PROSPECTS.c.email == bindparam("email"))
 _LOCK_ENROLLMENTS_OF_TOUCHES = (
     select(_ENROLLMENTS)
     .join(_TOUCHES, _TOUCHES.c.enrollment_id == _ENROLLMENTS.c.id)
@@ -119,6 +129,12 @@ def prospect_views(session: Session, ids: Collection[int]) -> dict[int, Prospect
     return {row.id: cast(ProspectView, row) for row in rows}
 
 
+def prospect_view_by_email(session: Session, email: str) -> ProspectView | None:
+    """The prospect with this (lower-cased) address, if any."""
+    row = session.connection().execute(_PROSPECT_BY_EMAIL, {"email": email}).first()
+    return cast(ProspectView, row) if row is not None else None
+
+
 def locked_touch_views(
     session: Session, touch_ids: Collection[int]
 ) -> dict[int, tuple[TouchView, EnrollmentView]]:
@@ -136,3 +152,12 @@ def locked_touch_views(
         row.id: (cast(TouchView, row), cast(EnrollmentView, enrollments[row.enrollment_id]))
         for row in connection.execute(_LOCK_TOUCHES, ids)
     }
+
+
+def expire_loaded(session: Session, model: type[Any], ids: Collection[int | None]) -> None:
+    """Models the session holds of rows a Core statement changed are read again at their
+    next use (changed through a view, a row's model would otherwise keep its old values)."""
+    for row_id in ids:
+        loaded = session.identity_map.get(identity_key(model, row_id))
+        if loaded is not None:
+            session.expire(loaded)

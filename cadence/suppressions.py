@@ -3,17 +3,20 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, insert
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from cadence.audit_log import record_audit
-from cadence.models import SUPPRESSIONS, Suppression
+from cadence.models import SUPPRESSIONS
 
 #: Built once: a worker runs it for every batch it claims.
 _SUPPRESSED_VALUES = sa_select(SUPPRESSIONS.c.value, SUPPRESSIONS.c.reason).where(
     SUPPRESSIONS.c.value.in_(bindparam("values", expanding=True))
 )
+
+
+_INSERT_SUPPRESSION = insert(SUPPRESSIONS)
 
 
 def suppression_reasons(session: Session, emails: Iterable[str]) -> dict[str, str]:
@@ -45,10 +48,13 @@ def suppress(
 ) -> bool:
     """Suppress an address (or a domain when ``value`` has no "@"); True if it was new."""
     value = value.lower().strip()
-    if session.exec(select(Suppression).where(Suppression.value == value)).first():
+    connection = session.connection()
+    if connection.execute(_SUPPRESSED_VALUES, {"values": [value]}).first() is not None:
         return False
     kind = "address" if "@" in value else "domain"
-    session.add(Suppression(value=value, kind=kind, reason=reason, created_at=now))
+    connection.execute(
+        _INSERT_SUPPRESSION, {"value": value, "kind": kind, "reason": reason, "created_at": now}
+    )
     record_audit(
         session,
         at=now,

@@ -5,12 +5,14 @@ change can skip the audit trail.
 """
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
-from cadence.audit_log import SYSTEM, record_audit
+from cadence.audit_log import SYSTEM, audit_row, record_audit, record_audits
 from cadence.domain import EnrollmentState, TouchStatus
 from cadence.models import Enrollment, Touch
+from cadence.store_views import EnrollmentView
 
 
 def move_touch(
@@ -49,19 +51,31 @@ def move_enrollment(
     now: datetime,
     actor: str = SYSTEM,
 ) -> None:
-    before = enrollment.state
+    entry = enrollment_moved(enrollment, state, reason=reason, now=now, actor=actor)
     enrollment.state = state
     enrollment.reason = reason
     enrollment.updated_at = now
     session.add(enrollment)
-    record_audit(
-        session,
+    record_audits(session, [entry])
+
+
+def enrollment_moved(
+    enrollment: EnrollmentView,
+    state: EnrollmentState,
+    *,
+    reason: str,
+    now: datetime,
+    actor: str = SYSTEM,
+) -> dict[str, Any]:
+    """The audit entry of ``enrollment`` moving from its current state to ``state``, for a
+    caller that writes the change itself (a batch of them as rows)."""
+    return audit_row(
         at=now,
         actor=actor,
         action=state.value,
         prospect_id=enrollment.prospect_id,
         enrollment_id=enrollment.id,
-        before=before,
+        before=enrollment.state,
         after=state.value,
         reason=reason,
     )

@@ -1,6 +1,6 @@
 """Edges of claiming: the mailbox day counter after a batch claim falls back to one touch
-at a time, ``cancel_pending_touches`` refreshing the Touch and Task models a session has
-already loaded, and the scheduler tick's lock order against a worker's claim."""
+at a time, ``cancel_pending_touches`` and ``halt_enrollments`` refreshing the models a session
+has already loaded, and the scheduler tick's lock order against a worker's claim."""
 
 import threading
 import time
@@ -17,7 +17,7 @@ from cadence.clock import SimulatedClock
 from cadence.context import AppContext
 from cadence.database import transaction
 from cadence.delivery import deliver_touches
-from cadence.enrollment import cancel_pending_touches
+from cadence.enrollment import cancel_pending_touches, halt_enrollments
 from cadence.models import ENROLLMENTS, TOUCHES, Enrollment, MailboxDay, Prospect, Task, Touch
 from cadence.transports import FileOutbox
 
@@ -128,6 +128,30 @@ def test_cancelling_pending_touches_refreshes_the_touch_and_task_models_already_
         assert (email.status, email.reason) == ("cancelled", "replied")
         assert (task.status, task.outcome) == ("cancelled", "replied")
         assert call_touch.status == "sent"  # already started: not the function's to cancel
+
+
+def test_halting_enrollments_refreshes_the_enrollment_models_already_loaded(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    """A halt writes its enrollments as rows; under ``halt_account`` a reply halts models
+    loaded by the account's lock, which must then read 'halted', not their old state."""
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock)
+    import_rows(ctx, tmp_path, berlins("ann@acme.example"))
+    services.enroll_prospects(ctx, ["ann@acme.example"], "seven-touch", owner=None, actor="t")
+    with transaction(ctx.engine) as session:
+        enrollment = session.exec(select(Enrollment)).one()
+        assert enrollment.state == "active"
+
+        halt_enrollments(session, [enrollment], reason="replied", now=AT, actor="t")
+
+        assert (enrollment.state, enrollment.reason, enrollment.updated_at) == (
+            "halted",
+            "replied",
+            AT,
+        )
+        first = session.exec(select(Touch).where(Touch.enrollment_id == enrollment.id)).one()
+        assert (first.status, first.reason) == ("cancelled", "halted: replied")
 
 
 # 3. The tick's lock order against a worker's claim -------------------------------------------

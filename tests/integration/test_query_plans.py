@@ -13,7 +13,12 @@ import pytest
 from sqlalchemy import Engine, Update, select
 
 from cadence import claiming, demo, enrollment, sdr_tasks, touch_claim
-from cadence.store_views import _LOCK_ENROLLMENTS_OF_TOUCHES, _LOCK_TOUCHES, _PROSPECTS_BY_ID
+from cadence.store_views import (
+    _LOCK_ENROLLMENTS_OF_TOUCHES,
+    _LOCK_TOUCHES,
+    _PROSPECT_BY_EMAIL,
+    _PROSPECTS_BY_ID,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -44,6 +49,8 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
         (_PROSPECTS_BY_ID, IDS, "USING INTEGER PRIMARY KEY"),
         (_LOCK_ENROLLMENTS_OF_TOUCHES, IDS, "SEARCH touch USING INTEGER PRIMARY KEY"),
         (claiming._NEXT_RESUME, {}, "ix_enrollment_resume_at (resume_at>?)"),
+        (_PROSPECT_BY_EMAIL, {"email": "ann@acme.example"}, "(email=?)"),
+        (enrollment._LOCK_LIVE_ENROLLMENTS, {"prospect_id": 7}, "(prospect_id=?)"),
         (enrollment._TASKS_OF_ENROLLMENT, {"of_enrollment": 7}, BY_ENROLLMENT),
         (enrollment._CANCEL_TOUCHES, {"of_enrollment": 7}, BY_ENROLLMENT),
         (sdr_tasks._LOCK_TASKS, IDS, "SEARCH task USING INTEGER PRIMARY KEY"),
@@ -55,6 +62,8 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
         "claim-prospects",
         "claim-lock",
         "resume",
+        "reply-prospect",
+        "reply-enrollments",
         "reply-tasks",
         "reply-touches",
         "tasks-done",
