@@ -189,3 +189,52 @@ def _set_text_body(message: EmailMessage, text: str) -> None:
     message.set_raw("MIME-Version", "1.0")
     # Line endings normalised to LF as the content manager does; the generator writes CRLF.
     message.set_payload(b"\n".join(lines).decode("ascii", "surrogateescape") + "\n")
+
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+def wire_bytes(message: EmailMessage) -> bytes:
+    """``message.as_bytes()``, joined directly for a message as :func:`compose` builds it.
+
+    The generator folds every header through the policy and writes the body line by line:
+    21-28 µs an email, against 4-5 µs joined here. Only that shape takes this path:
+    headers stored as ASCII text the policy would write unchanged (CRLF only before folded
+    lines, none over 998 octets) and one text/plain UTF-8 body held as text. Anything else
+    is left to ``as_bytes`` itself, so the bytes, and the errors, are the same."""
+    payload = getattr(message, "_payload", None)  # what the generator writes, undecoded
+    if message.policy is not _POLICY or message.get_unixfrom() is not None:
+        return message.as_bytes()
+    if not isinstance(payload, str):
+        return message.as_bytes()
+    parts = []
+    content_type = None
+    for name, value in message.raw_items():
+        if type(value) is not str or not _written_as_is(name, value):  # not a parsed header
+            return message.as_bytes()
+        if content_type is None and name.lower() == "content-type":  # the first, as read
+            content_type = value
+        parts.append(f"{name}: {value}\r\n")
+    if content_type != _CONTENT_TYPE:  # other types' bodies are written other ways
+        return message.as_bytes()
+    parts.append("\r\n")
+    body = payload.replace("\n", "\r\n") if "\r" not in payload else _NEWLINE.sub("\r\n", payload)
+    try:
+        return "".join(parts).encode("ascii") + body.encode("ascii", "surrogateescape")
+    except UnicodeEncodeError:
+        return message.as_bytes()
+
+
+def _written_as_is(name: str, value: str) -> bool:
+    """Whether the policy writes ``name: value`` back unchanged: ASCII, folded (if at all)
+    with CRLF and whitespace, every line within the limit, so it does not refold it."""
+    if not value.isascii():
+        return False
+    if value.isprintable():  # one line: no CR, LF or other line break
+        return value != "" and len(name) + 2 + len(value) <= _MAX_LINE
+    lines = value.splitlines()
+    if "\r\n".join(lines) != value or not lines:
+        return False
+    if len(name) + 2 + len(lines[0]) > _MAX_LINE:
+        return False
+    return all(line[:1] in (" ", "\t") and len(line) <= _MAX_LINE for line in lines[1:])

@@ -5,6 +5,7 @@ import threading
 from email.message import EmailMessage
 from pathlib import Path
 
+from cadence.messages import wire_bytes
 from cadence.transports.headers import envelope_address, raw_header
 
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
@@ -24,7 +25,7 @@ class FileOutbox:
         # Unique per thread without mkstemp's random names and retries: a touch is sent by
         # one thread at a time (its claim is a compare-and-set).
         temp = self.directory / f".tmp-{os.getpid()}-{threading.get_ident()}-{name}"
-        data = message.as_bytes()
+        data = wire_bytes(message)
         try:
             self._write(temp, data)
         except FileNotFoundError:  # the folder was never made, or removed while running

@@ -16,6 +16,7 @@ from cadence.errors import (
     MailServerUnavailable,
     TransientDeliveryError,
 )
+from cadence.messages import wire_bytes
 from cadence.transports.headers import envelope_address
 
 
@@ -121,7 +122,7 @@ class SmtpTransport:
         """
         sender = envelope_address(message, "From")
         recipient = envelope_address(message, "To")
-        data = message.as_bytes()
+        data = wire_bytes(message)
         client = self._envelope(sender, recipient)
         try:
             code, reply = client.data(data)

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from cadence.messages import OutgoingEmail, compose, quote_below
+from cadence.messages import OutgoingEmail, compose, quote_below, wire_bytes
 
 from .test_messages import PARENT
 
@@ -88,6 +88,7 @@ def assert_equivalent(fields: OutgoingEmail) -> bytes:
     expected_raw = reference_compose(fields).as_bytes()
     message = compose(fields)
     raw = message.as_bytes()
+    assert wire_bytes(message) == raw  # what the transports write
     expected = email.message_from_bytes(expected_raw, policy=default)
     actual = email.message_from_bytes(raw, policy=default)
     assert isinstance(expected, EmailMessage)
@@ -343,17 +344,17 @@ def test_random_text_reads_the_same(sender: str, recipient: str, subject: str, b
     fields = replace(BASE, sender_name=sender, recipient_name=recipient, subject=subject, body=body)
     if "\r" in subject or "\n" in subject:  # refused even where the reference let one pass
         with pytest.raises(ValueError, match=r"CR or LF|linefeed or carriage return"):
-            compose(fields).as_bytes()
+            wire_bytes(compose(fields))
         return
     try:
         expected = reference_compose(fields).as_bytes()
     except ValueError as exc:  # the reference refuses it (CR or LF in a header)
         with pytest.raises(type(exc)):
-            compose(fields).as_bytes()
+            wire_bytes(compose(fields))
         return
     if has_bare_cr_or_lf(expected):  # see test_subject_ending_in_a_newline_is_refused
         with pytest.raises(ValueError, match="linefeed or carriage return"):
-            compose(fields).as_bytes()
+            wire_bytes(compose(fields))
         return
     assert_equivalent(fields)
 
@@ -371,3 +372,55 @@ def test_subject_ending_in_a_newline_is_refused(subject: str) -> None:
     assert has_bare_cr_or_lf(reference_compose(fields).as_bytes())  # the old behaviour
     with pytest.raises(ValueError, match="linefeed or carriage return"):
         compose(fields)
+
+
+# --- wire_bytes on messages compose did not build ---------------------------------------------
+
+
+def _others() -> dict[str, EmailMessage]:
+    """Messages outside compose's shape: each must come out exactly as ``as_bytes`` writes."""
+    made: dict[str, EmailMessage] = {}
+    registry = reference_compose(BASE)  # headers parsed by the registry, another policy
+    made["registry headers"] = registry
+    parsed = compose(BASE)
+    del parsed["Subject"]
+    parsed["Subject"] = "A subject set through the registry"  # one parsed header among raw
+    made["one parsed header"] = parsed
+    long_line = compose(BASE)
+    long_line.set_raw("X-Long", "x" * 1200)  # the policy refolds it
+    made["a header over 998"] = long_line
+    bare_lf = compose(BASE)
+    bare_lf.set_raw("X-Folded", "one\n two")  # LF, written as CRLF by the policy
+    made["a header folded with LF"] = bare_lf
+    multipart = compose(BASE)
+    multipart.add_alternative("<p>Hi</p>", subtype="html")
+    made["multipart"] = multipart
+    raw_multipart = compose(BASE)
+    del raw_multipart["Content-Type"]
+    raw_multipart.set_raw("Content-Type", "multipart/mixed; boundary=b")
+    made["multipart held as text"] = raw_multipart  # written as it is, no CRLF
+    quoted = compose(replace(BASE, body="word " * 600))  # quoted-printable body
+    made["quoted-printable body"] = quoted
+    cr_body = compose(BASE)
+    cr_body.set_payload("one\rtwo\r\nthree\n")
+    made["CR in the body"] = cr_body
+    unixfrom = compose(BASE)
+    unixfrom.set_unixfrom("From sam@acme.com Mon Jan 12 13:05:00 2026")
+    made["unix from line"] = unixfrom
+    injected = compose(BASE)
+    injected.set_raw("X-Injected", "ok\r\nBcc: victim@example.com")  # newer Pythons refuse
+    made["a line break not followed by whitespace"] = injected
+    return made
+
+
+@pytest.mark.parametrize("name", list(_others()))
+def test_wire_bytes_of_any_other_message_are_as_bytes(name: str) -> None:
+    """The same bytes, or the same error where this Python's generator refuses a header."""
+    message = _others()[name]
+    try:
+        expected = message.as_bytes()
+    except ValueError as exc:
+        with pytest.raises(type(exc)):
+            wire_bytes(message)
+        return
+    assert wire_bytes(message) == expected
