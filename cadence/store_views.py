@@ -11,7 +11,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, Table, bindparam, select
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session
 
@@ -93,20 +93,24 @@ class TouchView(Protocol):
     def attempts(self) -> int: ...
 
 
-#: What an :class:`EnrollmentView` reads, for statements that read no more.
-ENROLLMENT_VIEW_COLUMNS = (
-    _ENROLLMENTS.c.id,
-    _ENROLLMENTS.c.prospect_id,
-    _ENROLLMENTS.c.cadence,
-    _ENROLLMENTS.c.owner,
-    _ENROLLMENTS.c.state,
-)
+def _view_columns(view: type, table: Table) -> tuple[ColumnElement[Any], ...]:
+    """The columns a view reads, by its properties' names: a row holds no column it does not
+    need (each datetime and JSON column read is a conversion per row)."""
+    names = [name for name, value in vars(view).items() if isinstance(value, property)]
+    return tuple(table.c[name] for name in names)
+
+
+PROSPECT_VIEW_COLUMNS = _view_columns(ProspectView, _PROSPECTS)
+ENROLLMENT_VIEW_COLUMNS = _view_columns(EnrollmentView, _ENROLLMENTS)
+TOUCH_VIEW_COLUMNS = _view_columns(TouchView, _TOUCHES)
 #: Built once: a statement object built per call cost more in SQLAlchemy (construction and
 #: cache key) than the database took to run it. ``ids`` is an expanding IN.
-_PROSPECTS_BY_ID = select(_PROSPECTS).where(_PROSPECTS.c.id.in_(bindparam("ids", expanding=True)))
-_PROSPECT_BY_EMAIL = select(_PROSPECTS).where(_PROSPECTS.c.email == bindparam("email"))
+_PROSPECTS_BY_ID = select(*PROSPECT_VIEW_COLUMNS).where(
+    _PROSPECTS.c.id.in_(bindparam("ids", expanding=True))
+)
+_PROSPECT_BY_EMAIL = select(*PROSPECT_VIEW_COLUMNS).where(_PROSPECTS.c.email == bindparam("email"))
 _LOCK_ENROLLMENTS_OF_TOUCHES = (
-    select(_ENROLLMENTS)
+    select(*ENROLLMENT_VIEW_COLUMNS)
     .join(_TOUCHES, _TOUCHES.c.enrollment_id == _ENROLLMENTS.c.id)
     .where(_TOUCHES.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(_ENROLLMENTS.c.id)
@@ -115,7 +119,7 @@ _LOCK_ENROLLMENTS_OF_TOUCHES = (
 #: Locked too: the stale sweep fails a lost touch holding only the touch's row lock, and a
 #: claim that read the row without waiting could overwrite "failed" and send it.
 _LOCK_TOUCHES = (
-    select(_TOUCHES)
+    select(*TOUCH_VIEW_COLUMNS)
     .where(_TOUCHES.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(_TOUCHES.c.id)
     .with_for_update(of=_TOUCHES)
