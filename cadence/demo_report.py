@@ -8,7 +8,6 @@ import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
@@ -19,6 +18,7 @@ from cadence.business_calendar import BusinessCalendar
 from cadence.context import AppContext
 from cadence.database import transaction
 from cadence.domain import STOPPING_EVENTS, Thread, TouchStatus
+from cadence.geography import time_zone
 from cadence.models import ENROLLMENTS, PROSPECTS, TASKS, TOUCHES, Event
 from cadence.scheduling import is_open
 
@@ -71,7 +71,7 @@ def summarize(ctx: AppContext, *, planned_replies: int) -> dict[str, Any]:
             calendar = BusinessCalendar(prospect.country) if cadence.business_days else None
             assert touch.started_at is not None
             if not is_open(
-                touch.started_at, cadence.window_for(step), ZoneInfo(prospect.timezone), calendar
+                touch.started_at, cadence.window_for(step), time_zone(prospect.timezone), calendar
             ):
                 outside += 1
             if step.thread is Thread.REPLY:
@@ -133,7 +133,7 @@ def _timelines(
         if prospect_id is None:
             continue
         prospect = prospects[prospect_id]
-        zone = ZoneInfo(prospect.timezone)
+        zone = time_zone(prospect.timezone)
         items = [
             (
                 t.started_at,

@@ -4,7 +4,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy import select as sa_select
@@ -24,6 +23,7 @@ from cadence.domain import (
     TouchStatus,
 )
 from cadence.errors import ConflictError, InputError
+from cadence.geography import time_zone
 from cadence.models import ENROLLMENTS, TASKS, TOUCHES, Enrollment, Event, Prospect, Task, Touch
 from cadence.scheduling import plan_due_at
 from cadence.store_views import (
@@ -45,7 +45,7 @@ def plan_step(
         anchor=anchor,
         step=step,
         cadence=cadence,
-        zone=ZoneInfo(prospect.timezone),
+        zone=time_zone(prospect.timezone),
         calendar=BusinessCalendar(prospect.country),
         jitter_key=f"{prospect.email}:{cadence.name}:{step.number}",
     )

@@ -12,7 +12,6 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import parsedate_to_datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
@@ -22,6 +21,7 @@ from cadence.context import AppContext
 from cadence.database import transaction
 from cadence.domain import EventKind
 from cadence.events import apply_stored_event, store_event
+from cadence.geography import time_zone
 from cadence.models import Event, Prospect, Touch
 from cadence.scheduling import add_business_days
 
@@ -122,7 +122,7 @@ def stored_text(raw: bytes) -> tuple[str, str]:
 
 def resume_time(verdict: Verdict, prospect: Prospect, received: datetime) -> datetime:
     """The morning the prospect is back, in their zone; a default when the text gives none."""
-    zone = ZoneInfo(prospect.timezone)
+    zone = time_zone(prospect.timezone)
     back: date | None = verdict.return_date
     if back is None or back < received.astimezone(zone).date():
         calendar = BusinessCalendar(prospect.country)

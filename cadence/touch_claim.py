@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Update, bindparam, insert, select, update
 from sqlmodel import Session
@@ -32,6 +31,7 @@ from cadence.enrollment import (
     plan_step,
 )
 from cadence.errors import RenderError
+from cadence.geography import time_zone
 from cadence.messages import (
     OutgoingEmail,
     ThreadParent,
@@ -322,7 +322,7 @@ def _held_back(session: Session, work: _Work, batch: _Batch, writes: _Writes) ->
     touch, prospect, now = work.touch, work.prospect, work.now
     calendar = BusinessCalendar(prospect.country) if work.cadence.business_days else None
     window = work.cadence.window_for(work.step)
-    if not is_open(now, window, ZoneInfo(prospect.timezone), calendar):
+    if not is_open(now, window, time_zone(prospect.timezone), calendar):
         _later(writes, work, now, touch.reason)
         return "skipped:outside-window"
     blocked = contact_block(prospect) or batch.suppressed.get(prospect.email)

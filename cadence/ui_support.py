@@ -9,7 +9,6 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime
 from functools import cache
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -21,6 +20,7 @@ from cadence.api_deps import context
 from cadence.api_params import as_utc
 from cadence.api_security import SESSION_COOKIE, Principal, principal_for_token
 from cadence.errors import InputError, NotFoundError
+from cadence.geography import time_zone
 
 _SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -96,7 +96,7 @@ def _local(value: datetime | None, zone: str) -> str:
     if value is None:
         return ""
     try:
-        return value.astimezone(ZoneInfo(zone)).strftime("%a %d %b %H:%M %Z")
+        return value.astimezone(time_zone(zone)).strftime("%a %d %b %H:%M %Z")
     except (KeyError, ValueError):
         return ""
 
