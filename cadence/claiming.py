@@ -4,10 +4,11 @@ The store, not the queue, is the truth: a touch is ``queued`` in the same transa
 claims it, and one lost on its way through the broker is found again by its age.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Integer, Select, Update, bindparam, func, select, update
+from sqlalchemy import Connection, Integer, Select, Update, bindparam, exists, func, select, update
 from sqlmodel import Session, col
 from sqlmodel import select as orm_select
 
@@ -175,3 +176,42 @@ _ANY_STUCK = (
 
 def _any(session: Session, probe: Select[tuple[int]], *, before: datetime) -> bool:
     return session.connection().execute(probe, {"before": before}).first() is not None
+
+
+@dataclass(frozen=True)
+class TickWork:
+    """What a tick has to do besides claiming, read before it takes any write lock."""
+
+    sweep: bool
+    resume: bool
+
+
+#: The sweeps' probes and the resumes' in one read: at most ticks they all find nothing,
+#: and each empty write transaction taken to learn it held SQLite's one write lock.
+_TICK_WORK = select(
+    exists().where(
+        TOUCHES.c.status == TouchStatus.QUEUED.value,
+        TOUCHES.c.queued_at < bindparam("stale_before"),
+    ),
+    exists().where(
+        TOUCHES.c.status == TouchStatus.SENDING.value,
+        TOUCHES.c.started_at < bindparam("stuck_before"),
+    ),
+    exists().where(
+        ENROLLMENTS.c.state == EnrollmentState.PAUSED.value,
+        ENROLLMENTS.c.resume_at.is_not(None),
+        ENROLLMENTS.c.resume_at <= bindparam("now"),
+    ),
+)
+
+
+def tick_work(connection: Connection, *, now: datetime) -> TickWork:
+    stale, stuck, resume = connection.execute(
+        _TICK_WORK,
+        {
+            "stale_before": now - REQUEUE_AFTER,
+            "stuck_before": now - UNCONFIRMED_AFTER,
+            "now": now,
+        },
+    ).one()
+    return TickWork(sweep=bool(stale or stuck), resume=bool(resume))

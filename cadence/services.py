@@ -8,9 +8,9 @@ from pathlib import Path
 from sqlmodel import select
 
 from cadence.audit_log import record_audit
-from cadence.claiming import claim_due, mark_unconfirmed, stale_queued, unclaim
+from cadence.claiming import claim_due, mark_unconfirmed, stale_queued, tick_work, unclaim
 from cadence.context import AppContext
-from cadence.database import is_postgres, migrate, transaction
+from cadence.database import is_postgres, migrate, reading, transaction
 from cadence.domain import EventKind
 from cadence.enrollment import EnrollResult, enroll
 from cadence.errors import InputError
@@ -144,13 +144,20 @@ def scheduler_tick(ctx: AppContext, enqueue: Callable[[Sequence[int]], None]) ->
     now = ctx.clock.now()
     batch = ctx.settings.claim_batch_size
     total = 0
-    with transaction(ctx.engine) as session:
-        stale = stale_queued(session, now=now, limit=batch)
-        unconfirmed = mark_unconfirmed(session, now=now)
+    with reading(ctx.engine) as connection:
+        work = tick_work(connection, now=now)
+    stale: list[int] = []
+    unconfirmed = 0
+    if work.sweep:
+        with transaction(ctx.engine) as session:
+            stale = stale_queued(session, now=now, limit=batch)
+            unconfirmed = mark_unconfirmed(session, now=now)
     # Apart from the sweeps: they hold touch rows, and resuming waits for enrollment rows,
     # the reverse of the order a worker locks them in (a deadlock on PostgreSQL).
-    with transaction(ctx.engine) as session:
-        resumed = resume_due(session, ctx.catalog, now=now)
+    resumed: list[int] = []
+    if work.resume:
+        with transaction(ctx.engine) as session:
+            resumed = resume_due(session, ctx.catalog, now=now)
     if resumed:
         log.info("resumed %d enrollments after out-of-office", len(resumed))
     if stale:

@@ -100,3 +100,13 @@ def test_a_tick_finds_its_few_rows_by_status(
     plan = _plan(engine, statement, params)
     assert expected in plan, plan
     assert "SCAN touch" not in plan, plan
+
+
+def test_a_ticks_one_probe_reads_by_status_and_by_resume_time(engine: Engine) -> None:
+    """The tick asks in one read whether the sweeps or the resumes have work: each of its
+    three questions takes its index, none walks a table."""
+    params = {"stale_before": NOW, "stuck_before": NOW, "now": NOW}
+    plan = _plan(engine, claiming._TICK_WORK, params)
+    assert plan.count(ON_STATUS) == 2, plan
+    assert "ix_enrollment_resume_at (resume_at>? AND resume_at<?)" in plan, plan
+    assert "SCAN touch" not in plan and "SCAN enrollment" not in plan, plan
