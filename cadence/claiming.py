@@ -132,10 +132,9 @@ def mark_unconfirmed(session: Session, *, now: datetime) -> int:
     return len(stuck)
 
 
-def next_due_at(session: Session) -> datetime | None:
+def next_due_at(connection: Connection) -> datetime | None:
     """When something next needs the scheduler: the earliest scheduled touch of an active
     enrollment, or an out-of-office pause that ends."""
-    connection = session.connection()
     touch_due = connection.execute(_NEXT_TOUCH_DUE).scalar()
     resume = connection.execute(_NEXT_RESUME).scalar()
     return min((t for t in (touch_due, resume) if t is not None), default=None)

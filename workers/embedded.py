@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from cadence.claiming import next_due_at
 from cadence.clock import SimulatedClock
 from cadence.context import AppContext
-from cadence.database import reading, transaction
+from cadence.database import reading
 from cadence.domain import TouchStatus
 from cadence.models import TOUCHES
 from cadence.services import record_template_versions, scheduler_tick
@@ -124,8 +124,8 @@ class EmbeddedEngine:
                 self.drain()
             total += len(claimed)
             on_progress(SimulationStop(now, claimed))
-            with transaction(self.ctx.engine) as session:
-                candidates = [next_due_at(session), extra_stops()]
+            with reading(self.ctx.engine) as connection:
+                candidates = [next_due_at(connection), extra_stops()]
             upcoming = min((c for c in candidates if c is not None), default=None)
             if upcoming is None or upcoming > until or now >= until:
                 if until > now:
