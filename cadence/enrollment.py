@@ -74,7 +74,10 @@ _LOCK_LIVE_ENROLLMENTS = (
 
 
 def lock_live_enrollments(session: Session, prospect_id: int) -> list[EnrollmentView]:
-    """The prospect's active and paused enrollments, locked until the caller commits."""
+    """The prospect's active and paused enrollments, locked until the caller commits; as
+    the session has them (its pending changes, an earlier event's pause, are written first,
+    as an ORM query would)."""
+    session.flush()
     rows = session.connection().execute(_LOCK_LIVE_ENROLLMENTS, {"prospect_id": prospect_id})
     return [cast(EnrollmentView, row) for row in rows]
 

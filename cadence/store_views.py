@@ -134,7 +134,9 @@ def prospect_views(session: Session, ids: Collection[int]) -> dict[int, Prospect
 
 
 def prospect_view_by_email(session: Session, email: str) -> ProspectView | None:
-    """The prospect with this (lower-cased) address, if any."""
+    """The prospect with this (lower-cased) address, if any, with the session's pending
+    changes written first, as an ORM query would."""
+    session.flush()
     row = session.connection().execute(_PROSPECT_BY_EMAIL, {"email": email}).first()
     return cast(ProspectView, row) if row is not None else None
 

@@ -1,6 +1,7 @@
 """Edges of claiming: the mailbox day counter after a batch claim falls back to one touch
 at a time, ``cancel_pending_touches`` and ``halt_enrollments`` refreshing the models a session
-has already loaded, and the scheduler tick's lock order against a worker's claim."""
+has already loaded, the scheduler tick's lock order against a worker's claim, and events
+recorded together in one transaction."""
 
 import threading
 import time
@@ -10,15 +11,26 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select as sql_select
-from sqlmodel import select
+from sqlmodel import Session, col, select
 
 from cadence import services
 from cadence.clock import SimulatedClock
 from cadence.context import AppContext
 from cadence.database import transaction
 from cadence.delivery import deliver_touches
+from cadence.domain import EventKind
 from cadence.enrollment import cancel_pending_touches, halt_enrollments
-from cadence.models import ENROLLMENTS, TOUCHES, Enrollment, MailboxDay, Prospect, Task, Touch
+from cadence.events import record_event
+from cadence.models import (
+    ENROLLMENTS,
+    TOUCHES,
+    AuditEntry,
+    Enrollment,
+    MailboxDay,
+    Prospect,
+    Task,
+    Touch,
+)
 from cadence.transports import FileOutbox
 
 from .batch_setup import AT, CALL_THEN_EMAIL, RETIRED, berlins, config_with, import_rows, queue_due
@@ -216,3 +228,40 @@ def _wait_for_a_lock_wait(ctx: AppContext) -> None:
                 return
             time.sleep(0.02)
     raise AssertionError("the tick never waited for the enrollment's lock")
+
+
+# 4. Events recorded together in one transaction -----------------------------------------------
+
+
+def test_events_in_one_transaction_each_see_the_one_before(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    """An event reads the prospect's enrollments as rows; a pause made through the ORM by the
+    event before it, in the same transaction, must be seen: the resume finds it paused, and
+    the unsubscribe's audit entry says it halted a paused enrollment."""
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock)
+    import_rows(ctx, tmp_path, berlins("ann@acme.example"))
+    services.enroll_prospects(ctx, ["ann@acme.example"], "seven-touch", owner=None, actor="t")
+
+    def record(session: Session, kind: EventKind) -> None:
+        record_event(session, ctx.catalog, kind=kind, email="ann@acme.example", now=AT)
+
+    with transaction(ctx.engine) as session:
+        record(session, EventKind.PAUSE)
+        record(session, EventKind.RESUME)
+        record(session, EventKind.PAUSE)
+        record(session, EventKind.UNSUBSCRIBE)
+    with transaction(ctx.engine) as session:
+        moves = session.exec(
+            select(AuditEntry.before, AuditEntry.after)
+            .where(col(AuditEntry.enrollment_id).is_not(None))
+            .where(col(AuditEntry.action).in_(["paused", "active", "halted"]))
+            .order_by(col(AuditEntry.id))
+        ).all()
+    assert moves == [
+        ("active", "paused"),
+        ("paused", "active"),
+        ("active", "paused"),
+        ("paused", "halted"),
+    ]
