@@ -8,7 +8,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Connection, Integer, Select, Update, bindparam, exists, func, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    Update,
+    bindparam,
+    exists,
+    func,
+    select,
+    update,
+)
 from sqlmodel import Session, col
 from sqlmodel import select as orm_select
 
@@ -158,19 +170,30 @@ _NEXT_TOUCH_DUE = (
 _NEXT_RESUME = select(func.min(ENROLLMENTS.c.resume_at)).where(
     ENROLLMENTS.c.state == EnrollmentState.PAUSED.value, ENROLLMENTS.c.resume_at.is_not(None)
 )
-#: Cheap probes run at every tick: the sweeps load and lock rows only when there are some.
-_ANY_STALE = (
-    select(TOUCHES.c.id)
-    .where(TOUCHES.c.status == TouchStatus.QUEUED.value, TOUCHES.c.queued_at < bindparam("before"))
-    .limit(1)
-)
-_ANY_STUCK = (
-    select(TOUCHES.c.id)
-    .where(
-        TOUCHES.c.status == TouchStatus.SENDING.value, TOUCHES.c.started_at < bindparam("before")
+
+
+# Each question a tick asks, defined once: the sweeps' own probes and the tick's one read
+# (and the resume's search) share them.
+def _queued_before(before: BindParameter[datetime]) -> tuple[ColumnElement[bool], ...]:
+    return (TOUCHES.c.status == TouchStatus.QUEUED.value, TOUCHES.c.queued_at < before)
+
+
+def _started_sending_before(before: BindParameter[datetime]) -> tuple[ColumnElement[bool], ...]:
+    return (TOUCHES.c.status == TouchStatus.SENDING.value, TOUCHES.c.started_at < before)
+
+
+def resumable(now: BindParameter[datetime]) -> tuple[ColumnElement[bool], ...]:
+    """Enrollments an out-of-office reply paused until a return date that has come."""
+    return (
+        ENROLLMENTS.c.state == EnrollmentState.PAUSED.value,
+        ENROLLMENTS.c.resume_at.is_not(None),
+        ENROLLMENTS.c.resume_at <= now,
     )
-    .limit(1)
-)
+
+
+#: Cheap probes run at every tick: the sweeps load and lock rows only when there are some.
+_ANY_STALE = select(TOUCHES.c.id).where(*_queued_before(bindparam("before"))).limit(1)
+_ANY_STUCK = select(TOUCHES.c.id).where(*_started_sending_before(bindparam("before"))).limit(1)
 
 
 def _any(session: Session, probe: Select[tuple[int]], *, before: datetime) -> bool:
@@ -188,19 +211,9 @@ class TickWork:
 #: The sweeps' probes and the resumes' in one read: at most ticks they all find nothing,
 #: and each empty write transaction taken to learn it held SQLite's one write lock.
 _TICK_WORK = select(
-    exists().where(
-        TOUCHES.c.status == TouchStatus.QUEUED.value,
-        TOUCHES.c.queued_at < bindparam("stale_before"),
-    ),
-    exists().where(
-        TOUCHES.c.status == TouchStatus.SENDING.value,
-        TOUCHES.c.started_at < bindparam("stuck_before"),
-    ),
-    exists().where(
-        ENROLLMENTS.c.state == EnrollmentState.PAUSED.value,
-        ENROLLMENTS.c.resume_at.is_not(None),
-        ENROLLMENTS.c.resume_at <= bindparam("now"),
-    ),
+    exists().where(*_queued_before(bindparam("stale_before"))),
+    exists().where(*_started_sending_before(bindparam("stuck_before"))),
+    exists().where(*resumable(bindparam("now"))),
 )
 
 

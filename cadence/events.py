@@ -18,6 +18,7 @@ from sqlmodel import Session, col, func, select
 
 from cadence.audit_log import record_audit
 from cadence.catalog import Catalog
+from cadence.claiming import resumable
 from cadence.domain import (
     LIVE_ENROLLMENT_STATES,
     STOPPING_EVENTS,
@@ -316,11 +317,7 @@ RESUME_BATCH = 1000
 #: Built once: it runs at every tick, and usually finds nothing.
 _DUE_RESUMES = (
     sa_select(ENROLLMENTS.c.id)
-    .where(
-        ENROLLMENTS.c.state == EnrollmentState.PAUSED.value,
-        ENROLLMENTS.c.resume_at.is_not(None),
-        ENROLLMENTS.c.resume_at <= bindparam("now"),
-    )
+    .where(*resumable(bindparam("now")))
     .limit(RESUME_BATCH)  # a mass return resumes over several ticks, never fails one
 )
 
