@@ -15,10 +15,8 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import cast
 
 from sqlalchemy import bindparam, update
-from sqlalchemy import select as sa_select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col, select
@@ -34,8 +32,8 @@ from cadence.errors import (
     MailServerUnavailable,
     TransientDeliveryError,
 )
-from cadence.models import ENROLLMENTS, TOUCHES, Enrollment, Touch
-from cadence.store_views import ENROLLMENT_VIEW_COLUMNS, EnrollmentView, prospect_views
+from cadence.models import TOUCHES, Enrollment, Touch
+from cadence.store_views import lock_enrollments_of_touches, prospect_views
 from cadence.touch_claim import Claimed, claim_touches, taken_back
 from cadence.transitions import fail_touch, move_enrollment, move_touch
 
@@ -255,13 +253,6 @@ def _record_sent_batch(ctx: AppContext, touch_ids: list[int]) -> None:
 
 
 #: The record's statements, built once (see :mod:`cadence.store_views`).
-_LOCK_ENROLLMENTS_OF_TOUCHES = (
-    sa_select(*ENROLLMENT_VIEW_COLUMNS)
-    .join(TOUCHES, TOUCHES.c.enrollment_id == ENROLLMENTS.c.id)
-    .where(TOUCHES.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(ENROLLMENTS.c.id)
-    .with_for_update(of=ENROLLMENTS)
-)
 _MARK_SENT = (
     update(TOUCHES)
     .where(
@@ -290,10 +281,7 @@ def _record_sent(
     now = ctx.clock.now()
     connection = session.connection()
     ids = {"ids": touch_ids}
-    enrollments: dict[int, EnrollmentView] = {
-        row.id: cast(EnrollmentView, row)
-        for row in connection.execute(_LOCK_ENROLLMENTS_OF_TOUCHES, ids)
-    }
+    enrollments = lock_enrollments_of_touches(session, touch_ids)
     recorded = connection.execute(_MARK_SENT, {**ids, "now": now}).all()
     for touch_id in set(touch_ids) - {row.id for row in recorded}:
         log.warning("touch %s was no longer sending when its send was recorded", touch_id)

@@ -141,23 +141,25 @@ def prospect_view_by_email(session: Session, email: str) -> ProspectView | None:
     return cast(ProspectView, row) if row is not None else None
 
 
+def lock_enrollments_of_touches(
+    session: Session, touch_ids: Collection[int]
+) -> dict[int, EnrollmentView]:
+    """The touches' enrollments by id, locked (the lock a halt takes) in id order, so two
+    batches never wait on each other in a cycle."""
+    rows = session.connection().execute(_LOCK_ENROLLMENTS_OF_TOUCHES, {"ids": list(touch_ids)})
+    return {row.id: cast(EnrollmentView, row) for row in rows}
+
+
 def locked_touch_views(
     session: Session, touch_ids: Collection[int]
 ) -> dict[int, tuple[TouchView, EnrollmentView]]:
-    """The touches and their enrollments, the enrollment rows locked first (the lock a halt
-    takes), in id order so two batches never wait on each other in a cycle, and the touches
+    """The touches and their enrollments, the enrollment rows locked first, and the touches
     locked and read after them, so their status is the committed one."""
     if not touch_ids:
         return {}
-    ids = {"ids": list(touch_ids)}
-    connection = session.connection()
-    enrollments: dict[int, Any] = {
-        row.id: row for row in connection.execute(_LOCK_ENROLLMENTS_OF_TOUCHES, ids)
-    }
-    return {
-        row.id: (cast(TouchView, row), cast(EnrollmentView, enrollments[row.enrollment_id]))
-        for row in connection.execute(_LOCK_TOUCHES, ids)
-    }
+    enrollments = lock_enrollments_of_touches(session, touch_ids)
+    rows = session.connection().execute(_LOCK_TOUCHES, {"ids": list(touch_ids)})
+    return {row.id: (cast(TouchView, row), enrollments[row.enrollment_id]) for row in rows}
 
 
 def expire_loaded(session: Session, model: type[Any], ids: Collection[int | None]) -> None:
