@@ -10,20 +10,20 @@ The throttle's minute starts with the first email after the previous minute ende
 ``per_minute`` emails start inside it (with ``per_minute = 1``, sends are a minute apart).
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, bindparam, update
+from sqlalchemy import Engine, Row, bindparam, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from cadence.config_files import Sender
-from cadence.models import MAILBOX_DAYS, MailboxDay
+from cadence.models import MAILBOX_DAYS
 
 THROTTLE_WINDOW = timedelta(minutes=1)
 
@@ -189,13 +189,7 @@ def _known_rows(engine: Engine, day: date) -> set[str]:
 
 
 def _absent(session: Session, owners: list[str], day: date) -> list[str]:
-    present = set(
-        session.exec(
-            select(MailboxDay.owner).where(
-                col(MailboxDay.owner).in_(owners), col(MailboxDay.day) == day
-            )
-        )
-    )
+    present = {row.owner for row in _windows(session, owners, day)}
     return [owner for owner in owners if owner not in present]
 
 
@@ -209,8 +203,8 @@ def _create_rows(engine: Engine, owners: list[str], day: date) -> None:
         _insert_rows(own, owners, day, pg_insert)
 
 
-#: The day before's throttle minutes of some mailboxes.
-_WINDOWS_BEFORE = sa_select(
+#: The throttle minutes of some mailboxes' rows of a day (unlocked).
+_WINDOWS = sa_select(
     MAILBOX_DAYS.c.owner, MAILBOX_DAYS.c.window_started_at, MAILBOX_DAYS.c.window_sent
 ).where(
     MAILBOX_DAYS.c.owner.in_(bindparam("owners", expanding=True)),
@@ -223,12 +217,9 @@ def _insert_rows(session: Session, owners: list[str], day: date, insert: Any) ->
     demo's first claim of a day makes a row for each of its 67 SDRs, and two ORM statements
     a row cost it a second in all. A throttle minute that began before midnight still holds
     on the new day's row."""
-    connection = session.connection()
     before = {
         owner: (started_at, sent)
-        for owner, started_at, sent in connection.execute(
-            _WINDOWS_BEFORE, {"owners": owners, "day": day - timedelta(days=1)}
-        )
+        for owner, started_at, sent in _windows(session, owners, day - timedelta(days=1))
     }
     rows = []
     for owner in owners:
@@ -242,4 +233,10 @@ def _insert_rows(session: Session, owners: list[str], day: date, insert: Any) ->
                 "window_sent": window_sent,
             }
         )
-    connection.execute(insert(MAILBOX_DAYS).on_conflict_do_nothing(), rows)
+    session.connection().execute(insert(MAILBOX_DAYS).on_conflict_do_nothing(), rows)
+
+
+def _windows(
+    session: Session, owners: list[str], day: date
+) -> Sequence[Row[str, datetime | None, int]]:
+    return session.connection().execute(_WINDOWS, {"owners": owners, "day": day}).all()
