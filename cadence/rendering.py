@@ -7,20 +7,12 @@ resolve only to other loaded templates, never to files.
 
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from jinja2 import (
-    BaseLoader,
-    Environment,
-    StrictUndefined,
-    Template,
-    TemplateNotFound,
-    meta,
-    nodes,
-)
+from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateNotFound, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -103,6 +95,12 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         super().__init__(**options)
         self.globals["range"] = _bounded_range
         self.filters["center"] = _bounded_center
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        """A template's globals as one dict: Jinja's ChainMap over the environment's was
+        iterated by every render to build its context (9.4 against 3.6 µs a render). This
+        sandbox's globals are set when it is made and never change, so a copy stays true."""
+        return {**self.globals, **(d or {})}
 
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
         if operator_name == "**":
@@ -192,12 +190,12 @@ class TemplateRenderer:
         if template is None:
             raise RenderError(f"template {name!r} is not loaded")
         try:
-            body = _flat(self._env.get_template(name)).render(context).strip()
+            body = self._env.get_template(name).render(context).strip()
             subject = None
             if template.subject is not None:
                 key = (name, template.version)
                 if key not in self._subjects:
-                    self._subjects[key] = _flat(self._env.from_string(template.subject))
+                    self._subjects[key] = self._env.from_string(template.subject)
                 subject = " ".join(self._subjects[key].render(context).split())
         except UndefinedError as exc:
             raise RenderError(
@@ -224,15 +222,6 @@ class TemplateRenderer:
         if subject is not None and not subject:
             raise RenderError(f"{template.path}: rendered subject is empty")
         return RenderedContent(subject=subject, body=body)
-
-
-def _flat(template: Template) -> Template:
-    """The template with its globals as one dict: Jinja keeps them as a ``ChainMap`` over
-    the environment's, which every render iterated to build its context (9.4 against 3.6 µs
-    a render). The sandbox's globals are set once, when it is made, so the copy stays true."""
-    if type(template.globals) is not dict:
-        template.globals = dict(template.globals)
-    return template
 
 
 def _where(
