@@ -1,7 +1,7 @@
 """Edges of claiming: the mailbox day counter after a batch claim falls back to one touch
 at a time, ``cancel_pending_touches`` and ``halt_enrollments`` refreshing the models a session
 has already loaded, the scheduler tick's lock order against a worker's claim, and events
-recorded together in one transaction."""
+recorded together in one transaction; a tick re-sending a touch lost on its way to the broker."""
 
 import threading
 import time
@@ -14,6 +14,7 @@ from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from cadence import services
+from cadence.claiming import REQUEUE_AFTER
 from cadence.clock import SimulatedClock
 from cadence.context import AppContext
 from cadence.database import transaction
@@ -228,6 +229,32 @@ def _wait_for_a_lock_wait(ctx: AppContext) -> None:
                 return
             time.sleep(0.02)
     raise AssertionError("the tick never waited for the enrollment's lock")
+
+
+def test_a_tick_sends_a_touch_lost_on_its_way_to_the_broker_again(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    """A tick first asks in one read whether anything is stale; a touch queued and never
+    picked up for longer than REQUEUE_AFTER must be found by that read and enqueued again,
+    and a tick before then must leave it alone."""
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock)
+    import_rows(ctx, tmp_path, berlins("ann@acme.example"))
+    services.enroll_prospects(ctx, ["ann@acme.example"], "seven-touch", owner=None, actor="t")
+    touch_id = queue_due(ctx, clock, AT)["ann@acme.example"]
+
+    early: list[int] = []
+    clock.advance_to(AT + REQUEUE_AFTER - timedelta(minutes=1))
+    services.scheduler_tick(ctx, early.extend)
+    late: list[int] = []
+    clock.advance_to(AT + REQUEUE_AFTER + timedelta(minutes=1))
+    services.scheduler_tick(ctx, late.extend)
+
+    assert (early, late) == ([], [touch_id])
+    with transaction(ctx.engine) as session:
+        touch = session.get(Touch, touch_id)
+        assert touch is not None
+        assert (touch.status, touch.enqueues) == ("queued", 2)
 
 
 # 4. Events recorded together in one transaction -----------------------------------------------
