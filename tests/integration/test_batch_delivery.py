@@ -696,16 +696,19 @@ def test_an_unexpected_transport_error_mid_batch_keeps_what_is_known(
 
 class _ReplyDuringBatch(RecordingOutbox):
     """After its first email, a reply from ``replier`` is recorded (as the inbound process
-    would, in its own transaction) and a moment passes, as it does while a batch sends."""
+    would, in its own transaction) and a moment passes, as it does while a batch sends;
+    with ``kind``, that event instead (a pause by the owner, say)."""
 
-    def __init__(self, directory: Path, ctx: AppContext, replier: str) -> None:
+    def __init__(
+        self, directory: Path, ctx: AppContext, replier: str, kind: EventKind = EventKind.REPLY
+    ) -> None:
         super().__init__(directory)
-        self.ctx, self.replier = ctx, replier
+        self.ctx, self.replier, self.kind = ctx, replier, kind
 
     def send(self, message: EmailMessage) -> None:
         super().send(message)
         if len(self.accepted) == 1:
-            services.record(self.ctx, EventKind.REPLY, self.replier, actor="test")
+            services.record(self.ctx, self.kind, self.replier, actor="test")
             time.sleep(delivery.HALT_CHECK_SECONDS + 0.05)
 
 
@@ -729,6 +732,75 @@ def test_a_reply_recorded_while_the_batch_sends_stops_its_later_email(
         "dee@initech.example": "cancelled",
     }
     assert _enrollment_of(ctx, ids["dee@initech.example"]).state == "halted"
+
+
+def test_a_pause_recorded_while_the_batch_sends_puts_its_later_email_back_for_the_resume(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock)
+    emails, ids = _three_queued(ctx, tmp_path, clock)
+    outbox = _ReplyDuringBatch(tmp_path / "outbox", ctx, "dee@initech.example", EventKind.PAUSE)
+    ctx.transport = outbox
+
+    outcomes = deliver_touches(ctx, [ids[email] for email in emails])
+
+    assert outbox.recipients() == ["ann@acme.example", "bo@globex.example"]
+    assert outcomes[ids["dee@initech.example"]] == "skipped:enrollment-paused"
+    dee = _touch(ctx, ids["dee@initech.example"])
+    # Not cancelled: the touch waits, unsent, for the enrollment's resume.
+    assert (dee.status, dee.sent_at) == ("scheduled", None)
+    assert _enrollment_of(ctx, ids["dee@initech.example"]).state == "paused"
+    assert _statuses(ctx, ids)["bo@globex.example"] == "sent"
+
+
+def test_a_look_by_one_thread_stops_the_email_another_thread_holds(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    """A process's threads share one look at the emails they hold: the look made by the
+    thread sending Ann's batch takes back Dee's email, held by another thread behind Bo's
+    slow send, before that thread gets to it; Bo's, already handed over, is left alone."""
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock)
+    ann, bo, dee, eve = [*THREE, "eve@hooli.example"]
+    import_rows(ctx, tmp_path, berlins(ann, bo, dee, eve))
+    services.enroll_prospects(ctx, [ann, bo, dee, eve], "seven-touch", owner=None, actor="test")
+    ids = queue_due(ctx, clock)
+    bo_sending, bo_may_finish = threading.Event(), threading.Event()
+    dee_when_eve_went: list[str] = []
+
+    class Gated(RecordingOutbox):
+        def send(self, message: EmailMessage) -> None:
+            to = parseaddr(str(message["To"]))[1]
+            if to == bo:
+                bo_sending.set()
+                assert bo_may_finish.wait(10)
+            elif to == ann:
+                assert bo_sending.wait(10)
+                for replier in (bo, dee):
+                    services.record(ctx, EventKind.REPLY, replier, actor="test")
+                time.sleep(delivery.HALT_CHECK_SECONDS + 0.05)
+            elif to == eve:
+                dee_when_eve_went.append(_touch(ctx, ids[dee]).status)
+                bo_may_finish.set()
+            super().send(message)
+
+    outbox = Gated(tmp_path / "outbox")
+    ctx.transport = outbox
+    held: dict[int, str] = {}
+    holder = threading.Thread(target=lambda: held.update(deliver_touches(ctx, [ids[bo], ids[dee]])))
+    holder.start()
+    try:
+        mine = deliver_touches(ctx, [ids[ann], ids[eve]])
+    finally:
+        bo_may_finish.set()
+        holder.join(20)
+
+    assert dee_when_eve_went == ["cancelled"]
+    assert mine == {ids[ann]: "sent", ids[eve]: "sent"}
+    assert held == {ids[bo]: "sent", ids[dee]: "skipped:enrollment-halted"}
+    assert sorted(outbox.recipients()) == [ann, bo, eve]
+    assert _statuses(ctx, {bo: ids[bo], dee: ids[dee]}) == {bo: "sent", dee: "cancelled"}
 
 
 def test_a_mail_server_that_cannot_be_reached_sends_the_batch_back_untried(
