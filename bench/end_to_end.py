@@ -318,7 +318,7 @@ def main() -> int:
                 c.log("cadence, SMTP into the same sink")
                 smtp = run_cadence(
                     redis_url, n, smtp_url=f"smtp://127.0.0.1:{port}", timeout=args.timeout,
-                    **opts,
+                    profile_seconds=args.profile, profile_gil=args.gil, **opts,
                 )  # fmt: skip
                 smtp["sink_received"] = sink_count(count_file) - before
                 smtp["ratio_to_bare"] = smtp["per_s"] / bare["per_s"]
@@ -342,6 +342,11 @@ def main() -> int:
                 )
                 print("  " + rss_line(smtp["rss"]))
                 print(f"  CPU ms per touch by process: {smtp['cpu_ms_per_touch']}")
+                if smtp.get("profile"):
+                    print(f"  py-spy profile of one worker ({args.profile:.0f}s):")
+                    c.print_profile(
+                        c.read_collapsed(Path(smtp["profile"])), include=r"cadence/|workers/"
+                    )
             finally:
                 sink.stop()
     c.emit_json(f"end_to_end_{n}", results)

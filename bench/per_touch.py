@@ -4,10 +4,15 @@ stages (render, compose) against bare Jinja and email baselines, and a cProfile 
 ``deliver_touches``.
 
     python bench/per_touch.py [--touches 2000] [--backend postgresql|sqlite|both] [--batch 20]
+                              [--threads 1] [--send-ms 0]
 
 Touches are bulk-loaded due now, claimed with ``claim_due`` (as the scheduler does), then
 delivered ``--batch`` at a time with ``deliver_touches`` (as a worker handles one message)
-into a null transport (or ``--outbox``); ``--batch 1`` is one touch per message.
+into a null transport (or ``--outbox``); ``--batch 1`` is one touch per message. With
+``--threads N`` the timed half is delivered by N threads (a worker process's threads), and
+``--send-ms`` makes each send take that long, as a remote mail server's round trips do: a
+batch then stays in hand long enough for delivery's look for halts to run, and the figures
+include it. The cProfile half always runs in one thread.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import cProfile
 import pstats
 import re
 import sys
+import threading
 import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -26,16 +32,20 @@ import _common as c
 
 
 class NullTransport:
-    """Accepts everything: isolates Cadence's own cost from the mail system's."""
+    """Accepts everything: isolates Cadence's own cost from the mail system's; with
+    ``send_seconds``, each send waits that long (a mail server's latency, no CPU)."""
 
-    def __init__(self) -> None:
+    def __init__(self, send_seconds: float = 0.0) -> None:
         self.sent = 0
+        self.send_seconds = send_seconds
 
     def send(self, message: Any) -> None:
         from cadence.messages import wire_bytes
 
         wire_bytes(message)  # serialised as the real transports do
         self.sent += 1
+        if self.send_seconds:
+            time.sleep(self.send_seconds)
 
     def close(self) -> None:
         pass
@@ -124,7 +134,42 @@ def claim_all(ctx: Any, n: int) -> list[int]:
         return claim_due(session, now=ctx.clock.now(), limit=n, skip_locked=is_postgres(ctx.engine))
 
 
-def run_backend(backend: str, n: int, outbox: bool, profile_top: int, batch: int) -> dict[str, Any]:
+def deliver_all(ctx: Any, parts: list[list[int]], threads: int) -> Counter[str]:
+    """Deliver the batches as a worker process would, with ``threads`` threads taking the
+    next message when done."""
+    from cadence.delivery import deliver_touches
+
+    outcomes: Counter[str] = Counter()
+    queue = list(reversed(parts))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
+                part = queue.pop()
+            done = deliver_touches(ctx, part)
+            with lock:
+                outcomes.update(done.values())
+
+    pool = [threading.Thread(target=work) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return outcomes
+
+
+def run_backend(
+    backend: str,
+    n: int,
+    outbox: bool,
+    profile_top: int,
+    batch: int,
+    threads: int = 1,
+    send_ms: float = 0.0,
+) -> dict[str, Any]:
     from cadence.delivery import deliver_touches
     from cadence.services import init_store
 
@@ -138,7 +183,7 @@ def run_backend(backend: str, n: int, outbox: bool, profile_top: int, batch: int
             schema_cm = nullcontext(f"sqlite:///{root / 'cadence.db'}")
         with schema_cm as db_url:
             env = c.cadence_env(database_url=db_url, redis_url=None, root=root)
-            transport = None if outbox else NullTransport()
+            transport = None if outbox else NullTransport(send_ms / 1000)
             ctx = c.context_from_env(env, transport=transport)
             try:
                 init_store(ctx)
@@ -147,11 +192,10 @@ def run_backend(backend: str, n: int, outbox: bool, profile_top: int, batch: int
                 first, second = ids[:n], ids[n:]
                 counter = StatementCounter(ctx.engine)
                 counter.enabled = True
-                started = time.perf_counter()
-                outcomes: Counter[str] = Counter()
-                for part in batches(first, batch):
-                    outcomes.update(deliver_touches(ctx, part).values())
+                started, cpu_started = time.perf_counter(), time.process_time()
+                outcomes = deliver_all(ctx, batches(first, batch), threads)
                 elapsed = time.perf_counter() - started
+                cpu = time.process_time() - cpu_started
                 counter.enabled = False
                 profiler = cProfile.Profile()
                 profiler.enable()
@@ -165,8 +209,11 @@ def run_backend(backend: str, n: int, outbox: bool, profile_top: int, batch: int
         "touches": n,
         "outcomes": dict(outcomes),
         "seconds": elapsed,
-        "per_s_one_thread": n / elapsed,
+        "per_s": n / elapsed,
         "ms_per_touch": 1000 * elapsed / n,
+        "threads": threads,
+        "send_ms": send_ms,
+        "cpu_ms_per_touch": 1000 * cpu / n,
         "statements_per_touch": sum(counter.count.values()) / n,
         "commits_per_touch": counter.commits / n,
         "sql_ms_per_touch": 1000 * sum(counter.seconds.values()) / n,
@@ -271,6 +318,8 @@ def main() -> int:
     parser.add_argument("--outbox", action="store_true", help="file outbox, not a null transport")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--batch", type=int, default=20, help="touches per worker message")
+    parser.add_argument("--threads", type=int, default=1, help="threads delivering the timed half")
+    parser.add_argument("--send-ms", type=float, default=0.0, help="each send waits this long")
     args = parser.parse_args()
     backends = ["postgresql", "sqlite"] if args.backend == "both" else [args.backend]
     results: dict[str, Any] = {"machine": c.machine()}
@@ -283,13 +332,16 @@ def main() -> int:
     print(f"  cadence render / bare compiled render: {ratio:.2f}")
     for backend in backends:
         c.log(f"per-touch harness on {backend}")
-        r = run_backend(backend, args.touches, args.outbox, args.top, args.batch)
+        r = run_backend(
+            backend, args.touches, args.outbox, args.top, args.batch, args.threads, args.send_ms
+        )
         profiler = r.pop("_profiler")
         results[backend] = r
         print(
-            f"\n{backend}: {r['touches']} touches delivered in one thread, "
-            f"{args.batch} a message ({r['outcomes']}): "
-            f"{r['ms_per_touch']:.2f} ms/touch = {r['per_s_one_thread']:.0f}/s; "
+            f"\n{backend}: {r['touches']} touches delivered by {args.threads} thread(s), "
+            f"{args.batch} a message, each send {args.send_ms:g} ms ({r['outcomes']}): "
+            f"{r['ms_per_touch']:.2f} ms/touch = {r['per_s']:.0f}/s, "
+            f"{r['cpu_ms_per_touch']:.3f} ms of this process's CPU a touch; "
             f"{r['statements_per_touch']:.1f} SQL statements and {r['commits_per_touch']:.1f} "
             f"commits per touch; {r['sql_ms_per_touch']:.2f} ms/touch inside cursor.execute"
         )
