@@ -11,6 +11,7 @@ Three steps, two commits around the sends, each shared by a batch of touches:
 A crash between 2 and 3 leaves ``sending``; the reaper flags it ``unconfirmed``.
 """
 
+import itertools
 import logging
 import threading
 import time
@@ -74,12 +75,13 @@ def deliver_touches(ctx: AppContext, touch_ids: Sequence[int]) -> dict[int, str]
     handed_over: set[int] = set()
     transient: TransientDeliveryError | None = None
     in_flight = _in_flight(ctx)
-    in_flight.add([touch_id for touch_id, _ in emails])
+    batch = in_flight.hold([touch_id for touch_id, _ in emails])
     try:
         for touch_id, claim in emails:
-            stopped = in_flight.hand_over(ctx, touch_id)
+            stopped = in_flight.hand_over(ctx, batch, touch_id)
             if stopped is not None:
-                outcomes[touch_id] = stopped
+                if stopped != UNSETTLED:  # else requeued below, as if never tried
+                    outcomes[touch_id] = stopped
                 continue
             handed_over.add(touch_id)
             try:
@@ -100,7 +102,7 @@ def deliver_touches(ctx: AppContext, touch_ids: Sequence[int]) -> dict[int, str]
         # Whatever stopped the loop (a server down, an error, the broker's time limit), the
         # emails not yet handed over go back to the queue for the message's retry; one being
         # handed over when it stopped stays "sending" and is reviewed as unconfirmed.
-        outcomes.update(in_flight.release([touch_id for touch_id, _ in emails]))
+        outcomes.update(in_flight.release(batch, [touch_id for touch_id, _ in emails]))
         untried = [i for i, _ in emails if i not in handed_over and i not in outcomes]
         if untried:
             _with_store_retries(ctx, partial(_requeue, ctx, touch_ids=untried))
@@ -121,64 +123,96 @@ class _InFlight:
 
     One look every :data:`HALT_CHECK_SECONDS` covers every thread's batch (a look per thread
     was 150 reads a second at 16 threads, a fifth of a worker's CPU). A look takes back what
-    it finds, so each thread asks, before each send, whether its email may still go."""
+    it finds; each thread asks, before each send, whether its email may still go. Emails are
+    held per batch (a touch taken back, resumed and claimed again by another batch is that
+    batch's), and a look's outcome is settled before anyone acts on it: dramatiq's time limit
+    can raise in a thread at any moment, the looking one included."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._waiting: set[int] = set()
-        self._stopped: dict[int, str] = {}
+        self._changed = threading.Condition()
+        self._batches = itertools.count()
+        #: (batch, touch id) → None while it may go; the reason once a look stopped it;
+        #: _TAKING while a look takes it back.
+        self._held: dict[tuple[int, int], str | None] = {}
         self._looked_at = time.monotonic()
-        self._looking = False
+        self._looking_since: float | None = None
 
-    def add(self, touch_ids: Sequence[int]) -> None:
-        """Claimed just now: the claim saw every halt committed before it."""
-        with self._lock:
-            if not self._waiting:
+    def hold(self, touch_ids: Sequence[int]) -> int:
+        """Claimed just now (the claim saw every halt committed before it); the batch's key."""
+        with self._changed:
+            if not self._held:
                 self._looked_at = time.monotonic()
-            self._waiting.update(touch_ids)
+            batch = next(self._batches)
+            self._held.update({(batch, touch_id): None for touch_id in touch_ids})
+            return batch
 
-    def hand_over(self, ctx: AppContext, touch_id: int) -> str | None:
-        """None if the email may go now (it is no longer watched then); else why it was
-        stopped."""
+    def hand_over(self, ctx: AppContext, batch: int, touch_id: int) -> str | None:
+        """None if the email may go now (it is no longer watched then); else why not:
+        :data:`UNSETTLED` if a look failed while taking it back."""
         self._look_if_due(ctx)
-        with self._lock:
-            stopped = self._stopped.pop(touch_id, None)
-            if stopped is None:
-                self._waiting.discard(touch_id)
-            return stopped
+        key = (batch, touch_id)
+        with self._changed:
+            self._changed.wait_for(
+                lambda: self._held.get(key) != _TAKING, timeout=LOOK_GIVES_UP_SECONDS
+            )
+            why = self._held.pop(key, None)
+            return UNSETTLED if why == _TAKING else why
 
-    def release(self, touch_ids: Sequence[int]) -> dict[int, str]:
-        """Stop watching these (the batch is over); those a look stopped, with why."""
-        with self._lock:
-            self._waiting.difference_update(touch_ids)
-            return {i: self._stopped.pop(i) for i in touch_ids if i in self._stopped}
+    def release(self, batch: int, touch_ids: Sequence[int]) -> dict[int, str]:
+        """Stop watching the batch; the emails a look stopped that were not asked for, with
+        why (those it left unsettled are not among them: they go back to the queue)."""
+        with self._changed:
+            found = {touch_id: self._held.pop((batch, touch_id), None) for touch_id in touch_ids}
+        return {i: why for i, why in found.items() if why not in (None, _TAKING, UNSETTLED)}
 
     def _look_if_due(self, ctx: AppContext) -> None:
-        with self._lock:
-            due = time.monotonic() - self._looked_at >= HALT_CHECK_SECONDS
-            if self._looking or not due or not self._waiting:
+        with self._changed:
+            now = time.monotonic()
+            busy = (
+                self._looking_since is not None
+                and now - self._looking_since < LOOK_GIVES_UP_SECONDS
+            )
+            waiting = [key for key, why in self._held.items() if why is None]
+            if busy or now - self._looked_at < HALT_CHECK_SECONDS or not waiting:
                 return
-            self._looking = True
-            waiting = list(self._waiting)
+            self._looking_since = now
         try:
             with reading(ctx.engine) as connection:
-                halted = connection.execute(_HALTED_IN_HAND, {"ids": waiting}).scalars().all()
+                ids = list({touch_id for _, touch_id in waiting})
+                halted = set(connection.execute(_HALTED_IN_HAND, {"ids": ids}).scalars())
             if halted:
-                # Rare: hold the lock while taking them back, so no thread hands one over
-                # meanwhile; one handed over since the read is its thread's, not taken.
-                with self._lock:
-                    taken = [touch_id for touch_id in halted if touch_id in self._waiting]
-                    if taken:
-                        with transaction(ctx.engine) as session:
-                            stopped = _stop_halted(ctx, session, taken)
-                        self._waiting.difference_update(stopped)
-                        self._stopped.update(stopped)
+                self._take_back(ctx, halted)
         finally:
-            with self._lock:
-                self._looking = False
+            with self._changed:
+                self._looking_since = None
                 self._looked_at = time.monotonic()
 
+    def _take_back(self, ctx: AppContext, halted: set[int]) -> None:
+        """Take back those still not handed over; their threads wait for the outcome."""
+        with self._changed:
+            taken = [key for key, why in self._held.items() if why is None and key[1] in halted]
+            self._held.update(dict.fromkeys(taken, _TAKING))
+        stopped: dict[int, str] | None = None
+        try:
+            with transaction(ctx.engine) as session:
+                found = _stop_halted(ctx, session, list({touch_id for _, touch_id in taken}))
+            stopped = found
+        finally:
+            # Not committed for sure: the thread puts it back to the queue, which changes a
+            # touch only if it is still "sending".
+            with self._changed:
+                for key in taken:
+                    if key in self._held:
+                        self._held[key] = UNSETTLED if stopped is None else stopped.get(key[1])
+                self._changed.notify_all()
 
+
+#: A look left these neither sent nor settled: the thread requeues them.
+UNSETTLED = "retrying"
+_TAKING = "taking back"
+#: A thread waits this long at most for a look to settle its email (a look stuck longer is
+#: treated as failed, and another may start).
+LOOK_GIVES_UP_SECONDS = 30.0
 _IN_FLIGHT: "weakref.WeakKeyDictionary[Engine, _InFlight]" = weakref.WeakKeyDictionary()
 _IN_FLIGHT_LOCK = threading.Lock()
 

@@ -754,53 +754,122 @@ def test_a_pause_recorded_while_the_batch_sends_puts_its_later_email_back_for_th
     assert _statuses(ctx, ids)["bo@globex.example"] == "sent"
 
 
+ANN, BO, DEE, EVE = [*THREE, "eve@hooli.example"]
+
+
+class _TwoThreads:
+    """Two threads of one process, one batch each: Bo's slow send holds Dee's email in the
+    other thread while Ann's send records replies from Bo and Dee and lets a look fall due,
+    which the thread sending Ann's batch makes before Eve's email."""
+
+    def __init__(self, ctx: AppContext, tmp_path: Path, clock: SimulatedClock) -> None:
+        import_rows(ctx, tmp_path, berlins(ANN, BO, DEE, EVE))
+        services.enroll_prospects(ctx, [ANN, BO, DEE, EVE], "seven-touch", owner=None, actor="t")
+        self.ctx, self.ids = ctx, queue_due(ctx, clock)
+        self.bo_sending, self.bo_may_finish = threading.Event(), threading.Event()
+        #: Dee's touch as Eve's email left.
+        self.dee_when_eve_went: list[str] = []
+        self.outbox = RecordingOutbox(tmp_path / "outbox")
+        self.outbox.send = self._send  # type: ignore[method-assign]
+        ctx.transport = self.outbox
+        self.held: dict[int, str] = {}
+
+    def _send(self, message: EmailMessage) -> None:
+        to = parseaddr(str(message["To"]))[1]
+        if to == BO:
+            self.bo_sending.set()
+            assert self.bo_may_finish.wait(10)
+        elif to == ANN:
+            assert self.bo_sending.wait(10)
+            for replier in (BO, DEE):
+                services.record(self.ctx, EventKind.REPLY, replier, actor="test")
+            time.sleep(delivery.HALT_CHECK_SECONDS + 0.05)
+        elif to == EVE:
+            self.dee_when_eve_went.append(_touch(self.ctx, self.ids[DEE]).status)
+            self.bo_may_finish.set()
+        RecordingOutbox.send(self.outbox, message)
+
+    def run(self) -> dict[int, str]:
+        """Ann's batch here, Bo's in the other thread; this thread's outcomes."""
+        ids = self.ids
+        holder = threading.Thread(
+            target=lambda: self.held.update(deliver_touches(self.ctx, [ids[BO], ids[DEE]]))
+        )
+        holder.start()
+        try:
+            return deliver_touches(self.ctx, [ids[ANN], ids[EVE]])
+        finally:
+            self.bo_may_finish.set()
+            holder.join(20)
+
+
 def test_a_look_by_one_thread_stops_the_email_another_thread_holds(
     make_context: Callable[..., AppContext], tmp_path: Path
 ) -> None:
     """A process's threads share one look at the emails they hold: the look made by the
-    thread sending Ann's batch takes back Dee's email, held by another thread behind Bo's
-    slow send, before that thread gets to it; Bo's, already handed over, is left alone."""
+    thread sending Ann's batch takes back Dee's email before its own thread gets to it;
+    Bo's, already handed over, is left alone."""
+    clock = SimulatedClock(START)
+    two = _TwoThreads(make_context(clock=clock), tmp_path, clock)
+    ids = two.ids
+
+    mine = two.run()
+
+    assert two.dee_when_eve_went == ["cancelled"]
+    assert mine == {ids[ANN]: "sent", ids[EVE]: "sent"}
+    assert two.held == {ids[BO]: "sent", ids[DEE]: "skipped:enrollment-halted"}
+    assert sorted(two.outbox.recipients()) == [ANN, BO, EVE]
+    assert _statuses(two.ctx, {BO: ids[BO], DEE: ids[DEE]}) == {BO: "sent", DEE: "cancelled"}
+
+
+def test_a_look_that_fails_taking_back_another_thread_s_email_keeps_it_from_going(
+    make_context: Callable[..., AppContext], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The look finds Dee's email and then fails (as dramatiq's time limit or a lost commit
+    reply would make it fail): her thread must not send it on, but put it back to the
+    queue, where the claim will see her reply."""
+    clock = SimulatedClock(START)
+    two = _TwoThreads(make_context(clock=clock), tmp_path, clock)
+    ids = two.ids
+
+    def fails(*_args: object) -> dict[int, str]:
+        raise RuntimeError("interrupted while taking back")
+
+    monkeypatch.setattr(delivery, "_stop_halted", fails)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        two.run()
+
+    assert two.held == {ids[BO]: "sent", ids[DEE]: "retrying"}
+    assert sorted(two.outbox.recipients()) == [ANN, BO]
+    assert _statuses(two.ctx, {DEE: ids[DEE], EVE: ids[EVE]}) == {DEE: "queued", EVE: "queued"}
+
+
+class _DownAfterFirst(_ReplyDuringBatch):
+    """Records Dee's reply during Ann's send, then the mail server is gone for Bo's."""
+
+    def send(self, message: EmailMessage) -> None:
+        if self.accepted:
+            raise MailServerUnavailable("connection refused")
+        super().send(message)
+
+
+def test_an_email_a_look_stopped_stays_stopped_when_the_batch_ends_before_it(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
     clock = SimulatedClock(START)
     ctx = make_context(clock=clock)
-    ann, bo, dee, eve = [*THREE, "eve@hooli.example"]
-    import_rows(ctx, tmp_path, berlins(ann, bo, dee, eve))
-    services.enroll_prospects(ctx, [ann, bo, dee, eve], "seven-touch", owner=None, actor="test")
-    ids = queue_due(ctx, clock)
-    bo_sending, bo_may_finish = threading.Event(), threading.Event()
-    dee_when_eve_went: list[str] = []
+    emails, ids = _three_queued(ctx, tmp_path, clock)
+    ctx.transport = _DownAfterFirst(tmp_path / "outbox", ctx, "dee@initech.example")
 
-    class Gated(RecordingOutbox):
-        def send(self, message: EmailMessage) -> None:
-            to = parseaddr(str(message["To"]))[1]
-            if to == bo:
-                bo_sending.set()
-                assert bo_may_finish.wait(10)
-            elif to == ann:
-                assert bo_sending.wait(10)
-                for replier in (bo, dee):
-                    services.record(ctx, EventKind.REPLY, replier, actor="test")
-                time.sleep(delivery.HALT_CHECK_SECONDS + 0.05)
-            elif to == eve:
-                dee_when_eve_went.append(_touch(ctx, ids[dee]).status)
-                bo_may_finish.set()
-            super().send(message)
+    with pytest.raises(MailServerUnavailable):
+        deliver_touches(ctx, [ids[email] for email in emails])
 
-    outbox = Gated(tmp_path / "outbox")
-    ctx.transport = outbox
-    held: dict[int, str] = {}
-    holder = threading.Thread(target=lambda: held.update(deliver_touches(ctx, [ids[bo], ids[dee]])))
-    holder.start()
-    try:
-        mine = deliver_touches(ctx, [ids[ann], ids[eve]])
-    finally:
-        bo_may_finish.set()
-        holder.join(20)
-
-    assert dee_when_eve_went == ["cancelled"]
-    assert mine == {ids[ann]: "sent", ids[eve]: "sent"}
-    assert held == {ids[bo]: "sent", ids[dee]: "skipped:enrollment-halted"}
-    assert sorted(outbox.recipients()) == [ann, bo, eve]
-    assert _statuses(ctx, {bo: ids[bo], dee: ids[dee]}) == {bo: "sent", dee: "cancelled"}
+    # The look before Bo's send stopped Dee's email; the batch ended at Bo's.
+    assert _statuses(ctx, ids) == {
+        "ann@acme.example": "sent",
+        "bo@globex.example": "queued",
+        "dee@initech.example": "cancelled",
+    }
 
 
 def test_a_mail_server_that_cannot_be_reached_sends_the_batch_back_untried(
