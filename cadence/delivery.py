@@ -80,7 +80,7 @@ def deliver_touches(ctx: AppContext, touch_ids: Sequence[int]) -> dict[int, str]
         for touch_id, claim in emails:
             stopped = in_flight.hand_over(ctx, batch, touch_id)
             if stopped is not None:
-                if stopped != UNSETTLED:  # else requeued below, as if never tried
+                if stopped != UNSETTLED:  # else back to "queued" below, with the untried
                     outcomes[touch_id] = stopped
                 continue
             handed_over.add(touch_id)
@@ -104,13 +104,15 @@ def deliver_touches(ctx: AppContext, touch_ids: Sequence[int]) -> dict[int, str]
         # handed over when it stopped stays "sending" and is reviewed as unconfirmed.
         outcomes.update(in_flight.release(batch, [touch_id for touch_id, _ in emails]))
         untried = [i for i, _ in emails if i not in handed_over and i not in outcomes]
-        if untried:
-            _with_store_retries(ctx, partial(_requeue, ctx, touch_ids=untried))
-            outcomes.update(dict.fromkeys(untried, "retrying"))
-        if sent:
-            # The server has the messages: a dropped store connection must not make them
-            # unconfirmed.
-            _record_sent_batch(ctx, sent)
+        try:
+            if untried:
+                _with_store_retries(ctx, partial(_requeue, ctx, touch_ids=untried))
+                outcomes.update(dict.fromkeys(untried, "retrying"))
+        finally:
+            if sent:
+                # The server has the messages: a dropped store connection (or the requeue
+                # failing) must not make them unconfirmed.
+                _record_sent_batch(ctx, sent)
     if transient is not None:
         raise transient
     return outcomes
@@ -152,9 +154,11 @@ class _InFlight:
         self._look_if_due(ctx)
         key = (batch, touch_id)
         with self._changed:
-            self._changed.wait_for(
-                lambda: self._held.get(key) != _TAKING, timeout=LOOK_GIVES_UP_SECONDS
-            )
+            if self._held.get(key) == _TAKING and self._looking_since is not None:
+                # Until the look settles it, or gives up: a look that never settled costs
+                # its emails one wait together, not one each.
+                left = LOOK_GIVES_UP_SECONDS - (time.monotonic() - self._looking_since)
+                self._changed.wait_for(lambda: self._held.get(key) != _TAKING, timeout=left)
             why = self._held.pop(key, None)
             return UNSETTLED if why == _TAKING else why
 
@@ -198,21 +202,24 @@ class _InFlight:
                 found = _stop_halted(ctx, session, list({touch_id for _, touch_id in taken}))
             stopped = found
         finally:
-            # Not committed for sure: the thread puts it back to the queue, which changes a
-            # touch only if it is still "sending".
+            # Not committed for sure: the thread puts it back to "queued" (a change only if it
+            # is still "sending"), where the scheduler sends it again after REQUEUE_AFTER and
+            # the claim then sees the halt.
             with self._changed:
-                for key in taken:
-                    if key in self._held:
-                        self._held[key] = UNSETTLED if stopped is None else stopped.get(key[1])
-                self._changed.notify_all()
+                try:
+                    for key in taken:
+                        if key in self._held:
+                            self._held[key] = UNSETTLED if stopped is None else stopped.get(key[1])
+                finally:
+                    self._changed.notify_all()
 
 
 #: A look left these neither sent nor settled: the thread requeues them.
 UNSETTLED = "retrying"
 _TAKING = "taking back"
-#: A thread waits this long at most for a look to settle its email (a look stuck longer is
-#: treated as failed, and another may start).
-LOOK_GIVES_UP_SECONDS = 30.0
+#: A look taking longer is treated as failed: its emails go back to the queue, and another
+#: look may start. Longer than a take-back can wait for SQLite's write lock (60 s).
+LOOK_GIVES_UP_SECONDS = 90.0
 _IN_FLIGHT: "weakref.WeakKeyDictionary[Engine, _InFlight]" = weakref.WeakKeyDictionary()
 _IN_FLIGHT_LOCK = threading.Lock()
 

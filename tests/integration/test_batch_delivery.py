@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import create_engine, event, func
 from sqlalchemy import text as sql
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from cadence import claiming, delivery, services
 from cadence.business_calendar import BusinessCalendar
@@ -822,6 +822,30 @@ def test_a_look_by_one_thread_stops_the_email_another_thread_holds(
     assert _statuses(two.ctx, {BO: ids[BO], DEE: ids[DEE]}) == {BO: "sent", DEE: "cancelled"}
 
 
+def test_a_thread_asking_about_an_email_a_look_is_taking_back_waits_for_the_outcome(
+    make_context: Callable[..., AppContext], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bo's send ends while the look is taking Dee's email back: her thread asks about it
+    then, and must neither send it nor guess, but wait for the look's outcome."""
+    clock = SimulatedClock(START)
+    two = _TwoThreads(make_context(clock=clock), tmp_path, clock)
+    ids = two.ids
+    take_back = delivery._stop_halted
+
+    def slowly(ctx: AppContext, session: Session, touch_ids: list[int]) -> dict[int, str]:
+        two.bo_may_finish.set()  # Dee's thread reaches her email meanwhile
+        time.sleep(0.3)
+        return take_back(ctx, session, touch_ids)
+
+    monkeypatch.setattr(delivery, "_stop_halted", slowly)
+    mine = two.run()
+
+    assert mine == {ids[ANN]: "sent", ids[EVE]: "sent"}
+    assert two.held == {ids[BO]: "sent", ids[DEE]: "skipped:enrollment-halted"}
+    assert sorted(two.outbox.recipients()) == [ANN, BO, EVE]
+    assert _statuses(two.ctx, {DEE: ids[DEE]}) == {DEE: "cancelled"}
+
+
 def test_a_look_that_fails_taking_back_another_thread_s_email_keeps_it_from_going(
     make_context: Callable[..., AppContext], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -851,6 +875,32 @@ class _DownAfterFirst(_ReplyDuringBatch):
         if self.accepted:
             raise MailServerUnavailable("connection refused")
         super().send(message)
+
+
+def test_emails_sent_are_recorded_even_when_putting_the_rest_back_fails(
+    make_context: Callable[..., AppContext], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock)
+    emails, ids = _three_queued(ctx, tmp_path, clock)
+
+    class DownAfterFirst(RecordingOutbox):
+        def send(self, message: EmailMessage) -> None:
+            if self.accepted:
+                raise MailServerUnavailable("connection refused")
+            super().send(message)
+
+    ctx.transport = DownAfterFirst(tmp_path / "outbox")
+
+    def breaks(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("requeue failed")
+
+    monkeypatch.setattr(delivery, "_requeue", breaks)
+    with pytest.raises(RuntimeError, match="requeue failed"):
+        deliver_touches(ctx, [ids[email] for email in emails])
+
+    # Ann's email left: it is recorded, not left "sending" to be reviewed as unconfirmed.
+    assert _statuses(ctx, ids)["ann@acme.example"] == "sent"
 
 
 def test_an_email_a_look_stopped_stays_stopped_when_the_batch_ends_before_it(
