@@ -196,6 +196,8 @@ class _InFlight:
         with self._changed:
             taken = [key for key, why in self._held.items() if why is None and key[1] in halted]
             self._held.update(dict.fromkeys(taken, _TAKING))
+        if not taken:  # all handed over since the read
+            return
         stopped: dict[int, str] | None = None
         try:
             with transaction(ctx.engine) as session:
