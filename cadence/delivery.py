@@ -19,7 +19,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from functools import partial
 
-from sqlalchemy import Engine, bindparam, update
+from sqlalchemy import BindParameter, ColumnElement, Engine, and_, bindparam, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -238,17 +238,24 @@ def _in_flight(ctx: AppContext) -> _InFlight:
 #: How often a worker sending a batch looks for enrollments halted since its claim.
 HALT_CHECK_SECONDS = 0.1
 
+
 #: The look itself: a read without locks, as nearly every look finds nothing (a locking read
 #: in a transaction of its own cost 2.3 times the CPU, and took SQLite's write lock); what it
 #: finds is taken back under the enrollment locks a halt takes, and checked again there.
-_HALTED_IN_HAND = (
-    sa_select(TOUCHES.c.id)
-    .join(ENROLLMENTS, ENROLLMENTS.c.id == TOUCHES.c.enrollment_id)
-    .where(
-        TOUCHES.c.id.in_(bindparam("ids", expanding=True)),
+def _stopped_in_hand(touch_ids: BindParameter[list[int]] | list[int]) -> ColumnElement[bool]:
+    """Among ``touch_ids``, the touches still sending whose enrollment is no longer active:
+    the look's question and the take-back's, asked once with the touch and enrollment joined."""
+    return and_(
+        TOUCHES.c.id.in_(touch_ids),
         TOUCHES.c.status == TouchStatus.SENDING.value,
         ENROLLMENTS.c.state != EnrollmentState.ACTIVE.value,
     )
+
+
+_HALTED_IN_HAND = (
+    sa_select(TOUCHES.c.id)
+    .join(ENROLLMENTS, ENROLLMENTS.c.id == TOUCHES.c.enrollment_id)
+    .where(_stopped_in_hand(bindparam("ids", expanding=True)))
 )
 
 
@@ -258,11 +265,7 @@ def _stop_halted(ctx: AppContext, session: Session, touch_ids: list[int]) -> dic
     rows = session.exec(
         select(Touch, Enrollment)
         .join(Enrollment, col(Enrollment.id) == col(Touch.enrollment_id))
-        .where(
-            col(Touch.id).in_(touch_ids),
-            col(Touch.status) == TouchStatus.SENDING,
-            col(Enrollment.state) != EnrollmentState.ACTIVE,
-        )
+        .where(_stopped_in_hand(touch_ids))
         .with_for_update(of=Enrollment)
     ).all()
     stopped = {}

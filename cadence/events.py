@@ -9,7 +9,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, insert, update
@@ -35,6 +34,7 @@ from cadence.store_views import (
     EnrollmentView,
     ProspectView,
     expire_loaded,
+    model_of,
     prospect_view_by_email,
 )
 from cadence.suppressions import suppress
@@ -266,7 +266,7 @@ def apply_event(
         active = [e for e in enrollments if e.state == EnrollmentState.ACTIVE]
         if kind is EventKind.PAUSE and not active:
             raise InputError(f"{prospect.email} has no active enrollment to pause")
-        for enrollment in map(partial(_model, session), active):
+        for enrollment in (model_of(session, Enrollment, e.id) for e in active):
             move_enrollment(
                 session, enrollment, EnrollmentState.PAUSED, reason=why, now=now, actor=actor
             )
@@ -276,7 +276,7 @@ def apply_event(
         paused = [e for e in enrollments if e.state == EnrollmentState.PAUSED]
         if not paused:
             raise InputError(f"{prospect.email} has no paused enrollment to resume")
-        for enrollment in map(partial(_model, session), paused):
+        for enrollment in (model_of(session, Enrollment, e.id) for e in paused):
             resume_enrollment(
                 session, catalog, enrollment, prospect, now=now, actor=actor, reason=why
             )
@@ -357,13 +357,6 @@ def resume_due(session: Session, catalog: Catalog, *, now: datetime) -> list[int
 def _id(enrollment: EnrollmentView) -> int:
     assert enrollment.id is not None
     return enrollment.id
-
-
-def _model(session: Session, enrollment: EnrollmentView) -> Enrollment:
-    """The locked enrollment as a model, for the rarer changes made through the ORM."""
-    found = session.get(Enrollment, enrollment.id)
-    assert found is not None
-    return found
 
 
 def _pause_colleagues(

@@ -9,7 +9,7 @@ planning and rendering code takes either. A row that must change is loaded as a 
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Table, bindparam, select
 from sqlalchemy.orm.util import identity_key
@@ -169,3 +169,14 @@ def expire_loaded(session: Session, model: type[Any], ids: Collection[int | None
         loaded = session.identity_map.get(identity_key(model, row_id))
         if loaded is not None:
             session.expire(loaded)
+
+
+_M = TypeVar("_M")
+
+
+def model_of(session: Session, model: type[_M], row_id: int | None) -> _M:
+    """A row read as a view, as a model: for the rarer changes made through the audited ORM
+    transitions (the caller holds the row's lock already)."""
+    found = session.get(model, row_id)
+    assert found is not None
+    return found

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Update, bindparam, insert, select, update
 from sqlmodel import Session
@@ -50,6 +50,7 @@ from cadence.store_views import (
     ProspectView,
     TouchView,
     locked_touch_views,
+    model_of,
     prospect_views,
 )
 from cadence.suppressions import suppression_reasons
@@ -226,7 +227,7 @@ def claim_touches(
         if touch.status != TouchStatus.QUEUED:
             outcomes[touch_id] = f"skipped:{touch.status}"
         elif enrollment.state != EnrollmentState.ACTIVE:
-            model = _model(session, Touch, touch_id)
+            model = model_of(session, Touch, touch_id)
             model.status, model.reason = taken_back(enrollment)
             session.add(model)
             outcomes[touch_id] = f"skipped:enrollment-{enrollment.state}"
@@ -280,21 +281,10 @@ def _claim_one(
     return _prepare_email(ctx, session, work, rendered, batch, writes)
 
 
-_M = TypeVar("_M", Touch, Enrollment)
-
-
-def _model(session: Session, model: type[_M], row_id: int | None) -> _M:
-    """The row as a model, for an outcome that changes it through the audited transitions
-    (held back, failed, skipped); its enrollment is locked already."""
-    found = session.get(model, row_id)
-    assert found is not None
-    return found
-
-
 def _models(session: Session, work: _Work) -> tuple[Touch, Enrollment]:
     return (
-        _model(session, Touch, work.touch.id),
-        _model(session, Enrollment, work.enrollment.id),
+        model_of(session, Touch, work.touch.id),
+        model_of(session, Enrollment, work.enrollment.id),
     )
 
 
