@@ -712,46 +712,38 @@ class _ReplyDuringBatch(RecordingOutbox):
             time.sleep(delivery.HALT_CHECK_SECONDS + 0.05)
 
 
-def test_a_reply_recorded_while_the_batch_sends_stops_its_later_email(
-    make_context: Callable[..., AppContext], tmp_path: Path
+@pytest.mark.parametrize(
+    ("kind", "dee_after", "state"),
+    [
+        (EventKind.REPLY, "cancelled", "halted"),
+        # Not cancelled: the touch waits, unsent, for the enrollment's resume.
+        (EventKind.PAUSE, "scheduled", "paused"),
+    ],
+)
+def test_an_event_recorded_while_the_batch_sends_stops_its_later_email(
+    make_context: Callable[..., AppContext],
+    tmp_path: Path,
+    kind: EventKind,
+    dee_after: str,
+    state: str,
 ) -> None:
     clock = SimulatedClock(START)
     ctx = make_context(clock=clock)
     emails, ids = _three_queued(ctx, tmp_path, clock)
-    outbox = _ReplyDuringBatch(tmp_path / "outbox", ctx, "dee@initech.example")
+    outbox = _ReplyDuringBatch(tmp_path / "outbox", ctx, "dee@initech.example", kind)
     ctx.transport = outbox
 
     outcomes = deliver_touches(ctx, [ids[email] for email in emails])
 
     assert outbox.recipients() == ["ann@acme.example", "bo@globex.example"]
-    assert outcomes[ids["dee@initech.example"]] == "skipped:enrollment-halted"
-    statuses = _statuses(ctx, ids)
-    assert statuses == {
+    assert outcomes[ids["dee@initech.example"]] == f"skipped:enrollment-{state}"
+    assert _statuses(ctx, ids) == {
         "ann@acme.example": "sent",
         "bo@globex.example": "sent",
-        "dee@initech.example": "cancelled",
+        "dee@initech.example": dee_after,
     }
-    assert _enrollment_of(ctx, ids["dee@initech.example"]).state == "halted"
-
-
-def test_a_pause_recorded_while_the_batch_sends_puts_its_later_email_back_for_the_resume(
-    make_context: Callable[..., AppContext], tmp_path: Path
-) -> None:
-    clock = SimulatedClock(START)
-    ctx = make_context(clock=clock)
-    emails, ids = _three_queued(ctx, tmp_path, clock)
-    outbox = _ReplyDuringBatch(tmp_path / "outbox", ctx, "dee@initech.example", EventKind.PAUSE)
-    ctx.transport = outbox
-
-    outcomes = deliver_touches(ctx, [ids[email] for email in emails])
-
-    assert outbox.recipients() == ["ann@acme.example", "bo@globex.example"]
-    assert outcomes[ids["dee@initech.example"]] == "skipped:enrollment-paused"
-    dee = _touch(ctx, ids["dee@initech.example"])
-    # Not cancelled: the touch waits, unsent, for the enrollment's resume.
-    assert (dee.status, dee.sent_at) == ("scheduled", None)
-    assert _enrollment_of(ctx, ids["dee@initech.example"]).state == "paused"
-    assert _statuses(ctx, ids)["bo@globex.example"] == "sent"
+    assert _touch(ctx, ids["dee@initech.example"]).sent_at is None
+    assert _enrollment_of(ctx, ids["dee@initech.example"]).state == state
 
 
 ANN, BO, DEE, EVE = [*THREE, "eve@hooli.example"]
