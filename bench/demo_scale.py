@@ -66,9 +66,7 @@ def run_demo(n: int, timeout: float, profile: Path | None = None) -> dict[str, A
     elif not timed_out:
         result["error"] = err.decode(errors="replace")[-2000:]
     result.update(reached(workspace))
-    import shutil
-
-    shutil.rmtree(workspace.parent, ignore_errors=True)
+    c.discard(workspace.parent)
     return result
 
 
