@@ -86,8 +86,11 @@ def run_cadence(
     profile_gil: bool = False,
     timeout: float = 900,
     during: Any = None,
+    pace: float = 0,
 ) -> dict[str, Any]:
-    """One end-to-end run in a fresh schema; ``during(ctx, engine)`` runs while it delivers."""
+    """One end-to-end run in a fresh schema; ``during(ctx, engine)`` runs while it delivers.
+    With ``pace``, the touches fall due at that many a second once the workers are up,
+    instead of all at once."""
     from sqlalchemy import text
 
     from cadence.services import init_store
@@ -99,7 +102,8 @@ def run_cadence(
         try:
             init_store(ctx)
             load_started = time.perf_counter()
-            c.load_due_touches(ctx.engine, n, datetime.now(UTC))
+            # Paced: the first touch falls due once the workers have had time to start.
+            c.load_due_touches(ctx.engine, n, datetime.now(UTC), per_second=pace, lead=10)
             c.log(f"[{tag}] loaded {n} due touches in {time.perf_counter() - load_started:.1f}s")
             c.flush_redis(redis_url)
             workers = c.start_workers(

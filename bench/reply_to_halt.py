@@ -2,14 +2,17 @@
 EventKind.REPLY, as webhooks and ``cadence event reply`` do) to its enrollment being halted
 (the transaction committed), while the end-to-end run delivers touches on Redis and PostgreSQL.
 
-    python bench/reply_to_halt.py [--touches 20000] [--replies 300] [--reply-rate 10]
+    python bench/reply_to_halt.py [--pace 1000] [--touches N] [--replies 300] [--reply-rate 10]
 
-The target asks for 1,000 touches/s of background delivery; the script reports the delivery
-rate it actually reached during the replies. Baseline in the same run: the same reply on an
-idle store (no delivery), so the ratio shows what load adds. Replies go to random prospects
-of the run (10 per company, so the account lock covers 10 enrollments), some already sent,
-some queued or in flight. Afterwards it checks that no touch of a replied prospect started
-after its reply was recorded (design invariant 2).
+The target asks for 1,000 touches/s of background delivery: the touches fall due at
+``--pace`` a second (``--pace 0``: all at once, a backlog delivered as fast as the machine
+can, which measures a saturated machine's queues rather than this load), and the script
+reports the delivery rate actually reached during the replies. Baseline in the same run:
+the same reply on an idle store (no delivery), so the ratio shows what load adds. Replies go
+to prospects whose touch falls due about when the reply arrives (10 per company, so the
+account lock covers 10 enrollments): some already sent, some queued or in flight.
+Afterwards it checks that no touch of a replied prospect started after its reply was
+recorded (design invariant 2).
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ import _common as c
 from end_to_end import run_cadence
 from per_touch import StatementCounter
 
+#: Seconds from the call to :func:`fire` to the first reply's arrival.
+FIRST_REPLY_AFTER = 0.2
+
 
 def fire(ctx: Any, emails: list[str], rate: float) -> dict[str, Any]:
     """Send replies at ``rate``/s from a small pool; latency counts from the planned arrival."""
@@ -37,7 +43,7 @@ def fire(ctx: Any, emails: list[str], rate: float) -> dict[str, Any]:
     recorded: dict[str, datetime] = {}
     errors: list[str] = []
     lock = threading.Lock()
-    t0 = time.perf_counter() + 0.2
+    t0 = time.perf_counter() + FIRST_REPLY_AFTER
 
     def one(k: int, email: str) -> None:
         arrive = t0 + k / rate
@@ -96,16 +102,52 @@ def idle_baseline(n_replies: int, rate: float) -> dict[str, Any]:
     return summary(out["latencies_ms"])
 
 
+def reply_targets(ctx: Any, args: argparse.Namespace, rng: random.Random) -> list[str]:
+    """Who replies: with a pace, for each reply a prospect whose touch falls due within two
+    seconds before or one after the reply arrives (just sent, in flight or about to be
+    claimed: the replies that meet a worker's locks), each once; else anyone of the run."""
+    if not args.pace:
+        return [c.email_of(i) for i in rng.sample(range(1, args.touches + 1), args.replies)]
+    from sqlalchemy import text
+
+    with ctx.engine.connect() as conn:
+        first = conn.execute(text("SELECT min(due_at) FROM touch WHERE step = 1")).scalar_one()
+    start = (datetime.now(UTC) - first.replace(tzinfo=UTC)).total_seconds() + FIRST_REPLY_AFTER
+    chosen: list[str] = []
+    taken: set[int] = set()
+    for k in range(args.replies):
+        frontier = int((start + k / args.reply_rate) * args.pace)
+        low, high = (
+            max(1, frontier - int(2 * args.pace)),
+            min(args.touches, frontier + int(args.pace)),
+        )
+        free = [i for i in range(low, high + 1) if i not in taken]
+        pick = rng.choice(free) if free else rng.randint(1, args.touches)
+        taken.add(pick)
+        chosen.append(c.email_of(pick))
+    return chosen
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--touches", type=int, default=20_000)
+    parser.add_argument("--pace", type=float, default=1000.0, help="touches falling due a second")
+    parser.add_argument(
+        "--touches", type=int, default=0, help="default: enough for the replies at --pace"
+    )
     parser.add_argument("--replies", type=int, default=300)
     parser.add_argument("--reply-rate", type=float, default=10.0, help="replies per second")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
+    if not args.touches:  # the replies, and 15 s to reach pace, inside the paced stretch
+        replying = args.replies / args.reply_rate
+        args.touches = int(args.pace * (replying + 15)) if args.pace else 20_000
     rng = random.Random(11)
-    results: dict[str, Any] = {"machine": c.machine(), "touches": args.touches}
+    results: dict[str, Any] = {
+        "machine": c.machine(),
+        "touches": args.touches,
+        "pace_per_s": args.pace,
+    }
     c.log("idle baseline")
     idle = idle_baseline(args.replies, args.reply_rate)
     results["idle"] = idle
@@ -126,7 +168,7 @@ def main() -> int:
 
         # Let delivery reach its pace before the replies start.
         c.wait_for(lambda: sent() >= 200, timeout=300, what="delivery to start")
-        emails = [c.email_of(i) for i in rng.sample(range(1, args.touches + 1), args.replies)]
+        emails = reply_targets(ctx, args, rng)
         counter = StatementCounter(ctx.engine)
         counter.enabled = True
         out = fire(ctx, emails, args.reply_rate)
@@ -167,7 +209,7 @@ def main() -> int:
     with c.redis_server() as redis_url, c.workdir("halt-logs") as logdir:
         run = run_cadence(
             redis_url, args.touches, processes=args.processes, threads=args.threads,
-            logdir=logdir, during=during,
+            logdir=logdir, during=during, pace=args.pace,
         )  # fmt: skip
     results["loaded"] = {k: v for k, v in run.items() if k != "rss"}
     r = run["replies"]
@@ -178,7 +220,8 @@ def main() -> int:
     )
     print(
         f"  background delivery during the replies: {run['delivery_rate_during_replies']:.0f} "
-        f"touches/s (target load 1,000/s); whole run {run['per_s']:.0f} touches/s"
+        f"touches/s (offered: {f'{args.pace:,.0f}/s' if args.pace else 'all due at once'}; "
+        f"target load 1,000/s); whole run {run['per_s']:.0f} touches/s"
     )
     print(
         f"  {run['replies_halted']} of {r['count']} replied enrollments halted; touches started "
