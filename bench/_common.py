@@ -380,6 +380,8 @@ def touch_stats(engine: Any, step: int = 1) -> dict[str, Any]:
         for label, chunk in (
             ("first_tenth_per_s", sent[:tenth]),
             ("last_tenth_per_s", sent[-tenth:]),
+            # The same window as the no-op baseline's (end_to_end.run_noop).
+            ("middle_80_per_s", sent[tenth:-tenth]),
         ):
             span = (chunk[-1] - chunk[0]).total_seconds()
             deciles[label] = (len(chunk) - 1) / span if span > 0 else float("nan")
@@ -489,9 +491,10 @@ def start(name: str, argv: Sequence[str], env: dict[str, str], logdir: Path) -> 
 
 def start_workers(
     module: str, env: dict[str, str], logdir: Path, *, processes: int, threads: int,
-    extra: Sequence[str] = (),
+    extra: Sequence[str] = (), wait: bool = True,
 ) -> Proc:  # fmt: skip
-    """``dramatiq MODULE --processes P --threads T``; returns once every process is ready."""
+    """``dramatiq MODULE --processes P --threads T``; returns once every process is ready
+    (at once with ``wait=False``)."""
     argv = [str(BIN / "dramatiq"), module, *extra, "--processes", str(processes)]
     argv += ["--threads", str(threads)]
     proc = start(f"workers-{module.replace('.', '_')}", argv, env, logdir)
@@ -501,7 +504,8 @@ def start_workers(
             raise RuntimeError(f"workers exited:\n{proc.text()[-3000:]}")
         return proc.text().count("ready for action") >= processes
 
-    wait_for(ready, timeout=120, what=f"{processes} dramatiq worker processes")
+    if wait:
+        wait_for(ready, timeout=120, what=f"{processes} dramatiq worker processes")
     return proc
 
 
