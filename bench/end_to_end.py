@@ -304,7 +304,9 @@ def main() -> int:
                 redis_url, n, smtp_url=None, profile_seconds=args.profile, profile_gil=args.gil,
                 timeout=args.timeout, **opts,
             )  # fmt: skip
-            # Like for like: both rates over the middle 80% of their items.
+            # Like for like: both rates over the middle 80% of their items (under 100
+            # touches there is no middle to speak of: the whole run).
+            out["middle_80_per_s"] = out["middle_80_per_s"] or out["per_s"]
             out["ratio_to_noop"] = out["middle_80_per_s"] / noop["per_s"]
             results["outbox"] = out
             print(
@@ -314,10 +316,11 @@ def main() -> int:
                 f"{out['per_s']:.0f} touches/s from first claim to last sent "
                 f"({out['first_claim_to_last_sent_s']:.1f}s)"
             )
-            print(
-                f"  rate over the first tenth of the touches {out['first_tenth_per_s']:.0f}/s, "
-                f"over the last tenth {out['last_tenth_per_s']:.0f}/s"
-            )
+            if out["first_tenth_per_s"] is not None:  # none under 100 touches
+                print(
+                    f"  rate over the first tenth of the touches {out['first_tenth_per_s']:.0f}/s, "
+                    f"over the last tenth {out['last_tenth_per_s']:.0f}/s"
+                )
             print("  " + rss_line(out["rss"]))
             print(f"  CPU ms per touch by process: {out['cpu_ms_per_touch']}")
             if out.get("profile"):

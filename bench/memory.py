@@ -53,10 +53,11 @@ def main() -> int:
                 f"{row['worker_master_peak_mib']:.1f} MiB, "
                 f"scheduler {row['scheduler_peak_mib']:.1f} MiB"
             )
-            print(
-                f"  delivery rate over the first tenth {row['first_tenth_per_s']:.0f}/s, "
-                f"over the last tenth {row['last_tenth_per_s']:.0f}/s"
-            )
+            if row["first_tenth_per_s"] is not None:  # none under 100 touches
+                print(
+                    f"  delivery rate over the first tenth {row['first_tenth_per_s']:.0f}/s, "
+                    f"over the last tenth {row['last_tenth_per_s']:.0f}/s"
+                )
     small, big = results["runs"]
     worker_ratio = max(big["worker_peak_mib"]) / max(small["worker_peak_mib"])
     sched_ratio = big["scheduler_peak_mib"] / small["scheduler_peak_mib"]
