@@ -322,17 +322,15 @@ def setval(engine: Any, *tables: str) -> None:
             )
 
 
-def load_due_touches(
-    engine: Any, n: int, now: datetime, *, per_second: float = 0, lead: float = 0
-) -> None:
+def load_due_touches(engine: Any, n: int, now: datetime, *, per_second: float = 0) -> None:
     """``n`` prospects, each actively enrolled in ``bench`` with step 1 due: all in the last
-    minute, or with ``per_second`` one every ``1 / per_second`` s from ``lead`` s after
-    ``now`` (a steady offered load instead of a backlog)."""
+    minute, or with ``per_second`` one every ``1 / per_second`` s from ``now`` (a steady
+    offered load instead of a backlog)."""
     ids = range(1, n + 1)
     copy_rows(engine, "prospect", PROSPECT_COLS, prospect_rows(ids, now))
     copy_rows(engine, "enrollment", ENROLLMENT_COLS, enrollment_rows(ids, now))
     if per_second:
-        first, step = naive(now + timedelta(seconds=lead)), 1 / per_second
+        first, step = naive(now), 1 / per_second
     else:
         first, step = naive(now - timedelta(minutes=1)), 1e-6
 

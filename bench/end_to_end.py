@@ -23,7 +23,7 @@ import smtplib
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,9 @@ def run_noop(
                     # The worker processes exist once any message has been taken.
                     roles = roles or {p: "workers" for p in c.children(workers.popen.pid)}
                     roles[workers.popen.pid] = "workers"
+                    roles[os.getpid()] = "bench"
                     marks[share] = (at, left, c.cpu_seconds_by_role(roles))
+                    break  # one mark a poll: the window never has zero length
             if workers.popen.poll() is not None:
                 raise RuntimeError(f"no-op workers exited:\n{workers.text()[-3000:]}")
             if time.monotonic() > deadline:
@@ -123,14 +125,18 @@ def run_cadence(
         try:
             init_store(ctx)
             load_started = time.perf_counter()
-            # Paced: the first touch falls due once the workers have had time to start.
-            c.load_due_touches(ctx.engine, n, datetime.now(UTC), per_second=pace, lead=10)
+            c.load_due_touches(ctx.engine, n, datetime.now(UTC), per_second=pace)
             c.log(f"[{tag}] loaded {n} due touches in {time.perf_counter() - load_started:.1f}s")
             c.flush_redis(redis_url)
             workers = c.start_workers(
                 "workers.main", env, logdir, processes=processes, threads=threads
             )
             worker_pids = c.children(workers.popen.pid)
+            if pace:  # the paced load starts now that the workers are up, not during start-up
+                with ctx.engine.begin() as conn:
+                    first = conn.execute(text("SELECT min(due_at) FROM touch")).scalar_one()
+                    shift = c.naive(datetime.now(UTC) + timedelta(seconds=1)) - first
+                    conn.execute(text("UPDATE touch SET due_at = due_at + :s"), {"s": shift})
             roles = {p: "workers" for p in [workers.popen.pid, *worker_pids]}
             roles[os.getpid()] = "bench"
             cpu_before = c.cpu_seconds_by_role(roles)

@@ -22,6 +22,7 @@ import random
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -34,8 +35,9 @@ from per_touch import StatementCounter
 FIRST_REPLY_AFTER = 0.2
 
 
-def fire(ctx: Any, emails: list[str], rate: float) -> dict[str, Any]:
-    """Send replies at ``rate``/s from a small pool; latency counts from the planned arrival."""
+def fire(ctx: Any, pick: Callable[[int], str], count: int, rate: float) -> dict[str, Any]:
+    """Send ``count`` replies at ``rate``/s from a small pool, reply ``k`` from the prospect
+    ``pick(k)`` (chosen before it arrives); latency counts from the planned arrival."""
     from cadence.domain import EventKind
     from cadence.services import record
 
@@ -45,7 +47,8 @@ def fire(ctx: Any, emails: list[str], rate: float) -> dict[str, Any]:
     lock = threading.Lock()
     t0 = time.perf_counter() + FIRST_REPLY_AFTER
 
-    def one(k: int, email: str) -> None:
+    def one(k: int) -> None:
+        email = pick(k)
         arrive = t0 + k / rate
         delay = arrive - time.perf_counter()
         if delay > 0:
@@ -64,8 +67,8 @@ def fire(ctx: Any, emails: list[str], rate: float) -> dict[str, Any]:
 
     started = datetime.now(UTC)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        for k, email in enumerate(emails):
-            pool.submit(one, k, email)
+        for k in range(count):
+            pool.submit(one, k)
     ended = datetime.now(UTC)
     return {
         "latencies_ms": latencies,
@@ -96,36 +99,44 @@ def idle_baseline(n_replies: int, rate: float) -> dict[str, Any]:
             n = max(2000, n_replies * 2)
             c.load_due_touches(ctx.engine, n, datetime.now(UTC))
             emails = [c.email_of(i) for i in random.Random(3).sample(range(1, n + 1), n_replies)]
-            out = fire(ctx, emails, rate)
+            out = fire(ctx, emails.__getitem__, len(emails), rate)
         finally:
             ctx.close()
     return summary(out["latencies_ms"])
 
 
-def reply_targets(ctx: Any, args: argparse.Namespace, rng: random.Random) -> list[str]:
-    """Who replies: with a pace, for each reply a prospect whose touch falls due within two
-    seconds before or one after the reply arrives (just sent, in flight or about to be
-    claimed: the replies that meet a worker's locks), each once; else anyone of the run."""
+def reply_targets(ctx: Any, args: argparse.Namespace, rng: random.Random) -> Callable[[int], str]:
+    """Who replies. With a pace, a prospect whose touch was sent in the last second of
+    delivery or is next in line (up to half a second's pace ahead of the last one sending or
+    sent), read from the store as the reply is about to arrive: the replies that meet a
+    worker's locks, wherever delivery has got to, also when it lags the pace. Each prospect
+    replies once. Without a pace, anyone of the run."""
     if not args.pace:
-        return [c.email_of(i) for i in rng.sample(range(1, args.touches + 1), args.replies)]
-    from sqlalchemy import text
+        chosen = [c.email_of(i) for i in rng.sample(range(1, args.touches + 1), args.replies)]
+        return chosen.__getitem__
+    from sqlalchemy import create_engine, text
 
-    with ctx.engine.connect() as conn:
-        first = conn.execute(text("SELECT min(due_at) FROM touch WHERE step = 1")).scalar_one()
-    start = (datetime.now(UTC) - first.replace(tzinfo=UTC)).total_seconds() + FIRST_REPLY_AFTER
-    chosen: list[str] = []
+    # An engine of its own: the statements counted per reply are the reply's alone.
+    engine = create_engine(ctx.engine.url, pool_size=2)
+    # Touch ids follow due times, and due touches are claimed oldest first.
+    progress = text("SELECT max(id) FROM touch WHERE step = 1 AND status IN ('sending', 'sent')")
     taken: set[int] = set()
-    for k in range(args.replies):
-        frontier = int((start + k / args.reply_rate) * args.pace)
-        low, high = (
-            max(1, frontier - int(2 * args.pace)),
-            min(args.touches, frontier + int(args.pace)),
-        )
-        free = [i for i in range(low, high + 1) if i not in taken]
-        pick = rng.choice(free) if free else rng.randint(1, args.touches)
-        taken.add(pick)
-        chosen.append(c.email_of(pick))
-    return chosen
+    lock = threading.Lock()
+
+    def pick(_k: int) -> str:
+        with engine.connect() as conn:
+            front = conn.execute(progress).scalar() or 1
+        low = max(1, front - int(args.pace))
+        high = min(args.touches, front + int(args.pace / 2))
+        with lock:
+            free = [i for i in range(low, high + 1) if i not in taken]
+            if not free:  # the window is used up: any prospect not yet replying
+                free = [i for i in range(1, args.touches + 1) if i not in taken]
+            chosen = rng.choice(free)
+            taken.add(chosen)
+        return c.email_of(chosen)
+
+    return pick
 
 
 def main() -> int:
@@ -139,9 +150,15 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
-    if not args.touches:  # the replies, and 15 s to reach pace, inside the paced stretch
-        replying = args.replies / args.reply_rate
-        args.touches = int(args.pace * (replying + 15)) if args.pace else 20_000
+    replying = args.replies / args.reply_rate
+    enough = int(args.pace * (replying + 15))  # the replies, and 15 s to reach pace
+    if not args.touches:
+        args.touches = enough if args.pace else 20_000
+    elif args.pace and args.touches < enough:
+        parser.error(
+            f"--touches {args.touches} ends the paced load before the replies do; "
+            f"at --pace {args.pace:g} give at least {enough}"
+        )
     rng = random.Random(11)
     results: dict[str, Any] = {
         "machine": c.machine(),
@@ -168,10 +185,10 @@ def main() -> int:
 
         # Let delivery reach its pace before the replies start.
         c.wait_for(lambda: sent() >= 200, timeout=300, what="delivery to start")
-        emails = reply_targets(ctx, args, rng)
+        pick = reply_targets(ctx, args, rng)
         counter = StatementCounter(ctx.engine)
         counter.enabled = True
-        out = fire(ctx, emails, args.reply_rate)
+        out = fire(ctx, pick, args.replies, args.reply_rate)
         counter.enabled = False
         start, end = out["window"]
         with ctx.engine.connect() as conn:
@@ -201,7 +218,7 @@ def main() -> int:
             "replies_halted": halted,
             "touches_started_after_reply": late,
             "statements_per_reply": {
-                k: {"count": v / len(emails), "ms": 1000 * counter.seconds[k] / len(emails)}
+                k: {"count": v / args.replies, "ms": 1000 * counter.seconds[k] / args.replies}
                 for k, v in counter.count.most_common()
             },
         }
@@ -223,6 +240,11 @@ def main() -> int:
         f"touches/s (offered: {f'{args.pace:,.0f}/s' if args.pace else 'all due at once'}; "
         f"target load 1,000/s); whole run {run['per_s']:.0f} touches/s"
     )
+    if args.pace and run["delivery_rate_during_replies"] < 0.95 * args.pace:
+        print(
+            "  delivery fell behind the offered pace: a backlog formed, and the replies met "
+            "a saturated machine"
+        )
     print(
         f"  {run['replies_halted']} of {r['count']} replied enrollments halted; touches started "
         f"after their prospect's reply: {run['touches_started_after_reply']} (must be 0)"
