@@ -8,9 +8,10 @@ The target asks for 1,000 touches/s of background delivery: the touches fall due
 ``--pace`` a second (``--pace 0``: all at once, a backlog delivered as fast as the machine
 can, which measures a saturated machine's queues rather than this load), and the script
 reports the delivery rate actually reached during the replies. Baseline in the same run:
-the same reply on an idle store (no delivery), so the ratio shows what load adds. Replies go
-to prospects whose touch falls due about when the reply arrives (10 per company, so the
-account lock covers 10 enrollments): some already sent, some queued or in flight.
+the same reply on an idle store (no delivery), so the ratio shows what load adds. With a
+pace, each reply goes to a prospect at the delivery front, read from the store as the reply
+is about to arrive (10 per company, so the account lock covers 10 enrollments): some just
+sent, some in flight, some next in line.
 Afterwards it checks that no touch of a replied prospect started after its reply was
 recorded (design invariant 2).
 """
@@ -115,9 +116,11 @@ def reply_targets(ctx: Any, args: argparse.Namespace, rng: random.Random) -> Cal
         chosen = [c.email_of(i) for i in rng.sample(range(1, args.touches + 1), args.replies)]
         return chosen.__getitem__
     from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
 
-    # An engine of its own: the statements counted per reply are the reply's alone.
-    engine = create_engine(ctx.engine.url, pool_size=2)
+    # An engine of its own, so the statements counted per reply are the reply's alone; no
+    # pool, so nothing of it outlives the replies.
+    engine = create_engine(ctx.engine.url, poolclass=NullPool)
     # Touch ids follow due times, and due touches are claimed oldest first.
     progress = text("SELECT max(id) FROM touch WHERE step = 1 AND status IN ('sending', 'sent')")
     taken: set[int] = set()
