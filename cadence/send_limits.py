@@ -16,14 +16,14 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, Row, bindparam, update
+from sqlalchemy import Connection, Engine, Integer, Row, and_, bindparam, case, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from cadence.config_files import Sender
-from cadence.models import MAILBOX_DAYS
+from cadence.models import MAILBOX_DAYS, UTCDateTime
 
 THROTTLE_WINDOW = timedelta(minutes=1)
 
@@ -139,6 +139,131 @@ class MailboxAllowance:
             ],
         )
         self._taken.clear()
+
+
+class Reservation:
+    """Sends taken from mailboxes ahead of a claim, on PostgreSQL, by one statement a mailbox
+    committed at once: the row is locked only while the server runs it. Claims of a mailbox
+    otherwise wait in turn for its row, each holding its enrollments' locks, which a reply's
+    halt waits for; with every batch of a team's claims touching its rows, they queued for
+    hundreds of milliseconds under load.
+
+    All or nothing per mailbox, and exactly what :meth:`MailboxAllowance.take` would count
+    for as many sends: a mailbox that cannot take them all (near its cap or its minute's
+    throttle, or with no row for the day yet) goes through the claim's locked allowance,
+    which grants a part and says until when the rest waits. Sends the claim did not use are
+    given back when it ends (:meth:`give_back`); until then, and if that fails, they count
+    as taken, on the safe side as retried sends are."""
+
+    def __init__(self, day: date, granted: Mapping[str, tuple[int, datetime]]) -> None:
+        self.day = day
+        self._left = {owner: count for owner, (count, _) in granted.items()}
+        self._windows = {owner: window for owner, (_, window) in granted.items()}
+
+    @classmethod
+    def none(cls, day: date) -> "Reservation":
+        return cls(day, {})
+
+    @classmethod
+    def take_ahead(
+        cls, connection: Connection, senders: Sequence[Sender], *, now: datetime
+    ) -> "Reservation":
+        """Reserve a send for each entry of ``senders`` (one per email), mailbox by mailbox
+        in name order, each statement committed at once (``connection`` autocommits)."""
+        wanted: dict[str, tuple[Sender, int]] = {}
+        for sender in senders:
+            _, count = wanted.get(sender.name, (sender, 0))
+            wanted[sender.name] = (sender, count + 1)
+        day = now.date()
+        granted: dict[str, tuple[int, datetime]] = {}
+        for owner in sorted(wanted):
+            sender, count = wanted[owner]
+            window = connection.execute(
+                _RESERVE,
+                {
+                    "row_owner": owner,
+                    "row_day": day,
+                    "count": count,
+                    "now": now,
+                    "expired_before": now - THROTTLE_WINDOW,
+                    "daily_cap": sender.daily_cap,
+                    "per_minute": sender.per_minute,
+                },
+            ).scalar()
+            if window is not None:
+                granted[owner] = (count, window)
+        return cls(day, granted)
+
+    def take(self, sender: Sender, *, day: date) -> bool:
+        """Use one of the sends reserved from ``sender``'s mailbox, if one is left."""
+        if day != self.day or not self._left.get(sender.name):
+            return False
+        self._left[sender.name] -= 1
+        return True
+
+    def give_back(self, engine: Engine) -> None:
+        """Give back the sends the claim did not use (its touches held back, or the claim
+        rolled back); each counted again in its throttle minute if that minute still runs."""
+        unused = {owner: left for owner, left in self._left.items() if left}
+        if not unused:
+            return
+        with engine.connect() as connection:
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            for owner in sorted(unused):
+                connection.execute(
+                    _GIVE_BACK,
+                    {
+                        "row_owner": owner,
+                        "row_day": self.day,
+                        "count": unused[owner],
+                        "window": self._windows[owner],
+                    },
+                )
+                self._left[owner] = 0
+
+
+_ROW = (MAILBOX_DAYS.c.owner == bindparam("row_owner"), MAILBOX_DAYS.c.day == bindparam("row_day"))
+_COUNT = bindparam("count", type_=Integer)
+_PER_MINUTE = bindparam("per_minute", type_=Integer)
+#: The throttle minute has ended (or none began): the sends start a new one now.
+_MINUTE_OVER = or_(
+    MAILBOX_DAYS.c.window_started_at.is_(None),
+    MAILBOX_DAYS.c.window_started_at <= bindparam("expired_before", type_=UTCDateTime()),
+)
+_RESERVE = (
+    update(MAILBOX_DAYS)
+    .where(
+        *_ROW,
+        MAILBOX_DAYS.c.started + _COUNT <= bindparam("daily_cap", type_=Integer),
+        or_(
+            and_(_MINUTE_OVER, _PER_MINUTE >= _COUNT),
+            MAILBOX_DAYS.c.window_sent + _COUNT <= _PER_MINUTE,
+        ),
+    )
+    .values(
+        started=MAILBOX_DAYS.c.started + _COUNT,
+        window_started_at=case(
+            (_MINUTE_OVER, bindparam("now", type_=UTCDateTime())),
+            else_=MAILBOX_DAYS.c.window_started_at,
+        ),
+        window_sent=case((_MINUTE_OVER, _COUNT), else_=MAILBOX_DAYS.c.window_sent + _COUNT),
+    )
+    .returning(MAILBOX_DAYS.c.window_started_at)
+)
+_GIVE_BACK = (
+    update(MAILBOX_DAYS)
+    .where(*_ROW)
+    .values(
+        started=MAILBOX_DAYS.c.started - _COUNT,
+        window_sent=case(
+            (
+                MAILBOX_DAYS.c.window_started_at == bindparam("window", type_=UTCDateTime()),
+                MAILBOX_DAYS.c.window_sent - _COUNT,
+            ),
+            else_=MAILBOX_DAYS.c.window_sent,
+        ),
+    )
+)
 
 
 _LOCK_COUNTERS = (

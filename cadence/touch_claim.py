@@ -5,15 +5,26 @@ caller's transaction, which commits before anything leaves.
 A worker claims a batch of touches in one transaction: the rows each check reads (touches,
 enrollments, prospects, suppressions, mailbox counters) are read once for the batch, so a
 claim costs a few statements and one commit per batch, not per touch.
+
+Every claim of a mailbox needs its send counters, and a claim waiting for them holds its
+enrollments' locks, which a reply's halt waits for in turn. So on PostgreSQL the batch's
+sends are reserved before the claim begins, each mailbox's by one statement committed at
+once (:class:`Reservation`); a mailbox that cannot take them all has its counter row locked
+by the claim, last, once the batch's emails are rendered and composed. Locked first in
+every claim, the rows made a team's claims render one batch after another, each waiting
+for all those queued before it.
 """
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy import Update, bindparam, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from cadence.audit_log import audit_row, record_audits
@@ -21,7 +32,16 @@ from cadence.business_calendar import BusinessCalendar
 from cadence.catalog import Catalog
 from cadence.config_files import Sender
 from cadence.context import AppContext
-from cadence.domain import CadenceDefinition, Delay, EnrollmentState, Step, Thread, TouchStatus
+from cadence.database import is_postgres
+from cadence.domain import (
+    CadenceDefinition,
+    Channel,
+    Delay,
+    EnrollmentState,
+    Step,
+    Thread,
+    TouchStatus,
+)
 from cadence.enrollment import (
     INSERT_TOUCH,
     advance,
@@ -40,11 +60,11 @@ from cadence.messages import (
     quote_below,
     reply_subject,
 )
-from cadence.models import TASKS, TOUCHES, Enrollment, Touch
+from cadence.models import ENROLLMENTS, TASKS, TOUCHES, Enrollment, Touch
 from cadence.render_context import template_context
 from cadence.rendering import RenderedContent
 from cadence.scheduling import is_open
-from cadence.send_limits import MailboxAllowance
+from cadence.send_limits import MailboxAllowance, Reservation
 from cadence.store_views import (
     EnrollmentView,
     ProspectView,
@@ -55,6 +75,8 @@ from cadence.store_views import (
 )
 from cadence.suppressions import suppression_reasons
 from cadence.transitions import fail_touch, move_enrollment, move_touch
+
+log = logging.getLogger(__name__)
 
 #: Attempts at a touch whose sends keep failing transiently before it is marked failed.
 MAX_ATTEMPTS = 5
@@ -101,7 +123,6 @@ class _Batch:
     """What the batch's checks read once for all its touches."""
 
     suppressed: Mapping[str, str]
-    allowance: MailboxAllowance
     #: Per enrollment, its sent emails by step, for the batch's reply-thread steps.
     sent_emails: Mapping[int, Mapping[int, _SentEmail]]
 
@@ -114,6 +135,23 @@ _TASK_COLUMNS = ("status", "attempts", "started_at", "template_version", "sent_a
                  "body")  # fmt: skip
 #: A touch that may not start now, back to ``scheduled`` for its next open slot.
 _LATER_COLUMNS = ("status", "reason", "due_at")
+
+
+def _touch_row(touch_id: int, **values: Any) -> dict[str, Any]:
+    """One touch's parameters for a :func:`_by_id` statement."""
+    return {"touch_id": touch_id, **{f"new_{k}": v for k, v in values.items()}}
+
+
+def _started_row(work: "_Work", rendered: "_Rendered", **values: Any) -> dict[str, Any]:
+    """A touch that starts now: one more attempt, made with this template version."""
+    assert work.touch.id is not None
+    return _touch_row(
+        work.touch.id,
+        attempts=work.touch.attempts + 1,
+        started_at=work.now,
+        template_version=rendered.template_version,
+        **values,
+    )
 
 
 def _by_id(columns: tuple[str, ...]) -> Update:
@@ -147,21 +185,7 @@ class _Writes:
     finished: list[tuple[EnrollmentView, ProspectView]] = field(default_factory=list)
 
     def touch(self, into: list[dict[str, Any]], touch_id: int, **values: Any) -> None:
-        into.append({"touch_id": touch_id, **{f"new_{k}": v for k, v in values.items()}})
-
-    def started(
-        self, into: list[dict[str, Any]], work: _Work, rendered: "_Rendered", **values: Any
-    ) -> None:
-        """A touch that starts now: one more attempt, made with this template version."""
-        assert work.touch.id is not None
-        self.touch(
-            into,
-            work.touch.id,
-            attempts=work.touch.attempts + 1,
-            started_at=work.now,
-            template_version=rendered.template_version,
-            **values,
-        )
+        into.append(_touch_row(touch_id, **values))
 
     def write(self, session: Session, catalog: Catalog, *, now: datetime) -> None:
         connection = session.connection()
@@ -210,11 +234,52 @@ def _sent_emails(session: Session, works: list[_Work]) -> dict[int, dict[int, _S
     return found
 
 
+#: The mailboxes of a batch's emails, read without locks to reserve their sends: one entry
+#: per email touch still queued in an active enrollment.
+_EMAIL_OWNERS = (
+    select(ENROLLMENTS.c.owner)
+    .join(TOUCHES, TOUCHES.c.enrollment_id == ENROLLMENTS.c.id)
+    .where(
+        TOUCHES.c.id.in_(bindparam("ids", expanding=True)),
+        TOUCHES.c.status == TouchStatus.QUEUED.value,
+        TOUCHES.c.channel == Channel.EMAIL.value,
+        ENROLLMENTS.c.state == EnrollmentState.ACTIVE.value,
+    )
+)
+
+
+@contextmanager
+def sends_reserved(ctx: AppContext, touch_ids: Sequence[int]) -> Iterator[Reservation]:
+    """The batch's sends reserved for its claim (PostgreSQL), the unused ones given back when
+    the claim ends. On SQLite nothing is reserved: its one write lock serializes claims."""
+    now = ctx.clock.now()
+    if not is_postgres(ctx.engine):
+        yield Reservation.none(now.date())
+        return
+    with ctx.engine.connect() as connection:
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        owners = connection.execute(_EMAIL_OWNERS, {"ids": list(touch_ids)}).scalars().all()
+        senders = [ctx.catalog.team.sender(owner) for owner in owners]
+        reservation = Reservation.take_ahead(connection, senders, now=now)
+    try:
+        yield reservation
+    finally:
+        try:
+            reservation.give_back(ctx.engine)
+        except SQLAlchemyError:  # never the claim's failure: its emails are committed now
+            log.warning("unused sends reserved for a claim stay counted", exc_info=True)
+
+
 def claim_touches(
-    ctx: AppContext, session: Session, touch_ids: Sequence[int]
+    ctx: AppContext,
+    session: Session,
+    touch_ids: Sequence[int],
+    reservation: Reservation | None = None,
 ) -> dict[int, Claimed | str]:
     """For each touch: check, render and move it to ``sending`` (or issue its task); else
-    say why not. Every touch of the batch shares the caller's transaction."""
+    say why not. Every touch of the batch shares the caller's transaction. An email starts
+    with a send reserved for it ahead (:func:`sends_reserved`), or taken from its mailbox's
+    counters, locked then."""
     now = ctx.clock.now()
     found = locked_touch_views(session, touch_ids)
     outcomes: dict[int, Claimed | str] = {}
@@ -252,24 +317,64 @@ def claim_touches(
         )
     batch = _Batch(
         suppressed=suppression_reasons(session, [w.prospect.email for w in works]),
-        allowance=MailboxAllowance.lock(
-            session, [w.sender.name for w in works if not w.step.kind.is_task], now.date()
-        ),
         sent_emails=_sent_emails(session, works),
     )
     writes = _Writes()
+    composed: list[_Composed] = []
     with session.no_autoflush:
         for work in works:
             assert work.touch.id is not None
-            outcomes[work.touch.id] = _claim_one(ctx, session, work, batch, writes)
+            outcome = _claim_one(ctx, session, work, batch, writes)
+            if isinstance(outcome, _Composed):
+                composed.append(outcome)
+            else:
+                outcomes[work.touch.id] = outcome
+    reservation = reservation or Reservation.none(now.date())
+    reserved = {c.touch_id for c in composed if reservation.take(c.work.sender, day=now.date())}
+    unreserved = [c for c in composed if c.touch_id not in reserved]
+    allowance = MailboxAllowance.lock(session, [c.work.sender.name for c in unreserved], now.date())
+    for email in composed:
+        if email.touch_id in reserved:
+            outcomes[email.touch_id] = _start(email, writes)
+        else:
+            outcomes[email.touch_id] = _take_send(allowance, email, writes)
     writes.write(session, ctx.catalog, now=now)
-    batch.allowance.save(session)
+    allowance.save(session)
     return outcomes
+
+
+@dataclass(frozen=True)
+class _Composed:
+    """An email ready to start, once its mailbox's allowance has a send for it."""
+
+    work: _Work
+    row: dict[str, Any]
+    message: EmailMessage
+
+    @property
+    def touch_id(self) -> int:
+        assert self.work.touch.id is not None
+        return self.work.touch.id
+
+
+def _take_send(allowance: MailboxAllowance, email: _Composed, writes: _Writes) -> Claimed | str:
+    """The email starts if its mailbox may send now; else it moves to when it may (the
+    composed message is dropped, and composed again then)."""
+    limited = allowance.take(email.work.sender, now=email.work.now)
+    if limited is not None:
+        _later(writes, email.work, limited.not_before, f"moved: {limited.reason}")
+        return "skipped:send-limit"
+    return _start(email, writes)
+
+
+def _start(email: _Composed, writes: _Writes) -> Claimed:
+    writes.emails.append(email.row)
+    return Claimed(email.touch_id, email.message)
 
 
 def _claim_one(
     ctx: AppContext, session: Session, work: _Work, batch: _Batch, writes: _Writes
-) -> Claimed | str:
+) -> _Composed | Claimed | str:
     held = _held_back(session, work, batch, writes)
     if held is not None:
         return held
@@ -278,7 +383,7 @@ def _claim_one(
         return rendered
     if work.step.kind.is_task:
         return _issue_task(ctx, session, work, rendered, writes)
-    return _prepare_email(ctx, session, work, rendered, batch, writes)
+    return _prepare_email(ctx, session, work, rendered, batch)
 
 
 def _models(session: Session, work: _Work) -> tuple[Touch, Enrollment]:
@@ -308,7 +413,8 @@ def _later(writes: _Writes, work: _Work, not_before: datetime, reason: str | Non
 
 def _held_back(session: Session, work: _Work, batch: _Batch, writes: _Writes) -> str | None:
     """Why this touch may not start now (outside its window, prospect not contactable, out of
-    attempts, over a send limit), having rescheduled, skipped or failed it; else None."""
+    attempts), having rescheduled, skipped or failed it; else None. The send limits are
+    checked last, by :func:`_take_send`."""
     touch, prospect, now = work.touch, work.prospect, work.now
     calendar = BusinessCalendar(prospect.country) if work.cadence.business_days else None
     window = work.cadence.window_for(work.step)
@@ -325,11 +431,6 @@ def _held_back(session: Session, work: _Work, batch: _Batch, writes: _Writes) ->
         why = f"gave up after {touch.attempts} attempts: {touch.reason or 'transient errors'}"
         fail_touch(session, *_models(session, work), why, now, pause=True)
         return "failed"
-    if not work.step.kind.is_task:
-        limited = batch.allowance.take(work.sender, now=now)
-        if limited is not None:
-            _later(writes, work, limited.not_before, f"moved: {limited.reason}")
-            return "skipped:send-limit"
     return None
 
 
@@ -381,14 +482,15 @@ def _issue_task(
     touch, step, now = work.touch, work.step, work.now
     assert touch.id is not None and work.enrollment.id is not None
     title = rendered.content.subject or f"{step.channel.value} {work.prospect.email}"
-    writes.started(
-        writes.task_touches,
-        work,
-        rendered,
-        status=TouchStatus.SENT.value,
-        sent_at=now,
-        subject=title,
-        body=rendered.content.body,
+    writes.task_touches.append(
+        _started_row(
+            work,
+            rendered,
+            status=TouchStatus.SENT.value,
+            sent_at=now,
+            subject=title,
+            body=rendered.content.body,
+        )
     )
     writes.tasks.append(
         {
@@ -436,10 +538,9 @@ def _prepare_email(
     work: _Work,
     rendered: _Rendered,
     batch: _Batch,
-    writes: _Writes,
-) -> Claimed | str:
-    """Thread, quote and compose the email; the touch is ``sending`` with its Message-ID
-    when this transaction commits, before anything leaves."""
+) -> _Composed | str:
+    """Thread, quote and compose the email; if its mailbox may send it, the touch is
+    ``sending`` with its Message-ID when this transaction commits, before anything leaves."""
     touch, prospect, sender, now = work.touch, work.prospect, work.sender, work.now
     assert touch.id is not None
     display = f"{sender.full_name} <{sender.email}>"
@@ -469,8 +570,7 @@ def _prepare_email(
         body = quote_below(rendered.content.body, parent)
     domain = ctx.catalog.team.company.domain
     message_id = touch.message_id or new_message_id(touch.id, domain)
-    writes.started(
-        writes.emails,
+    row = _started_row(
         work,
         rendered,
         status=TouchStatus.SENDING.value,
@@ -497,7 +597,7 @@ def _prepare_email(
             parent=parent,
         )
     )
-    return Claimed(touch.id, message)
+    return _Composed(work, row, message)
 
 
 def _thread_parent(batch: _Batch, touch: TouchView, sender_display: str) -> ThreadParent | None:

@@ -11,16 +11,21 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from cadence import services
 from cadence.clock import SimulatedClock
+from cadence.config_files import Sender
 from cadence.context import AppContext
 from cadence.database import create_db_engine, migrate, transaction
-from cadence.models import MailboxDay, Touch
-from cadence.send_limits import MailboxAllowance
+from cadence.delivery import deliver_touches
+from cadence.models import Enrollment, MailboxDay, Touch
+from cadence.rendering import RenderedContent
+from cadence.send_limits import MailboxAllowance, Reservation
 from workers.embedded import EmbeddedEngine
 
+from .batch_setup import AT, berlins, import_rows, queue_due
 from .conftest import REPO, START
 
 pytestmark = pytest.mark.integration
@@ -119,7 +124,7 @@ def test_claims_at_a_mailbox_first_send_of_the_day_never_deadlock(database_url: 
                 try:
                     with transaction(engine) as session:
                         MailboxAllowance.lock(session, subset, day)
-                        time.sleep(0.02)  # render and compose while holding the rows
+                        time.sleep(0.02)  # write and commit while holding the rows
                 except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
                     errors.append(exc)
 
@@ -168,3 +173,172 @@ def test_a_new_days_rows_are_made_together_each_carrying_its_own_minute(
         "jonas": (0, earlier, 5),  # long over: take() starts a new minute, as before
         "sam": (0, None, 0),
     }
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize(
+    ("started_before", "reserved_ahead", "outcomes", "started_after"),
+    [
+        (0, 2, ["sent", "sent"], 2),  # sends reserved ahead, committed at once
+        (199, 0, ["sent", "skipped:send-limit"], 200),  # one left: the row locked last
+    ],
+    ids=["reserved", "near-the-cap"],
+)
+def test_a_claim_holds_no_mailbox_row_while_it_renders(
+    make_context: Callable[..., AppContext],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    started_before: int,
+    reserved_ahead: int,
+    outcomes: list[str],
+    started_after: int,
+) -> None:
+    """Every claim of a mailbox needs its counter row, holding its own enrollments' locks,
+    which a reply's halt waits for: locked while a batch renders, the row made a team's
+    claims render one after another and a halt wait for all of them. The enrollments stay
+    locked while rendering: a halt committed before the claim must be seen by it."""
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock)
+    emails = ["ann@acme.example", "bo@acme.example"]
+    import_rows(ctx, tmp_path, berlins(*emails))
+    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="t")
+    queued = queue_due(ctx, clock)
+    assert ctx.catalog.team.sender("alex").daily_cap == 200
+    with transaction(ctx.engine) as session:  # the day's row exists: a claim would lock it
+        session.add(MailboxDay(owner="alex", day=AT.date(), started=started_before))
+    rendering, go_on = threading.Event(), threading.Event()
+    render = ctx.catalog.renderer.render
+
+    def slow_render(name: str, context: dict[str, object]) -> RenderedContent:
+        rendering.set()
+        go_on.wait(timeout=30)
+        return render(name, context)
+
+    monkeypatch.setattr(ctx.catalog.renderer, "render", slow_render)
+    found: dict[int, str] = {}
+    worker = threading.Thread(target=lambda: found.update(deliver_touches(ctx, [*queued.values()])))
+    worker.start()
+    try:
+        assert rendering.wait(timeout=30)
+        with transaction(ctx.engine) as other:
+            counters = other.exec(
+                select(MailboxDay).where(MailboxDay.owner == "alex").with_for_update(nowait=True)
+            ).all()
+        with (
+            pytest.raises(OperationalError, match="could not obtain lock"),
+            transaction(ctx.engine) as other,
+        ):
+            other.exec(select(Enrollment).with_for_update(nowait=True)).all()
+    finally:
+        go_on.set()
+        worker.join(timeout=60)
+    assert [c.started for c in counters] == [started_before + reserved_ahead]
+    assert [found[queued[email]] for email in emails] == outcomes
+    with transaction(ctx.engine) as session:
+        assert session.get(MailboxDay, ("alex", AT.date())).started == started_after  # type: ignore[union-attr]
+
+
+def _ann_and_kai_claimed(
+    ctx: AppContext, tmp_path: Path, clock: SimulatedClock
+) -> tuple[list[str], MailboxDay]:
+    """Ann in Berlin and Kai in Tokyo, their first emails claimed together at 08:00 in
+    Berlin, when Kai is outside his window; outcomes in that order, and alex's counters
+    after the claim (5 sends before it)."""
+    emails = ["ann@acme.example", "kai@acme.example"]
+    tokyo = f"{emails[1]},Kai,Test,Acme,CEO,ceo,Asia/Tokyo,JP"
+    import_rows(ctx, tmp_path, [*berlins(emails[0]), tokyo])
+    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="t")
+    queued = queue_due(ctx, clock)
+    with transaction(ctx.engine) as session:
+        session.add(MailboxDay(owner="alex", day=AT.date(), started=5))
+    found = deliver_touches(ctx, [queued[email] for email in emails])
+    with transaction(ctx.engine) as session:
+        row = session.get(MailboxDay, ("alex", AT.date()))
+    assert row is not None
+    return [found[queued[email]] for email in emails], row
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_sends_reserved_for_touches_held_back_are_given_back(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    """The send reserved for Kai, held back, is given back, in the throttle minute it was
+    counted in."""
+    clock = SimulatedClock(START)
+    outcomes, row = _ann_and_kai_claimed(make_context(clock=clock), tmp_path, clock)
+    assert outcomes == ["sent", "skipped:outside-window"]
+    assert (row.started, row.window_started_at, row.window_sent) == (6, AT, 1)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_claim_stands_when_its_unused_sends_cannot_be_given_back(
+    make_context: Callable[..., AppContext], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim has committed its emails "sending" by then: an error giving back the
+    unused sends must not fail the batch (its emails would never leave); they stay counted."""
+
+    def store_down(self: Reservation, engine: object) -> None:
+        raise OperationalError("UPDATE mailboxday", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(Reservation, "give_back", store_down)
+    clock = SimulatedClock(START)
+    outcomes, row = _ann_and_kai_claimed(make_context(clock=clock), tmp_path, clock)
+    assert outcomes == ["sent", "skipped:outside-window"]
+    assert row.started == 7
+
+
+#: A mailbox's counters (started, throttle minute's start before now, its sends) and the
+#: sends asked for, against limits of 10 a day and 3 a minute.
+_COUNTERS = [
+    (started, ago, window_sent, count)
+    for started in (0, 8, 9, 10)
+    for ago, window_sent in ((None, 0), (timedelta(seconds=30), 1), (timedelta(seconds=30), 3),
+                             (timedelta(seconds=60), 3), (timedelta(seconds=59), 2))
+    for count in (1, 2, 3, 4)
+]  # fmt: skip
+
+
+def _counters(day: date, values: tuple[int, datetime | None, int]) -> MailboxDay:
+    started, window_started_at, window_sent = values
+    return MailboxDay(owner="alex", day=day, started=started,
+                      window_started_at=window_started_at, window_sent=window_sent)  # fmt: skip
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_reservation_counts_what_taking_each_send_would_or_nothing(database_url: str) -> None:
+    """The reservation's one statement against ``MailboxAllowance.take`` send by send: when
+    take lets them all through, the row ends as take leaves it; when not, the reservation
+    takes none and the row is unchanged (the claim's locked allowance decides then)."""
+    engine = create_db_engine(database_url)
+    migrate(engine)
+    sender = Sender(name="alex", full_name="Alex Morgan", email="alex@brightwave.example",
+                    daily_cap=10, per_minute=3)  # fmt: skip
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    mismatches = []
+    try:
+        for k, (started, ago, window_sent, count) in enumerate(_COUNTERS):
+            day = date(2027, 1, 1) + timedelta(days=k)  # a row of its own
+            at = now.replace(year=day.year, month=day.month, day=day.day)
+            before = (started, at - ago if ago is not None else None, window_sent)
+            expected = _counters(day, before)
+            allowance = MailboxAllowance({"alex": expected})
+            all_taken = all(allowance.take(sender, now=at) is None for _ in range(count))
+            if not all_taken:
+                expected = _counters(day, before)
+            with transaction(engine) as session:
+                session.add(_counters(day, before))
+            with engine.connect() as connection:
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+                reservation = Reservation.take_ahead(connection, [sender] * count, now=at)
+            taken = sum(reservation.take(sender, day=day) for _ in range(count))
+            with transaction(engine) as session:
+                row = session.get(MailboxDay, ("alex", day))
+                assert row is not None
+                got = (taken, row.started, row.window_started_at, row.window_sent)
+            want = (count if all_taken else 0, expected.started, expected.window_started_at,
+                    expected.window_sent)  # fmt: skip
+            if got != want:
+                mismatches.append((started, ago, window_sent, count, got, want))
+    finally:
+        engine.dispose()
+    assert mismatches == []
