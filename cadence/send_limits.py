@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Engine, Integer, Row, and_, bindparam, case, or_, update
+from sqlalchemy import Connection, Date, Engine, Integer, Row, String, bindparam, case, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -168,31 +168,29 @@ class Reservation:
     def take_ahead(
         cls, connection: Connection, senders: Sequence[Sender], *, now: datetime
     ) -> "Reservation":
-        """Reserve a send for each entry of ``senders`` (one per email), mailbox by mailbox
-        in name order, each statement committed at once (``connection`` autocommits)."""
+        """Reserve a send for each entry of ``senders`` (one per email), every mailbox in
+        one statement, which ``connection`` (autocommitting) commits at once."""
         wanted: dict[str, tuple[Sender, int]] = {}
         for sender in senders:
             _, count = wanted.get(sender.name, (sender, 0))
             wanted[sender.name] = (sender, count + 1)
         day = now.date()
-        granted: dict[str, tuple[int, datetime]] = {}
-        for owner in sorted(wanted):
-            sender, count = wanted[owner]
-            window = connection.execute(
-                _RESERVE,
-                {
-                    "row_owner": owner,
-                    "row_day": day,
-                    "count": count,
-                    "now": now,
-                    "expired_before": now - THROTTLE_WINDOW,
-                    "daily_cap": sender.daily_cap,
-                    "per_minute": sender.per_minute,
-                },
-            ).scalar()
-            if window is not None:
-                granted[owner] = (count, window)
-        return cls(day, granted)
+        if not wanted:
+            return cls.none(day)
+        owners = sorted(wanted)
+        rows = connection.execute(
+            _RESERVE,
+            {
+                "owners": owners,
+                "counts": [wanted[owner][1] for owner in owners],
+                "caps": [wanted[owner][0].daily_cap for owner in owners],
+                "per_minutes": [wanted[owner][0].per_minute for owner in owners],
+                "day": day,
+                "now": now,
+                "expired_before": now - THROTTLE_WINDOW,
+            },
+        )
+        return cls(day, {owner: (wanted[owner][1], window) for owner, window in rows})
 
     def take(self, sender: Sender, *, day: date) -> bool:
         """Use one of the sends reserved from ``sender``'s mailbox, if one is left."""
@@ -222,34 +220,46 @@ class Reservation:
                 self._left[owner] = 0
 
 
+#: Every mailbox of the claim in one statement: one commit, and each row locked only while
+#: the server runs it. Locked in owner order by the sub-select, as the claims' allowance locks
+#: them, so two reservations never wait on each other in a cycle. A mailbox is updated only
+#: if it can take all its sends (the day's cap, and the throttle minute: a new one starts
+#: now if the last is over), exactly as :meth:`MailboxAllowance.take` counts them one by one.
+_RESERVE = (
+    text(
+        """
+        UPDATE mailboxday AS m SET
+            started = m.started + w.count,
+            window_started_at = CASE WHEN m.window_started_at IS NULL
+                OR m.window_started_at <= :expired_before THEN :now
+                ELSE m.window_started_at END,
+            window_sent = CASE WHEN m.window_started_at IS NULL
+                OR m.window_started_at <= :expired_before THEN w.count
+                ELSE m.window_sent + w.count END
+        FROM unnest(
+            CAST(:owners AS varchar[]), CAST(:counts AS integer[]),
+            CAST(:caps AS integer[]), CAST(:per_minutes AS integer[])
+        ) AS w(owner, count, cap, per_minute)
+        WHERE m.day = :day AND m.owner = w.owner
+          AND m.owner IN (
+              SELECT owner FROM mailboxday WHERE day = :day AND owner = ANY(:owners)
+              ORDER BY owner FOR UPDATE)
+          AND m.started + w.count <= w.cap
+          AND CASE WHEN m.window_started_at IS NULL OR m.window_started_at <= :expired_before
+              THEN w.count <= w.per_minute
+              ELSE m.window_sent + w.count <= w.per_minute END
+        RETURNING m.owner, m.window_started_at
+        """
+    )
+    .bindparams(
+        bindparam("now", type_=UTCDateTime()),
+        bindparam("expired_before", type_=UTCDateTime()),
+        bindparam("day", type_=Date()),
+    )
+    .columns(owner=String(), window_started_at=UTCDateTime())
+)
 _ROW = (MAILBOX_DAYS.c.owner == bindparam("row_owner"), MAILBOX_DAYS.c.day == bindparam("row_day"))
 _COUNT = bindparam("count", type_=Integer)
-_PER_MINUTE = bindparam("per_minute", type_=Integer)
-#: The throttle minute has ended (or none began): the sends start a new one now.
-_MINUTE_OVER = or_(
-    MAILBOX_DAYS.c.window_started_at.is_(None),
-    MAILBOX_DAYS.c.window_started_at <= bindparam("expired_before", type_=UTCDateTime()),
-)
-_RESERVE = (
-    update(MAILBOX_DAYS)
-    .where(
-        *_ROW,
-        MAILBOX_DAYS.c.started + _COUNT <= bindparam("daily_cap", type_=Integer),
-        or_(
-            and_(_MINUTE_OVER, _PER_MINUTE >= _COUNT),
-            MAILBOX_DAYS.c.window_sent + _COUNT <= _PER_MINUTE,
-        ),
-    )
-    .values(
-        started=MAILBOX_DAYS.c.started + _COUNT,
-        window_started_at=case(
-            (_MINUTE_OVER, bindparam("now", type_=UTCDateTime())),
-            else_=MAILBOX_DAYS.c.window_started_at,
-        ),
-        window_sent=case((_MINUTE_OVER, _COUNT), else_=MAILBOX_DAYS.c.window_sent + _COUNT),
-    )
-    .returning(MAILBOX_DAYS.c.window_started_at)
-)
 _GIVE_BACK = (
     update(MAILBOX_DAYS)
     .where(*_ROW)

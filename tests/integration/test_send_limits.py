@@ -342,3 +342,64 @@ def test_a_reservation_counts_what_taking_each_send_would_or_nothing(database_ur
     finally:
         engine.dispose()
     assert mismatches == []
+
+
+def _sender(name: str, *, daily_cap: int) -> Sender:
+    email = f"{name}@brightwave.example"
+    return Sender(name=name, full_name=f"{name.title()} Test", email=email, daily_cap=daily_cap,
+                  per_minute=10_000)  # fmt: skip
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_reservations_of_overlapping_mailboxes_at_once_never_deadlock(database_url: str) -> None:
+    """One statement reserves a batch's sends from all its mailboxes: threads reserving from
+    overlapping mailboxes at the same instant neither deadlock nor lose a count, and a
+    mailbox that cannot take all its sends is left to the claim's allowance while the
+    others in the same statement take theirs."""
+    engine = create_db_engine(database_url)
+    migrate(engine)
+    owners = ["alex", "jonas", "priya", "sam"]
+    senders = {name: _sender(name, daily_cap=5 if name == "sam" else 10_000) for name in owners}
+    subsets = [owners, owners[::-1], owners[1:], owners[:3], ["priya", "alex"], ["sam", "jonas"]]
+    day = date(2026, 12, 1)
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    with transaction(engine) as session:
+        for name in owners:
+            session.add(MailboxDay(owner=name, day=day))
+    granted: Counter[str] = Counter()
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    try:
+        for _ in range(20):
+            start = threading.Barrier(len(subsets))
+
+            def reserve(subset: list[str], start: threading.Barrier = start) -> None:
+                start.wait()
+                try:
+                    with engine.connect() as connection:
+                        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+                        wanted = [senders[name] for name in subset for _ in range(2)]
+                        reservation = Reservation.take_ahead(connection, wanted, now=now)
+                    with lock:
+                        for name in subset:
+                            granted[name] += sum(
+                                reservation.take(senders[name], day=day) for _ in range(2)
+                            )
+                except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=reserve, args=(s,), daemon=True) for s in subsets]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+            assert not any(t.is_alive() for t in threads)
+        assert errors == []
+        with transaction(engine) as session:
+            rows = session.exec(select(MailboxDay).where(MailboxDay.day == day)).all()
+            started = {row.owner: row.started for row in rows}
+    finally:
+        engine.dispose()
+    assert started == dict(granted)
+    assert started["sam"] == 4  # two reservations of 2, then none fits under a cap of 5
+    assert started["alex"] == 20 * 2 * 4  # in four of the six subsets, every round
