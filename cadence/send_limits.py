@@ -2,9 +2,10 @@
 
 A touch over a limit is never dropped: it moves to the next moment the limit allows (the
 next UTC day for the cap, the end of the throttle's minute), then into its send window.
-Both limits are counters on one row per mailbox and UTC day, locked in the claim's
-transaction, so their cost does not grow with the day's or the minute's volume. They count
-send attempts, so a retried send counts twice: the limits err on the safe side.
+Both limits are counters on one row per mailbox and UTC day, so their cost does not grow
+with the day's or the minute's volume: reserved ahead of a claim on PostgreSQL
+(:class:`Reservation`), else locked in the claim's transaction (:class:`MailboxAllowance`).
+They count send attempts, so a retried send counts twice: the limits err on the safe side.
 
 The throttle's minute starts with the first email after the previous minute ended: at most
 ``per_minute`` emails start inside it (with ``per_minute = 1``, sends are a minute apart).
@@ -16,7 +17,19 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Date, Engine, Integer, Row, String, bindparam, case, text, update
+from sqlalchemy import (
+    Connection,
+    Date,
+    Engine,
+    Integer,
+    Row,
+    String,
+    and_,
+    bindparam,
+    case,
+    text,
+    update,
+)
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -142,8 +155,8 @@ class MailboxAllowance:
 
 
 class Reservation:
-    """Sends taken from mailboxes ahead of a claim, on PostgreSQL, by one statement a mailbox
-    committed at once: the row is locked only while the server runs it. Claims of a mailbox
+    """Sends taken from mailboxes ahead of a claim, on PostgreSQL, by one statement committed
+    at once: the rows are locked only while the server runs it. Claims of a mailbox
     otherwise wait in turn for its row, each holding its enrollments' locks, which a reply's
     halt waits for; with every batch of a team's claims touching its rows, they queued for
     hundreds of milliseconds under load.
@@ -152,17 +165,23 @@ class Reservation:
     for as many sends: a mailbox that cannot take them all (near its cap or its minute's
     throttle, or with no row for the day yet) goes through the claim's locked allowance,
     which grants a part and says until when the rest waits. Sends the claim did not use are
-    given back when it ends (:meth:`give_back`); until then, and if that fails, they count
-    as taken, on the safe side as retried sends are."""
+    given back when it ends (:meth:`give_back`), all of them if it rolled back; until then,
+    and if that fails, they count as taken, on the safe side as retried sends are. Reserved
+    for every email still queued, some are given back (a prospect outside the send window):
+    meanwhile another claim of that mailbox may find its cap or minute taken and move a touch.
 
-    def __init__(self, day: date, granted: Mapping[str, tuple[int, datetime]]) -> None:
-        self.day = day
-        self._left = {owner: count for owner, (count, _) in granted.items()}
+    ``now`` is the claim's clock too: its sends start in the minute reserved for them."""
+
+    def __init__(self, now: datetime, granted: Mapping[str, tuple[int, datetime]]) -> None:
+        self.now = now
+        self.day = now.date()
+        self._granted = {owner: count for owner, (count, _) in granted.items()}
+        self._left = dict(self._granted)
         self._windows = {owner: window for owner, (_, window) in granted.items()}
 
     @classmethod
-    def none(cls, day: date) -> "Reservation":
-        return cls(day, {})
+    def none(cls, now: datetime) -> "Reservation":
+        return cls(now, {})
 
     @classmethod
     def take_ahead(
@@ -176,7 +195,7 @@ class Reservation:
             wanted[sender.name] = (sender, count + 1)
         day = now.date()
         if not wanted:
-            return cls.none(day)
+            return cls.none(now)
         owners = sorted(wanted)
         rows = connection.execute(
             _RESERVE,
@@ -190,7 +209,7 @@ class Reservation:
                 "expired_before": now - THROTTLE_WINDOW,
             },
         )
-        return cls(day, {owner: (wanted[owner][1], window) for owner, window in rows})
+        return cls(now, {owner: (wanted[owner][1], window) for owner, window in rows})
 
     def take(self, sender: Sender, *, day: date) -> bool:
         """Use one of the sends reserved from ``sender``'s mailbox, if one is left."""
@@ -198,6 +217,10 @@ class Reservation:
             return False
         self._left[sender.name] -= 1
         return True
+
+    def untake(self) -> None:
+        """The claim rolled back: none of the sends it took was used."""
+        self._left = dict(self._granted)
 
     def give_back(self, engine: Engine) -> None:
         """Give back the sends the claim did not use (its touches held back, or the claim
@@ -260,17 +283,18 @@ _RESERVE = (
 )
 _ROW = (MAILBOX_DAYS.c.owner == bindparam("row_owner"), MAILBOX_DAYS.c.day == bindparam("row_day"))
 _COUNT = bindparam("count", type_=Integer)
+_SAME_MINUTE = MAILBOX_DAYS.c.window_started_at == bindparam("window", type_=UTCDateTime())
+#: A minute the reservation started and no send used ends again: the next send starts one,
+#: as :meth:`MailboxAllowance.take` would have it (the minute before had ended).
+_MINUTE_UNUSED = and_(_SAME_MINUTE, MAILBOX_DAYS.c.window_sent == _COUNT)
 _GIVE_BACK = (
     update(MAILBOX_DAYS)
     .where(*_ROW)
     .values(
         started=MAILBOX_DAYS.c.started - _COUNT,
+        window_started_at=case((_MINUTE_UNUSED, None), else_=MAILBOX_DAYS.c.window_started_at),
         window_sent=case(
-            (
-                MAILBOX_DAYS.c.window_started_at == bindparam("window", type_=UTCDateTime()),
-                MAILBOX_DAYS.c.window_sent - _COUNT,
-            ),
-            else_=MAILBOX_DAYS.c.window_sent,
+            (_SAME_MINUTE, MAILBOX_DAYS.c.window_sent - _COUNT), else_=MAILBOX_DAYS.c.window_sent
         ),
     )
 )

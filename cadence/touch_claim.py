@@ -8,8 +8,8 @@ claim costs a few statements and one commit per batch, not per touch.
 
 Every claim of a mailbox needs its send counters, and a claim waiting for them holds its
 enrollments' locks, which a reply's halt waits for in turn. So on PostgreSQL the batch's
-sends are reserved before the claim begins, each mailbox's by one statement committed at
-once (:class:`Reservation`); a mailbox that cannot take them all has its counter row locked
+sends are reserved before the claim begins, by one statement committed at once
+(:class:`Reservation`); a mailbox that cannot take them all has its counter row locked
 by the claim, last, once the batch's emails are rendered and composed. Locked first in
 every claim, the rows made a team's claims render one batch after another, each waiting
 for all those queued before it.
@@ -250,7 +250,7 @@ def sends_reserved(ctx: AppContext, touch_ids: Sequence[int]) -> Iterator[Reserv
     the claim ends. On SQLite nothing is reserved: its one write lock serializes claims."""
     now = ctx.clock.now()
     if not is_postgres(ctx.engine):
-        yield Reservation.none(now.date())
+        yield Reservation.none(now)
         return
     with ctx.engine.connect() as connection:
         connection = connection.execution_options(isolation_level="AUTOCOMMIT")
@@ -265,6 +265,9 @@ def sends_reserved(ctx: AppContext, touch_ids: Sequence[int]) -> Iterator[Reserv
         reservation = Reservation.take_ahead(connection, senders, now=now)
     try:
         yield reservation
+    except BaseException:
+        reservation.untake()
+        raise
     finally:
         try:
             reservation.give_back(ctx.engine)
@@ -282,7 +285,7 @@ def claim_touches(
     say why not. Every touch of the batch shares the caller's transaction. An email starts
     with a send reserved for it ahead (:func:`sends_reserved`), or taken from its mailbox's
     counters, locked then."""
-    now = ctx.clock.now()
+    now = reservation.now if reservation is not None else ctx.clock.now()
     found = locked_touch_views(session, touch_ids)
     outcomes: dict[int, Claimed | str] = {}
     ready: list[tuple[TouchView, EnrollmentView]] = []
@@ -331,7 +334,7 @@ def claim_touches(
                 composed.append(outcome)
             else:
                 outcomes[work.touch.id] = outcome
-    reservation = reservation or Reservation.none(now.date())
+    reservation = reservation or Reservation.none(now)
     reserved = {c.touch_id for c in composed if reservation.take(c.work.sender, day=now.date())}
     unreserved = [c for c in composed if c.touch_id not in reserved]
     allowance = MailboxAllowance.lock(session, [c.work.sender.name for c in unreserved], now.date())

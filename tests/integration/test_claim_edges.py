@@ -60,7 +60,8 @@ def test_the_mailbox_counter_counts_only_the_emails_sent_after_a_claim_falls_bac
     """The daily cap protects the SDR's mailbox reputation: a batch that broke and was
     claimed again touch by touch must count each email started once, and the broken touch
     not at all, or the mailbox stops early (double count) or overshoots its cap (the lost
-    count). "address-breaks-compose" breaks after the batch already took its sends."""
+    count). "address-breaks-compose" breaks once the batch's sends are reserved (on
+    PostgreSQL, before the claim), with the other touches composed."""
     clock = SimulatedClock(START)
     admin = make_context(
         clock=clock, config_dir=config_with(tmp_path, "admin", cadences={"retired": RETIRED})
@@ -82,7 +83,7 @@ def test_the_mailbox_counter_counts_only_the_emails_sent_after_a_claim_falls_bac
             session.add(prospect)
     broken = ids["old@initech.example"]
 
-    # The broken touch last, so that with a bad address the batch took every send first.
+    # The broken touch last, so that with a bad address the rest of the batch is composed.
     first = deliver_touches(worker, [ids["ann@acme.example"], ids["bo@globex.example"], broken])
 
     assert first == {ids["ann@acme.example"]: "sent", ids["bo@globex.example"]: "sent"} | {

@@ -8,13 +8,14 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
-from cadence import services
+from cadence import services, touch_claim
 from cadence.clock import SimulatedClock
 from cadence.config_files import Sender
 from cadence.context import AppContext
@@ -238,24 +239,33 @@ def test_a_claim_holds_no_mailbox_row_while_it_renders(
         assert session.get(MailboxDay, ("alex", AT.date())).started == started_after  # type: ignore[union-attr]
 
 
-def _ann_and_kai_claimed(
-    ctx: AppContext, tmp_path: Path, clock: SimulatedClock
-) -> tuple[list[str], MailboxDay]:
-    """Ann in Berlin and Kai in Tokyo, their first emails claimed together at 08:00 in
-    Berlin, when Kai is outside his window; outcomes in that order, and alex's counters
-    after the claim (5 sends before it)."""
-    emails = ["ann@acme.example", "kai@acme.example"]
-    tokyo = f"{emails[1]},Kai,Test,Acme,CEO,ceo,Asia/Tokyo,JP"
-    import_rows(ctx, tmp_path, [*berlins(emails[0]), tokyo])
+#: Ann in Berlin, in her send window at 08:00 there; Kai in Tokyo, outside his.
+_KAI = "kai@acme.example,Kai,Test,Acme,CEO,ceo,Asia/Tokyo,JP"
+_ANN_AND_KAI = [*berlins("ann@acme.example"), _KAI]
+
+
+def _claimed(
+    ctx: AppContext,
+    tmp_path: Path,
+    clock: SimulatedClock,
+    rows: list[str],
+    before: tuple[int, datetime | None, int] = (5, None, 0),
+) -> tuple[list[str], tuple[int, datetime | None, int]]:
+    """The prospects' first emails claimed together at 08:00 in Berlin, alex's counters
+    (started, minute's start, its sends) ``before`` it: the outcomes, in the rows' order,
+    and the counters after."""
+    emails = [row.split(",")[0] for row in rows]
+    import_rows(ctx, tmp_path, rows)
     services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="t")
     queued = queue_due(ctx, clock)
     with transaction(ctx.engine) as session:
-        session.add(MailboxDay(owner="alex", day=AT.date(), started=5))
+        session.add(_counters(AT.date(), before))
     found = deliver_touches(ctx, [queued[email] for email in emails])
     with transaction(ctx.engine) as session:
         row = session.get(MailboxDay, ("alex", AT.date()))
     assert row is not None
-    return [found[queued[email]] for email in emails], row
+    after = (row.started, row.window_started_at, row.window_sent)
+    return [found[queued[email]] for email in emails], after
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -265,9 +275,49 @@ def test_sends_reserved_for_touches_held_back_are_given_back(
     """The send reserved for Kai, held back, is given back, in the throttle minute it was
     counted in."""
     clock = SimulatedClock(START)
-    outcomes, row = _ann_and_kai_claimed(make_context(clock=clock), tmp_path, clock)
+    outcomes, after = _claimed(make_context(clock=clock), tmp_path, clock, _ANN_AND_KAI)
     assert outcomes == ["sent", "skipped:outside-window"]
-    assert (row.started, row.window_started_at, row.window_sent) == (6, AT, 1)
+    assert after == (6, AT, 1)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_minute_started_by_a_reservation_no_send_used_ends_when_given_back(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    """The last minute had ended, so reserving Kai's send started one at 08:00; Kai is held
+    back, and the minute must not stay: the next email starts a minute of its own, as
+    ``take`` counts it (else a send at 08:00:50 would share it and one at 08:01 start the
+    next, ten seconds apart with one a minute)."""
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock)
+    before = (5, AT - timedelta(minutes=2), 3)
+    outcomes, after = _claimed(ctx, tmp_path, clock, [_KAI], before)
+    assert outcomes == ["skipped:outside-window"]
+    assert after == (5, None, 0)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_claim_that_rolls_back_gives_back_the_sends_it_took(
+    make_context: Callable[..., AppContext], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch's writes fail after it took its reserved sends; claimed again one by one,
+    each email is counted once (counted twice, the mailbox would stop early)."""
+    writes = touch_claim._Writes.write
+    failures = iter([RuntimeError("the batch's writes failed")])
+
+    def fail_once(self: touch_claim._Writes, *args: Any, **kwargs: Any) -> None:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        writes(self, *args, **kwargs)
+
+    monkeypatch.setattr(touch_claim._Writes, "write", fail_once)
+    clock = SimulatedClock(START)
+    rows = berlins("ann@acme.example", "bo@acme.example")
+    outcomes, after = _claimed(make_context(clock=clock), tmp_path, clock, rows)
+    assert outcomes == ["sent", "sent"]
+    assert next(failures, None) is None
+    assert after[0] == 7
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -282,9 +332,9 @@ def test_a_claim_stands_when_its_unused_sends_cannot_be_given_back(
 
     monkeypatch.setattr(Reservation, "give_back", store_down)
     clock = SimulatedClock(START)
-    outcomes, row = _ann_and_kai_claimed(make_context(clock=clock), tmp_path, clock)
+    outcomes, after = _claimed(make_context(clock=clock), tmp_path, clock, _ANN_AND_KAI)
     assert outcomes == ["sent", "skipped:outside-window"]
-    assert row.started == 7
+    assert after[0] == 7
 
 
 #: A mailbox's counters (started, throttle minute's start before now, its sends) and the
