@@ -13,7 +13,9 @@ pace, each reply goes to a prospect at the delivery front, read from the store a
 is about to arrive (10 per company, so the account lock covers 10 enrollments): some just
 sent, some in flight, some next in line.
 Afterwards it checks that no touch of a replied prospect started after its reply was
-recorded (design invariant 2).
+recorded (design invariant 2). Meanwhile, every 10 ms, it samples which transactions the
+replies' enrollment locks wait for (``pg_blocking_pids``), and prints the longest waits
+seen with what their holders were doing.
 """
 
 from __future__ import annotations
@@ -142,6 +144,64 @@ def reply_targets(ctx: Any, args: argparse.Namespace, rng: random.Random) -> Cal
     return pick
 
 
+class LockWaits:
+    """Samples, while the replies run, the replies' waits for enrollment locks and the
+    transactions they wait for: how long the reply has waited, and the holder's age, state,
+    wait event and last statement. A reply's lock statement is the one that selects
+    enrollments by ``prospect_id =`` (a claim's selects them by touch id)."""
+
+    SAMPLE = """
+        SELECT w.pid, extract(epoch FROM clock_timestamp() - w.query_start) * 1000,
+               b.pid, b.state, extract(epoch FROM clock_timestamp() - b.xact_start) * 1000,
+               coalesce(b.wait_event, ''), left(regexp_replace(b.query, '\\s+', ' ', 'g'), 72)
+        FROM pg_stat_activity w
+        JOIN pg_stat_activity b ON b.pid = ANY(pg_blocking_pids(w.pid))
+        WHERE w.datname = current_database()
+          AND w.query LIKE 'SELECT enrollment.id%FOR UPDATE%'
+          AND w.query LIKE '%prospect_id = %'
+    """
+
+    def __init__(self, url: Any) -> None:
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+
+        self._engine = create_engine(url, poolclass=NullPool)
+        self._stop = threading.Event()
+        self._longest: dict[tuple[int, int], tuple[float, str, float, str, str]] = {}
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> LockWaits:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._engine.dispose()
+
+    def _run(self) -> None:
+        from sqlalchemy import text
+
+        sample = text(self.SAMPLE)
+        with self._engine.connect() as conn:
+            while not self._stop.is_set():
+                for waiter, waited, holder, state, age, event, query in conn.execute(sample):
+                    key = (waiter, holder)
+                    if key not in self._longest or waited > self._longest[key][0]:
+                        self._longest[key] = (float(waited), state, float(age), event, query)
+                conn.commit()
+                self._stop.wait(0.01)
+
+    def longest(self, n: int = 5) -> list[dict[str, Any]]:
+        """The ``n`` longest waits seen (one per reply and holder), longest first."""
+        waits = sorted(self._longest.values(), key=lambda w: -w[0])[:n]
+        return [
+            {"waited_ms": w, "holder_state": st, "holder_xact_ms": age, "holder_wait": ev,
+             "holder_statement": q}
+            for w, st, age, ev, q in waits
+        ]  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pace", type=float, default=1000.0, help="touches falling due a second")
@@ -191,7 +251,8 @@ def main() -> int:
         pick = reply_targets(ctx, args, rng)
         counter = StatementCounter(ctx.engine)
         counter.enabled = True
-        out = fire(ctx, pick, args.replies, args.reply_rate)
+        with LockWaits(ctx.engine.url) as waits:
+            out = fire(ctx, pick, args.replies, args.reply_rate)
         counter.enabled = False
         start, end = out["window"]
         with ctx.engine.connect() as conn:
@@ -220,6 +281,7 @@ def main() -> int:
             "delivery_rate_during_replies": (delivered or 0) / seconds,
             "replies_halted": halted,
             "touches_started_after_reply": late,
+            "longest_lock_waits": waits.longest(),
             "statements_per_reply": {
                 k: {"count": v / args.replies, "ms": 1000 * counter.seconds[k] / args.replies}
                 for k, v in counter.count.most_common()
@@ -255,6 +317,15 @@ def main() -> int:
     print("  where a reply's time goes (statements per reply, ms per reply inside execute):")
     for key, v in sorted(run["statements_per_reply"].items(), key=lambda kv: -kv[1]["ms"]):
         print(f"    {v['count']:4.1f}  {v['ms']:7.2f} ms  {key}")
+    print(
+        "  longest waits of a reply for an enrollment lock (sampled every 10 ms), and the holder:"
+    )
+    for w in run["longest_lock_waits"]:
+        print(
+            f"    {w['waited_ms']:7.1f} ms  holder {w['holder_state']}, transaction "
+            f"{w['holder_xact_ms']:.0f} ms old, waiting on {w['holder_wait'] or 'nothing'}: "
+            f"{w['holder_statement']}"
+        )
     if run["reply_errors"]:
         print("  errors:", run["reply_errors"])
     c.emit_json("reply_to_halt", results)
