@@ -406,11 +406,14 @@ def halt_enrollments(
     reason: str,
     now: datetime,
     actor: str,
+    first_entries: Sequence[dict[str, Any]] = (),
 ) -> None:
     """Halt the (locked) enrollments, each with its audit entry, and cancel what they have
     not started, so claims see the halt; written as rows, and a model of one that the
-    session holds is refreshed at its next read."""
+    session holds is refreshed at its next read. ``first_entries`` (the halting event's)
+    are written before the halts' entries, in the same statement."""
     if not enrollments:
+        record_audits(session, first_entries)
         return
     session.flush()  # the caller's changes first, as with the rest of the transaction
     session.connection().execute(
@@ -418,10 +421,8 @@ def halt_enrollments(
         [{"enrollment_id": e.id, "why": reason, "now": now} for e in enrollments],
     )
     halted = EnrollmentState.HALTED
-    record_audits(
-        session,
-        [enrollment_moved(e, halted, reason=reason, now=now, actor=actor) for e in enrollments],
-    )
+    moved = [enrollment_moved(e, halted, reason=reason, now=now, actor=actor) for e in enrollments]
+    record_audits(session, [*first_entries, *moved])
     expire_loaded(session, Enrollment, [e.id for e in enrollments])
     for enrollment in enrollments:
         assert enrollment.id is not None

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
-from cadence.audit_log import record_audit
+from cadence.audit_log import audit_row, record_audits
 from cadence.catalog import Catalog
 from cadence.claiming import resumable
 from cadence.domain import (
@@ -204,8 +204,7 @@ def apply_event(
     kind = EventKind(event.kind)
     outcome = EventOutcome(event.id, kind, prospect.email)
     why = reason or f"{kind.value} recorded" + (f" by {actor}" if actor != "system" else "")
-    record_audit(
-        session,
+    event_entry = audit_row(
         at=now,
         actor=actor,
         action=f"event:{kind.value}",
@@ -213,6 +212,11 @@ def apply_event(
         reason=why,
         after=json.dumps({"event_id": event.id, "source": event.source}),
     )
+    # A halting event's entry is written with the halts' entries, one statement for all:
+    # a reply waits on every round trip, and on a busy machine each costs milliseconds.
+    halting = kind in STOPPING_EVENTS or kind is EventKind.HALT
+    if not halting:
+        record_audits(session, [event_entry])
     # A reply locks every live enrollment at the company (in one id order, so colleagues
     # replying at once cannot deadlock) only when some cadence pauses colleagues on a reply;
     # decided from the catalog alone, so the lock order never depends on what a read saw.
@@ -241,7 +245,14 @@ def apply_event(
     if kind in STOPPING_EVENTS or kind is EventKind.HALT:
         if kind is EventKind.HALT and not enrollments:
             raise InputError(f"{prospect.email} has no active or paused enrollment to halt")
-        halt_enrollments(session, enrollments, reason=why, now=now, actor=actor)
+        halt_enrollments(
+            session,
+            enrollments,
+            reason=why,
+            now=now,
+            actor=actor,
+            first_entries=[event_entry] if halting else [],
+        )
         outcome.halted.extend(_id(e) for e in enrollments)
         if kind in (EventKind.UNSUBSCRIBE, EventKind.COMPLAINT, EventKind.BOUNCE):
             if kind is EventKind.BOUNCE:

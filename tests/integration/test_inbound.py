@@ -5,13 +5,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import col, select
 
+from cadence import services
 from cadence.clock import SimulatedClock
 from cadence.context import AppContext
 from cadence.database import transaction
+from cadence.domain import EventKind
 from cadence.inbound import process_inbound
-from cadence.models import Enrollment, Event, Prospect, Suppression, Touch
+from cadence.models import AuditEntry, Enrollment, Event, Prospect, Suppression, Touch
 from workers.embedded import EmbeddedEngine
 
 from .conftest import START
@@ -154,3 +157,32 @@ def test_unknown_sender_is_kept_unmatched_and_dry_run_changes_nothing(
     assert event.detail["matched"] is False
     garbage = process_inbound(ctx, b"\xff\xfe\x00garbage\x00\r\n\r\n\x00", label="g.eml")
     assert garbage.kind == "unknown"
+
+
+def test_a_reply_writes_its_entry_and_the_halts_in_one_statement_in_order(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    """The reply's own audit entry comes before the halt's, as it happened, written together
+    with it: a reply waits on every round trip, and under load each costs milliseconds."""
+    ctx = make_context(clock=SimulatedClock(START))
+    _setup(ctx, tmp_path)
+    inserts: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO AUDITENTRY"):
+            inserts.append(statement)
+
+    event.listen(ctx.engine, "before_cursor_execute", count)
+    try:
+        services.record(ctx, EventKind.REPLY, "ann@acme.example", actor="test")
+    finally:
+        event.remove(ctx.engine, "before_cursor_execute", count)
+    with transaction(ctx.engine) as session:
+        ann = session.exec(select(Prospect).where(Prospect.email == "ann@acme.example")).one()
+        entries = session.exec(
+            select(AuditEntry.action)
+            .where(AuditEntry.prospect_id == ann.id)
+            .order_by(col(AuditEntry.id))
+        ).all()
+    assert entries[-2:] == ["event:reply", "halted"]
+    assert len(inserts) == 1
