@@ -108,7 +108,9 @@ def idle_baseline(n_replies: int, rate: float) -> dict[str, Any]:
     return summary(out["latencies_ms"])
 
 
-def reply_targets(ctx: Any, args: argparse.Namespace, rng: random.Random) -> Callable[[int], str]:
+def reply_targets(
+    engine: Any, args: argparse.Namespace, rng: random.Random
+) -> Callable[[int], str]:
     """Who replies. With a pace, a prospect whose touch was sent in the last second of
     delivery or is next in line (up to half a second's pace ahead of the last one sending or
     sent), read from the store as the reply is about to arrive: the replies that meet a
@@ -117,12 +119,8 @@ def reply_targets(ctx: Any, args: argparse.Namespace, rng: random.Random) -> Cal
     if not args.pace:
         chosen = [c.email_of(i) for i in rng.sample(range(1, args.touches + 1), args.replies)]
         return chosen.__getitem__
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.pool import NullPool
+    from sqlalchemy import text
 
-    # An engine of its own, so the statements counted per reply are the reply's alone; no
-    # pool, so nothing of it outlives the replies.
-    engine = create_engine(ctx.engine.url, poolclass=NullPool)
     # Touch ids follow due times, and due touches are claimed oldest first.
     progress = text("SELECT max(id) FROM touch WHERE step = 1 AND status IN ('sending', 'sent')")
     taken: set[int] = set()
@@ -161,11 +159,8 @@ class LockWaits:
           AND w.query LIKE '%prospect_id = %'
     """
 
-    def __init__(self, url: Any) -> None:
-        from sqlalchemy import create_engine
-        from sqlalchemy.pool import NullPool
-
-        self._engine = create_engine(url, poolclass=NullPool)
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
         self._stop = threading.Event()
         self._longest: dict[tuple[int, int], tuple[float, str, float, str, str]] = {}
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -177,7 +172,6 @@ class LockWaits:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self._engine.dispose()
 
     def _run(self) -> None:
         from sqlalchemy import text
@@ -248,12 +242,20 @@ def main() -> int:
 
         # Let delivery reach its pace before the replies start.
         c.wait_for(lambda: sent() >= 200, timeout=300, what="delivery to start")
-        pick = reply_targets(ctx, args, rng)
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+
+        # The bench's own statements (picking targets, sampling lock waits) on an engine of
+        # their own, so the statements counted per reply are the reply's alone; no pool, so
+        # nothing of it outlives the replies.
+        side = create_engine(ctx.engine.url, poolclass=NullPool)
+        pick = reply_targets(side, args, rng)
         counter = StatementCounter(ctx.engine)
         counter.enabled = True
-        with LockWaits(ctx.engine.url) as waits:
+        with LockWaits(side) as waits:
             out = fire(ctx, pick, args.replies, args.reply_rate)
         counter.enabled = False
+        side.dispose()
         start, end = out["window"]
         with ctx.engine.connect() as conn:
             delivered = conn.execute(

@@ -11,6 +11,7 @@ The throttle's minute starts with the first email after the previous minute ende
 ``per_minute`` emails start inside it (with ``per_minute = 1``, sends are a minute apart).
 """
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -174,7 +175,6 @@ class Reservation:
 
     def __init__(self, now: datetime, granted: Mapping[str, tuple[int, datetime]]) -> None:
         self.now = now
-        self.day = now.date()
         self._granted = {owner: count for owner, (count, _) in granted.items()}
         self._left = dict(self._granted)
         self._windows = {owner: window for owner, (_, window) in granted.items()}
@@ -183,37 +183,38 @@ class Reservation:
     def none(cls, now: datetime) -> "Reservation":
         return cls(now, {})
 
+    @property
+    def day(self) -> date:
+        return self.now.date()
+
     @classmethod
     def take_ahead(
         cls, connection: Connection, senders: Sequence[Sender], *, now: datetime
     ) -> "Reservation":
         """Reserve a send for each entry of ``senders`` (one per email), every mailbox in
         one statement, which ``connection`` (autocommitting) commits at once."""
-        wanted: dict[str, tuple[Sender, int]] = {}
-        for sender in senders:
-            _, count = wanted.get(sender.name, (sender, 0))
-            wanted[sender.name] = (sender, count + 1)
-        day = now.date()
-        if not wanted:
+        counts = Counter(sender.name for sender in senders)
+        if not counts:
             return cls.none(now)
-        owners = sorted(wanted)
+        by_name = {sender.name: sender for sender in senders}
+        owners = sorted(counts)
         rows = connection.execute(
             _RESERVE,
             {
                 "owners": owners,
-                "counts": [wanted[owner][1] for owner in owners],
-                "caps": [wanted[owner][0].daily_cap for owner in owners],
-                "per_minutes": [wanted[owner][0].per_minute for owner in owners],
-                "day": day,
+                "counts": [counts[owner] for owner in owners],
+                "caps": [by_name[owner].daily_cap for owner in owners],
+                "per_minutes": [by_name[owner].per_minute for owner in owners],
+                "day": now.date(),
                 "now": now,
                 "expired_before": now - THROTTLE_WINDOW,
             },
         )
-        return cls(now, {owner: (wanted[owner][1], window) for owner, window in rows})
+        return cls(now, {owner: (counts[owner], window) for owner, window in rows})
 
-    def take(self, sender: Sender, *, day: date) -> bool:
+    def take(self, sender: Sender) -> bool:
         """Use one of the sends reserved from ``sender``'s mailbox, if one is left."""
-        if day != self.day or not self._left.get(sender.name):
+        if not self._left.get(sender.name):
             return False
         self._left[sender.name] -= 1
         return True

@@ -184,9 +184,6 @@ class _Writes:
     #: Enrollments whose last step is a task issued now, completed after it is written.
     finished: list[tuple[EnrollmentView, ProspectView]] = field(default_factory=list)
 
-    def touch(self, into: list[dict[str, Any]], touch_id: int, **values: Any) -> None:
-        into.append(_touch_row(touch_id, **values))
-
     def write(self, session: Session, catalog: Catalog, *, now: datetime) -> None:
         connection = session.connection()
         for rows, statement in (
@@ -279,13 +276,13 @@ def claim_touches(
     ctx: AppContext,
     session: Session,
     touch_ids: Sequence[int],
-    reservation: Reservation | None = None,
+    reservation: Reservation,
 ) -> dict[int, Claimed | str]:
     """For each touch: check, render and move it to ``sending`` (or issue its task); else
     say why not. Every touch of the batch shares the caller's transaction. An email starts
     with a send reserved for it ahead (:func:`sends_reserved`), or taken from its mailbox's
     counters, locked then."""
-    now = reservation.now if reservation is not None else ctx.clock.now()
+    now = reservation.now
     found = locked_touch_views(session, touch_ids)
     outcomes: dict[int, Claimed | str] = {}
     ready: list[tuple[TouchView, EnrollmentView]] = []
@@ -334,8 +331,7 @@ def claim_touches(
                 composed.append(outcome)
             else:
                 outcomes[work.touch.id] = outcome
-    reservation = reservation or Reservation.none(now)
-    reserved = {c.touch_id for c in composed if reservation.take(c.work.sender, day=now.date())}
+    reserved = {c.touch_id for c in composed if reservation.take(c.work.sender)}
     unreserved = [c for c in composed if c.touch_id not in reserved]
     allowance = MailboxAllowance.lock(session, [c.work.sender.name for c in unreserved], now.date())
     for email in composed:
@@ -407,12 +403,8 @@ def _later(writes: _Writes, work: _Work, not_before: datetime, reason: str | Non
         prospect=work.prospect,
         anchor=not_before,
     )
-    writes.touch(
-        writes.later,
-        work.touch.id,
-        status=TouchStatus.SCHEDULED.value,
-        reason=reason,
-        due_at=due_at,
+    writes.later.append(
+        _touch_row(work.touch.id, status=TouchStatus.SCHEDULED.value, reason=reason, due_at=due_at)
     )
 
 

@@ -348,6 +348,12 @@ _COUNTERS = [
 ]  # fmt: skip
 
 
+def _sender(name: str, *, daily_cap: int, per_minute: int = 10_000) -> Sender:
+    email = f"{name}@brightwave.example"
+    return Sender(name=name, full_name=f"{name.title()} Test", email=email, daily_cap=daily_cap,
+                  per_minute=per_minute)  # fmt: skip
+
+
 def _counters(day: date, values: tuple[int, datetime | None, int]) -> MailboxDay:
     started, window_started_at, window_sent = values
     return MailboxDay(owner="alex", day=day, started=started,
@@ -361,8 +367,7 @@ def test_a_reservation_counts_what_taking_each_send_would_or_nothing(database_ur
     takes none and the row is unchanged (the claim's locked allowance decides then)."""
     engine = create_db_engine(database_url)
     migrate(engine)
-    sender = Sender(name="alex", full_name="Alex Morgan", email="alex@brightwave.example",
-                    daily_cap=10, per_minute=3)  # fmt: skip
+    sender = _sender("alex", daily_cap=10, per_minute=3)
     now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     mismatches = []
     try:
@@ -380,7 +385,7 @@ def test_a_reservation_counts_what_taking_each_send_would_or_nothing(database_ur
             with engine.connect() as connection:
                 connection = connection.execution_options(isolation_level="AUTOCOMMIT")
                 reservation = Reservation.take_ahead(connection, [sender] * count, now=at)
-            taken = sum(reservation.take(sender, day=day) for _ in range(count))
+            taken = sum(reservation.take(sender) for _ in range(count))
             with transaction(engine) as session:
                 row = session.get(MailboxDay, ("alex", day))
                 assert row is not None
@@ -392,12 +397,6 @@ def test_a_reservation_counts_what_taking_each_send_would_or_nothing(database_ur
     finally:
         engine.dispose()
     assert mismatches == []
-
-
-def _sender(name: str, *, daily_cap: int) -> Sender:
-    email = f"{name}@brightwave.example"
-    return Sender(name=name, full_name=f"{name.title()} Test", email=email, daily_cap=daily_cap,
-                  per_minute=10_000)  # fmt: skip
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -432,9 +431,7 @@ def test_reservations_of_overlapping_mailboxes_at_once_never_deadlock(database_u
                         reservation = Reservation.take_ahead(connection, wanted, now=now)
                     with lock:
                         for name in subset:
-                            granted[name] += sum(
-                                reservation.take(senders[name], day=day) for _ in range(2)
-                            )
+                            granted[name] += sum(reservation.take(senders[name]) for _ in range(2))
                 except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
                     errors.append(exc)
 
