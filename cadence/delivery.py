@@ -38,7 +38,7 @@ from cadence.errors import (
 )
 from cadence.models import ENROLLMENTS, TOUCHES, Enrollment, Touch
 from cadence.store_views import lock_enrollments_of_touches, prospect_views
-from cadence.touch_claim import Claimed, claim_touches, sends_reserved, taken_back
+from cadence.touch_claim import Claimed, claim_touches, prepared_batch, taken_back
 from cadence.transitions import fail_touch, move_enrollment, move_touch
 
 log = logging.getLogger(__name__)
@@ -305,8 +305,8 @@ def _claim(ctx: AppContext, ids: list[int]) -> dict[int, Claimed | str]:
     """Claim the batch in one transaction; if a touch's claim breaks on something other than
     the store, claim each touch on its own, so only the broken one fails."""
     try:
-        with sends_reserved(ctx, ids) as reservation, transaction(ctx.engine) as session:
-            return claim_touches(ctx, session, ids, reservation)
+        with prepared_batch(ctx, ids) as prepared, transaction(ctx.engine) as session:
+            return claim_touches(ctx, session, ids, prepared)
     except STORE_ERRORS:
         raise
     except Exception as exc:

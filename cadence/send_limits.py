@@ -168,8 +168,8 @@ class Reservation:
     which grants a part and says until when the rest waits. Sends the claim did not use are
     given back when it ends (:meth:`give_back`), all of them if it rolled back; until then,
     and if that fails, they count as taken, on the safe side as retried sends are. Reserved
-    for every email still queued, some are given back (a prospect outside the send window):
-    meanwhile another claim of that mailbox may find its cap or minute taken and move a touch.
+    only for emails prepared to start (in their window, contactable), few are given back: an
+    enrollment halted or changed between the preparation and the claim's locks.
 
     ``now`` is the claim's clock too: its sends start in the minute reserved for them."""
 
@@ -224,8 +224,9 @@ class Reservation:
         self._left = dict(self._granted)
 
     def give_back(self, engine: Engine) -> None:
-        """Give back the sends the claim did not use (its touches held back, or the claim
-        rolled back); each counted again in its throttle minute if that minute still runs."""
+        """Give back the sends the claim did not use (its touches stopped or changed since
+        they were prepared, or the claim rolled back); each counted again in its throttle
+        minute if that minute still runs."""
         unused = {owner: left for owner, left in self._left.items() if left}
         if not unused:
             return

@@ -11,7 +11,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, select
+from sqlalchemy import ColumnElement, Connection, Row, Select, Table, bindparam, select
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session
 
@@ -109,21 +109,21 @@ _PROSPECTS_BY_ID = select(*_PROSPECT_VIEW_COLUMNS).where(
     _PROSPECTS.c.id.in_(bindparam("ids", expanding=True))
 )
 _PROSPECT_BY_EMAIL = select(*_PROSPECT_VIEW_COLUMNS).where(_PROSPECTS.c.email == bindparam("email"))
-_LOCK_ENROLLMENTS_OF_TOUCHES = (
+_ENROLLMENTS_OF_TOUCHES = (
     select(*ENROLLMENT_VIEW_COLUMNS)
     .join(_TOUCHES, _TOUCHES.c.enrollment_id == _ENROLLMENTS.c.id)
     .where(_TOUCHES.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(_ENROLLMENTS.c.id)
-    .with_for_update(of=_ENROLLMENTS)
 )
-#: Locked too: the stale sweep fails a lost touch holding only the touch's row lock, and a
-#: claim that read the row without waiting could overwrite "failed" and send it.
-_LOCK_TOUCHES = (
+_TOUCHES_BY_ID = (
     select(*_TOUCH_VIEW_COLUMNS)
     .where(_TOUCHES.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(_TOUCHES.c.id)
-    .with_for_update(of=_TOUCHES)
 )
+_LOCK_ENROLLMENTS_OF_TOUCHES = _ENROLLMENTS_OF_TOUCHES.with_for_update(of=_ENROLLMENTS)
+#: Locked too: the stale sweep fails a lost touch holding only the touch's row lock, and a
+#: claim that read the row without waiting could overwrite "failed" and send it.
+_LOCK_TOUCHES = _TOUCHES_BY_ID.with_for_update(of=_TOUCHES)
 
 
 def prospect_views(session: Session, ids: Collection[int]) -> dict[int, ProspectView]:
@@ -146,7 +146,13 @@ def lock_enrollments_of_touches(
 ) -> dict[int, EnrollmentView]:
     """The touches' enrollments by id, locked (the lock a halt takes) in id order, so two
     batches never wait on each other in a cycle."""
-    rows = session.connection().execute(_LOCK_ENROLLMENTS_OF_TOUCHES, {"ids": list(touch_ids)})
+    return _enrollments_of(session.connection(), touch_ids, _LOCK_ENROLLMENTS_OF_TOUCHES)
+
+
+def _enrollments_of(
+    connection: Connection, touch_ids: Collection[int], statement: Select[Any]
+) -> dict[int, EnrollmentView]:
+    rows = connection.execute(statement, {"ids": list(touch_ids)})
     return {row.id: cast(EnrollmentView, row) for row in rows}
 
 
@@ -155,11 +161,31 @@ def locked_touch_views(
 ) -> dict[int, tuple[TouchView, EnrollmentView]]:
     """The touches and their enrollments, the enrollment rows locked first, and the touches
     locked and read after them, so their status is the committed one."""
+    return _touch_views(session, touch_ids, _LOCK_ENROLLMENTS_OF_TOUCHES, _LOCK_TOUCHES)
+
+
+def touch_views(
+    session: Session, touch_ids: Collection[int]
+) -> dict[int, tuple[TouchView, EnrollmentView]]:
+    """The same rows as :func:`locked_touch_views`, read without locks: a view from each
+    compares equal to the other's (:func:`same_row`) while the row is unchanged."""
+    return _touch_views(session, touch_ids, _ENROLLMENTS_OF_TOUCHES, _TOUCHES_BY_ID)
+
+
+def _touch_views(
+    session: Session, touch_ids: Collection[int], enrollments_of: Select[Any], touches: Select[Any]
+) -> dict[int, tuple[TouchView, EnrollmentView]]:
     if not touch_ids:
         return {}
-    enrollments = lock_enrollments_of_touches(session, touch_ids)
-    rows = session.connection().execute(_LOCK_TOUCHES, {"ids": list(touch_ids)})
+    connection = session.connection()
+    enrollments = _enrollments_of(connection, touch_ids, enrollments_of)
+    rows = connection.execute(touches, {"ids": list(touch_ids)})
     return {row.id: (cast(TouchView, row), enrollments[row.enrollment_id]) for row in rows}
+
+
+def same_row(view: object, other: object) -> bool:
+    """Two views read by the same statement shape hold the same values."""
+    return isinstance(view, Row) and isinstance(other, Row) and tuple(view) == tuple(other)
 
 
 def expire_loaded(session: Session, model: type[Any], ids: Collection[int | None]) -> None:

@@ -6,21 +6,24 @@ A worker claims a batch of touches in one transaction: the rows each check reads
 enrollments, prospects, suppressions, mailbox counters) are read once for the batch, so a
 claim costs a few statements and one commit per batch, not per touch.
 
-Every claim of a mailbox needs its send counters, and a claim waiting for them holds its
-enrollments' locks, which a reply's halt waits for in turn. So on PostgreSQL the batch's
-sends are reserved before the claim begins, by one statement committed at once
-(:class:`Reservation`); a mailbox that cannot take them all has its counter row locked
-by the claim, last, once the batch's emails are rendered and composed. Locked first in
-every claim, the rows made a team's claims render one batch after another, each waiting
-for all those queued before it.
+A claim holds its enrollments' locks, which a reply's halt waits for, so on PostgreSQL
+the batch is prepared before the claim begins (:func:`prepared_batch`): read without locks,
+checked, rendered and composed, and its emails' sends reserved by one statement committed
+at once (:class:`Reservation`). Under its locks the claim uses what was prepared for every
+touch whose rows are unchanged, and checks and renders the rest as before; a mailbox that
+could not reserve its sends has its counter row locked last. Rendering under the locks, 16
+worker threads of two processes on two cores held them for tens of milliseconds a batch, as
+long as the threads waited for the interpreter; locking every counter row first made a
+team's claims render one batch after another, each waiting for all those queued before it.
 """
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import Update, bindparam, insert, select, update
@@ -35,7 +38,6 @@ from cadence.context import AppContext
 from cadence.database import is_postgres
 from cadence.domain import (
     CadenceDefinition,
-    Channel,
     Delay,
     EnrollmentState,
     Step,
@@ -60,7 +62,7 @@ from cadence.messages import (
     quote_below,
     reply_subject,
 )
-from cadence.models import ENROLLMENTS, TASKS, TOUCHES, Enrollment, Touch
+from cadence.models import TASKS, TOUCHES, Enrollment, Touch
 from cadence.render_context import template_context
 from cadence.rendering import RenderedContent
 from cadence.scheduling import is_open
@@ -72,6 +74,8 @@ from cadence.store_views import (
     locked_touch_views,
     model_of,
     prospect_views,
+    same_row,
+    touch_views,
 )
 from cadence.suppressions import suppression_reasons
 from cadence.transitions import fail_touch, move_enrollment, move_touch
@@ -231,37 +235,55 @@ def _sent_emails(session: Session, works: list[_Work]) -> dict[int, dict[int, _S
     return found
 
 
-#: The mailboxes of a batch's touches, read without locks to reserve their sends. By touch id
-#: only, the rest checked here: with the status in the query PostgreSQL's planner took the
-#: status index and read every queued touch, 3.4 ms a batch with 4,000 queued.
-_BATCH_OWNERS = (
-    select(TOUCHES.c.status, TOUCHES.c.channel, ENROLLMENTS.c.state, ENROLLMENTS.c.owner)
-    .join(TOUCHES, TOUCHES.c.enrollment_id == ENROLLMENTS.c.id)
-    .where(TOUCHES.c.id.in_(bindparam("ids", expanding=True)))
-)
+@dataclass(frozen=True)
+class _ReadyTask:
+    """A call or LinkedIn step rendered, to be issued as the owner's task."""
+
+    work: _Work
+    rendered: "_Rendered"
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch checked, rendered and composed before its claim, from rows read without
+    locks, with the sends reserved for its emails. The claim uses a touch's result only if
+    its touch and enrollment rows, once locked, are as they were read here: the result is
+    then what the claim would have made of them (same rows, same clock), and the locks are
+    held for a few statements instead of the batch's rendering as well."""
+
+    reservation: Reservation
+    ready: Mapping[int, "_Composed | _ReadyTask"] = field(default_factory=dict)
+
+    def unchanged(
+        self, touch: TouchView, enrollment: EnrollmentView
+    ) -> "_Composed | _ReadyTask | None":
+        assert touch.id is not None
+        ready = self.ready.get(touch.id)
+        if ready is None:
+            return None
+        work = ready.work
+        if same_row(work.touch, touch) and same_row(work.enrollment, enrollment):
+            return ready
+        return None
 
 
 @contextmanager
-def sends_reserved(ctx: AppContext, touch_ids: Sequence[int]) -> Iterator[Reservation]:
-    """The batch's sends reserved for its claim (PostgreSQL), the unused ones given back when
-    the claim ends. On SQLite nothing is reserved: its one write lock serializes claims."""
+def prepared_batch(ctx: AppContext, touch_ids: Sequence[int]) -> Iterator[PreparedBatch]:
+    """The batch prepared for its claim (PostgreSQL), the unused sends given back when the
+    claim ends. On SQLite nothing is prepared: its one write lock serializes claims and
+    halts whatever a claim holds it for, and reading the batch twice would only cost."""
     now = ctx.clock.now()
     if not is_postgres(ctx.engine):
-        yield Reservation.none(now)
+        yield PreparedBatch(Reservation.none(now))
         return
     with ctx.engine.connect() as connection:
         connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-        rows = connection.execute(_BATCH_OWNERS, {"ids": list(touch_ids)})
-        senders = [
-            ctx.catalog.team.sender(owner)
-            for status, channel, state, owner in rows
-            if status == TouchStatus.QUEUED
-            and channel == Channel.EMAIL
-            and state == EnrollmentState.ACTIVE
-        ]
+        with Session(connection) as reader:
+            ready = _prepare(ctx, reader, touch_ids, now)
+        senders = [r.work.sender for r in ready.values() if isinstance(r, _Composed)]
         reservation = Reservation.take_ahead(connection, senders, now=now)
     try:
-        yield reservation
+        yield PreparedBatch(reservation, ready)
     except BaseException:
         reservation.untake()
         raise
@@ -272,39 +294,41 @@ def sends_reserved(ctx: AppContext, touch_ids: Sequence[int]) -> Iterator[Reserv
             log.warning("unused sends reserved for a claim stay counted", exc_info=True)
 
 
-def claim_touches(
+def _prepare(
+    ctx: AppContext, reader: Session, touch_ids: Sequence[int], now: datetime
+) -> dict[int, "_Composed | _ReadyTask"]:
+    """What each touch that may start now renders and composes to; the rest (held back,
+    failing, already taken) are left to the claim, which records why under its locks."""
+    found = touch_views(reader, touch_ids)
+    works = _works(ctx, reader, _ready(found.values()), now)
+    batch = _read_batch(reader, works)
+    ready: dict[int, _Composed | _ReadyTask] = {}
+    for work in works:
+        attempt = _attempt(ctx, work, batch)
+        if work.touch.id is not None and not isinstance(attempt, _NotNow):
+            ready[work.touch.id] = attempt
+    return ready
+
+
+def _ready(
+    found: Iterable[tuple[TouchView, EnrollmentView]],
+) -> list[tuple[TouchView, EnrollmentView]]:
+    return [
+        (touch, enrollment)
+        for touch, enrollment in found
+        if touch.status == TouchStatus.QUEUED and enrollment.state == EnrollmentState.ACTIVE
+    ]
+
+
+def _works(
     ctx: AppContext,
     session: Session,
-    touch_ids: Sequence[int],
-    reservation: Reservation,
-) -> dict[int, Claimed | str]:
-    """For each touch: check, render and move it to ``sending`` (or issue its task); else
-    say why not. Every touch of the batch shares the caller's transaction. An email starts
-    with a send reserved for it ahead (:func:`sends_reserved`), or taken from its mailbox's
-    counters, locked then."""
-    now = reservation.now
-    found = locked_touch_views(session, touch_ids)
-    outcomes: dict[int, Claimed | str] = {}
-    ready: list[tuple[TouchView, EnrollmentView]] = []
-    for touch_id in touch_ids:
-        if touch_id not in found:
-            outcomes[touch_id] = "skipped:unknown-touch"
-            continue
-        touch, enrollment = found[touch_id]
-        if touch.status != TouchStatus.QUEUED:
-            outcomes[touch_id] = f"skipped:{touch.status}"
-        elif enrollment.state != EnrollmentState.ACTIVE:
-            model = model_of(session, Touch, touch_id)
-            model.status, model.reason = taken_back(enrollment)
-            session.add(model)
-            outcomes[touch_id] = f"skipped:enrollment-{enrollment.state}"
-        else:
-            ready.append((touch, enrollment))
-    if not ready:
-        return outcomes
-    prospects = prospect_views(session, {t.prospect_id for t, _ in ready})
+    pairs: Sequence[tuple[TouchView, EnrollmentView]],
+    now: datetime,
+) -> list[_Work]:
+    prospects = prospect_views(session, {t.prospect_id for t, _ in pairs})
     works = []
-    for touch, enrollment in ready:
+    for touch, enrollment in pairs:
         cadence = ctx.catalog.cadence(enrollment.cadence)
         works.append(
             _Work(
@@ -317,20 +341,67 @@ def claim_touches(
                 now,
             )
         )
-    batch = _Batch(
+    return works
+
+
+def _read_batch(session: Session, works: list[_Work]) -> _Batch:
+    if not works:
+        return _Batch(suppressed={}, sent_emails={})
+    return _Batch(
         suppressed=suppression_reasons(session, [w.prospect.email for w in works]),
         sent_emails=_sent_emails(session, works),
     )
+
+
+def claim_touches(
+    ctx: AppContext,
+    session: Session,
+    touch_ids: Sequence[int],
+    prepared: PreparedBatch,
+) -> dict[int, Claimed | str]:
+    """For each touch: check, render and move it to ``sending`` (or issue its task); else
+    say why not. Every touch of the batch shares the caller's transaction. A touch whose
+    rows are as :func:`prepared_batch` read them takes what was prepared; the others are
+    checked and rendered here. An email starts with a send reserved for it ahead, or taken
+    from its mailbox's counters, locked then."""
+    reservation = prepared.reservation
+    now = reservation.now
+    found = locked_touch_views(session, touch_ids)
+    outcomes: dict[int, Claimed | str] = {}
+    for touch_id in touch_ids:
+        if touch_id not in found:
+            outcomes[touch_id] = "skipped:unknown-touch"
+            continue
+        touch, enrollment = found[touch_id]
+        if touch.status != TouchStatus.QUEUED:
+            outcomes[touch_id] = f"skipped:{touch.status}"
+        elif enrollment.state != EnrollmentState.ACTIVE:
+            model = model_of(session, Touch, touch_id)
+            model.status, model.reason = taken_back(enrollment)
+            session.add(model)
+            outcomes[touch_id] = f"skipped:enrollment-{enrollment.state}"
+    ready = _ready(found[i] for i in touch_ids if i in found)
+    if not ready:
+        return outcomes
+    stale = [(t, e) for t, e in ready if prepared.unchanged(t, e) is None]
+    works = _works(ctx, session, stale, now)
+    batch = _read_batch(session, works)
+    attempts: dict[int, _Composed | _ReadyTask | _NotNow] = {}
+    for work in works:
+        assert work.touch.id is not None
+        attempts[work.touch.id] = _attempt(ctx, work, batch)
     writes = _Writes()
     composed: list[_Composed] = []
     with session.no_autoflush:
-        for work in works:
-            assert work.touch.id is not None
-            outcome = _claim_one(ctx, session, work, batch, writes)
-            if isinstance(outcome, _Composed):
-                composed.append(outcome)
+        for touch, enrollment in ready:
+            assert touch.id is not None
+            attempt = prepared.unchanged(touch, enrollment) or attempts[touch.id]
+            if isinstance(attempt, _Composed):
+                composed.append(attempt)
+            elif isinstance(attempt, _ReadyTask):
+                outcomes[touch.id] = _issue_task(attempt.work, attempt.rendered, writes)
             else:
-                outcomes[work.touch.id] = outcome
+                outcomes[touch.id] = _not_now(ctx, session, attempt, writes)
     reserved = {c.touch_id for c in composed if reservation.take(c.work.sender)}
     unreserved = [c for c in composed if c.touch_id not in reserved]
     allowance = MailboxAllowance.lock(session, [c.work.sender.name for c in unreserved], now.date())
@@ -373,18 +444,72 @@ def _start(email: _Composed, writes: _Writes) -> Claimed:
     return Claimed(email.touch_id, email.message)
 
 
-def _claim_one(
-    ctx: AppContext, session: Session, work: _Work, batch: _Batch, writes: _Writes
-) -> _Composed | Claimed | str:
-    held = _held_back(session, work, batch, writes)
+class _Skip(Enum):
+    """Why a touch may not start now, and what becomes of it (:func:`_not_now`)."""
+
+    OUTSIDE_WINDOW = "skipped:outside-window"  # back to scheduled, for the window's opening
+    NOT_CONTACTABLE = "skipped:not-contactable"  # skipped, the enrollment halted
+    NO_THREAD = "skipped:no-thread"  # a reply step with nothing to reply to: skipped
+    OUT_OF_ATTEMPTS = "failed"
+    TEMPLATE_BLOCKED = "failed:lint"
+    TEMPLATE_MISSING = "failed:template"
+    RENDER_FAILED = "failed:render"
+
+
+@dataclass(frozen=True)
+class _NotNow:
+    work: _Work
+    skip: _Skip
+    reason: str | None
+    #: The no-thread skip records the template version it rendered.
+    rendered: "_Rendered | None" = None
+
+
+def _attempt(ctx: AppContext, work: _Work, batch: _Batch) -> "_Composed | _ReadyTask | _NotNow":
+    """What the touch makes now: an email composed, a task rendered, or why not. No writes,
+    so a batch can be prepared before its claim locks anything."""
+    held = _why_held(work, batch)
     if held is not None:
         return held
-    rendered = _render(ctx, session, work)
-    if isinstance(rendered, str):
+    rendered = _render(ctx, work)
+    if isinstance(rendered, _NotNow):
         return rendered
     if work.step.kind.is_task:
-        return _issue_task(ctx, session, work, rendered, writes)
-    return _prepare_email(ctx, session, work, rendered, batch)
+        return _ReadyTask(work, rendered)
+    return _compose_email(ctx, work, rendered, batch)
+
+
+def _not_now(ctx: AppContext, session: Session, not_now: _NotNow, writes: _Writes) -> str:
+    """Record why the touch does not start: rescheduled, skipped or failed."""
+    work, skip, now = not_now.work, not_now.skip, not_now.work.now
+    if skip is _Skip.OUTSIDE_WINDOW:
+        _later(writes, work, now, work.touch.reason)
+    elif skip is _Skip.NOT_CONTACTABLE:
+        assert not_now.reason is not None
+        touch, enrollment = _models(session, work)
+        move_touch(session, touch, TouchStatus.SKIPPED, reason=not_now.reason, now=now)
+        move_enrollment(session, enrollment, EnrollmentState.HALTED, reason=not_now.reason, now=now)
+    elif skip is _Skip.NO_THREAD:
+        assert not_now.rendered is not None
+        skipped, enrollment = _models(session, work)
+        skipped.attempts += 1
+        skipped.started_at = now
+        skipped.template_version = not_now.rendered.template_version
+        skipped.status = TouchStatus.SKIPPED
+        skipped.reason = not_now.reason
+        session.add(skipped)
+        advance(
+            session,
+            ctx.catalog,
+            enrollment=enrollment,
+            prospect=work.prospect,
+            done=skipped,
+            now=now,
+        )
+    else:
+        assert not_now.reason is not None
+        fail_touch(session, *_models(session, work), not_now.reason, now, pause=True)
+    return skip.value
 
 
 def _models(session: Session, work: _Work) -> tuple[Touch, Enrollment]:
@@ -408,26 +533,20 @@ def _later(writes: _Writes, work: _Work, not_before: datetime, reason: str | Non
     )
 
 
-def _held_back(session: Session, work: _Work, batch: _Batch, writes: _Writes) -> str | None:
+def _why_held(work: _Work, batch: _Batch) -> _NotNow | None:
     """Why this touch may not start now (outside its window, prospect not contactable, out of
-    attempts), having rescheduled, skipped or failed it; else None. The send limits are
-    checked last, by :func:`_take_send`."""
+    attempts), else None. The send limits are checked last, by :func:`_take_send`."""
     touch, prospect, now = work.touch, work.prospect, work.now
     calendar = BusinessCalendar(prospect.country) if work.cadence.business_days else None
     window = work.cadence.window_for(work.step)
     if not is_open(now, window, time_zone(prospect.timezone), calendar):
-        _later(writes, work, now, touch.reason)
-        return "skipped:outside-window"
+        return _NotNow(work, _Skip.OUTSIDE_WINDOW, touch.reason)
     blocked = contact_block(prospect) or batch.suppressed.get(prospect.email)
     if blocked:
-        touch_model, enrollment = _models(session, work)
-        move_touch(session, touch_model, TouchStatus.SKIPPED, reason=blocked, now=now)
-        move_enrollment(session, enrollment, EnrollmentState.HALTED, reason=blocked, now=now)
-        return "skipped:not-contactable"
+        return _NotNow(work, _Skip.NOT_CONTACTABLE, blocked)
     if touch.attempts >= MAX_ATTEMPTS:
         why = f"gave up after {touch.attempts} attempts: {touch.reason or 'transient errors'}"
-        fail_touch(session, *_models(session, work), why, now, pause=True)
-        return "failed"
+        return _NotNow(work, _Skip.OUT_OF_ATTEMPTS, why)
     return None
 
 
@@ -437,19 +556,17 @@ class _Rendered:
     template_version: str
 
 
-def _render(ctx: AppContext, session: Session, work: _Work) -> _Rendered | str:
+def _render(ctx: AppContext, work: _Work) -> "_Rendered | _NotNow":
     """The touch's text for this prospect; a blocked, missing or failing template fails the
-    touch and pauses the enrollment, and nothing is sent."""
-    touch, now = work.touch, work.now
+    touch and pauses the enrollment (:func:`_not_now`), and nothing is sent."""
+    touch = work.touch
     if touch.template in ctx.catalog.blocked:
         why = f"template {touch.template} fails lint ({ctx.catalog.blocked[touch.template]}); "
-        fail_touch(session, *_models(session, work), why + "fix it and resume", now, pause=True)
-        return "failed:lint"
+        return _NotNow(work, _Skip.TEMPLATE_BLOCKED, why + "fix it and resume")
     template = ctx.catalog.templates.get(touch.template)
     if template is None:
         why = f"template {touch.template!r} no longer exists"
-        fail_touch(session, *_models(session, work), why, now, pause=True)
-        return "failed:template"
+        return _NotNow(work, _Skip.TEMPLATE_MISSING, why)
     context = template_context(
         work.prospect,
         ctx.catalog,
@@ -461,8 +578,7 @@ def _render(ctx: AppContext, session: Session, work: _Work) -> _Rendered | str:
     try:
         rendered = ctx.catalog.renderer.render(touch.template, context)
     except RenderError as exc:
-        fail_touch(session, *_models(session, work), f"render failed: {exc}", now, pause=True)
-        return "failed:render"
+        return _NotNow(work, _Skip.RENDER_FAILED, f"render failed: {exc}")
     return _Rendered(rendered, template.version)
 
 
@@ -471,9 +587,7 @@ def _unsubscribe_url(ctx: AppContext, work: _Work) -> str:
     return f"{base}/unsubscribe/{work.prospect.unsubscribe_token}"
 
 
-def _issue_task(
-    ctx: AppContext, session: Session, work: _Work, rendered: _Rendered, writes: _Writes
-) -> Claimed:
+def _issue_task(work: _Work, rendered: _Rendered, writes: _Writes) -> Claimed:
     """A call or LinkedIn step becomes a task for the owner and counts as done at once: a
     task never holds the cadence back, its next step counting from the task's due time."""
     touch, step, now = work.touch, work.step, work.now
@@ -529,37 +643,19 @@ def _issue_task(
     return Claimed(touch.id, None)
 
 
-def _prepare_email(
-    ctx: AppContext,
-    session: Session,
-    work: _Work,
-    rendered: _Rendered,
-    batch: _Batch,
-) -> _Composed | str:
+def _compose_email(
+    ctx: AppContext, work: _Work, rendered: _Rendered, batch: _Batch
+) -> "_Composed | _NotNow":
     """Thread, quote and compose the email; if its mailbox may send it, the touch is
-    ``sending`` with its Message-ID when this transaction commits, before anything leaves."""
+    ``sending`` with its Message-ID when the claim commits, before anything leaves."""
     touch, prospect, sender, now = work.touch, work.prospect, work.sender, work.now
     assert touch.id is not None
     display = f"{sender.full_name} <{sender.email}>"
     replying = work.step.thread is Thread.REPLY
     parent = _thread_parent(batch, touch, display) if replying else None
     if replying and parent is None:
-        skipped, enrollment = _models(session, work)
-        skipped.attempts += 1
-        skipped.started_at = now
-        skipped.template_version = rendered.template_version
-        skipped.status = TouchStatus.SKIPPED
-        skipped.reason = "reply step has no earlier sent email in this enrollment to reply to"
-        session.add(skipped)
-        advance(
-            session,
-            ctx.catalog,
-            enrollment=enrollment,
-            prospect=prospect,
-            done=skipped,
-            now=now,
-        )
-        return "skipped:no-thread"
+        why = "reply step has no earlier sent email in this enrollment to reply to"
+        return _NotNow(work, _Skip.NO_THREAD, why, rendered)
     subject = rendered.content.subject or ""
     body = rendered.content.body
     if parent is not None:

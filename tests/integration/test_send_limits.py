@@ -21,6 +21,7 @@ from cadence.config_files import Sender
 from cadence.context import AppContext
 from cadence.database import create_db_engine, migrate, transaction
 from cadence.delivery import deliver_touches
+from cadence.domain import EventKind
 from cadence.models import Enrollment, MailboxDay, Touch
 from cadence.rendering import RenderedContent
 from cadence.send_limits import MailboxAllowance, Reservation
@@ -178,26 +179,22 @@ def test_a_new_days_rows_are_made_together_each_carrying_its_own_minute(
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 @pytest.mark.parametrize(
-    ("started_before", "reserved_ahead", "outcomes", "started_after"),
-    [
-        (0, 2, ["sent", "sent"], 2),  # sends reserved ahead, committed at once
-        (199, 0, ["sent", "skipped:send-limit"], 200),  # one left: the row locked last
-    ],
+    ("started_before", "started_after"),
+    [(0, 1), (199, 200)],  # sends reserved ahead and one given back; one left, the row locked
     ids=["reserved", "near-the-cap"],
 )
-def test_a_claim_holds_no_mailbox_row_while_it_renders(
+def test_a_claim_renders_before_it_locks_anything_and_sees_a_halt_made_meanwhile(
     make_context: Callable[..., AppContext],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     started_before: int,
-    reserved_ahead: int,
-    outcomes: list[str],
     started_after: int,
 ) -> None:
-    """Every claim of a mailbox needs its counter row, holding its own enrollments' locks,
-    which a reply's halt waits for: locked while a batch renders, the row made a team's
-    claims render one after another and a halt wait for all of them. The enrollments stay
-    locked while rendering: a halt committed before the claim must be seen by it."""
+    """A reply's halt waits for the enrollment locks a claim holds, so a claim renders and
+    composes its batch before it takes them, and holds no mailbox row then either (locked
+    while a batch rendered, the row made a team's claims render one after another). A halt
+    committed while the batch renders is seen once the claim locks: Bo's email never starts,
+    and the send reserved for it is given back."""
     clock = SimulatedClock(START)
     ctx = make_context(clock=clock)
     emails = ["ann@acme.example", "bo@acme.example"]
@@ -225,18 +222,28 @@ def test_a_claim_holds_no_mailbox_row_while_it_renders(
             counters = other.exec(
                 select(MailboxDay).where(MailboxDay.owner == "alex").with_for_update(nowait=True)
             ).all()
-        with (
-            pytest.raises(OperationalError, match="could not obtain lock"),
-            transaction(ctx.engine) as other,
-        ):
-            other.exec(select(Enrollment).with_for_update(nowait=True)).all()
+            assert len(other.exec(select(Enrollment).with_for_update(nowait=True)).all()) == 2
+        services.record(ctx, EventKind.HALT, "bo@acme.example", actor="t")
     finally:
         go_on.set()
         worker.join(timeout=60)
-    assert [c.started for c in counters] == [started_before + reserved_ahead]
-    assert [found[queued[email]] for email in emails] == outcomes
+    assert [c.started for c in counters] == [started_before]
+    assert [found[queued[email]] for email in emails] == ["sent", "skipped:cancelled"]
     with transaction(ctx.engine) as session:
         assert session.get(MailboxDay, ("alex", AT.date())).started == started_after  # type: ignore[union-attr]
+        assert session.get(Touch, queued["bo@acme.example"]).status == "cancelled"  # type: ignore[union-attr]
+
+
+def _halt_before_the_claim(ctx: AppContext, monkeypatch: pytest.MonkeyPatch, email: str) -> None:
+    """The prospect's enrollment halted after its batch is prepared, before the claim locks."""
+    lock = touch_claim.locked_touch_views
+
+    def halted_first(session: Any, touch_ids: Any) -> Any:
+        services.record(ctx, EventKind.HALT, email, actor="t")
+        monkeypatch.setattr(touch_claim, "locked_touch_views", lock)
+        return lock(session, touch_ids)
+
+    monkeypatch.setattr(touch_claim, "locked_touch_views", halted_first)
 
 
 #: Ann in Berlin, in her send window at 08:00 there; Kai in Tokyo, outside his.
@@ -269,30 +276,40 @@ def _claimed(
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_sends_reserved_for_touches_held_back_are_given_back(
-    make_context: Callable[..., AppContext], tmp_path: Path
+def test_no_send_is_reserved_for_a_touch_held_back(
+    make_context: Callable[..., AppContext], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The send reserved for Kai, held back, is given back, in the throttle minute it was
-    counted in."""
+    """Kai, outside his window, is held back by the preparation: only Ann's send is reserved
+    (reserved, Kai's would fill the cap or the minute for a concurrent claim until given back)."""
+    taken: list[list[str]] = []
+    take_ahead = Reservation.take_ahead.__func__  # type: ignore[attr-defined]
+
+    def recorded(cls: type[Reservation], connection: Any, senders: Any, **kwargs: Any) -> Any:
+        taken.append([s.name for s in senders])
+        return take_ahead(cls, connection, senders, **kwargs)
+
+    monkeypatch.setattr(Reservation, "take_ahead", classmethod(recorded))
     clock = SimulatedClock(START)
     outcomes, after = _claimed(make_context(clock=clock), tmp_path, clock, _ANN_AND_KAI)
     assert outcomes == ["sent", "skipped:outside-window"]
+    assert taken == [["alex"]]
     assert after == (6, AT, 1)
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_minute_started_by_a_reservation_no_send_used_ends_when_given_back(
-    make_context: Callable[..., AppContext], tmp_path: Path
+    make_context: Callable[..., AppContext], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The last minute had ended, so reserving Kai's send started one at 08:00; Kai is held
-    back, and the minute must not stay: the next email starts a minute of its own, as
-    ``take`` counts it (else a send at 08:00:50 would share it and one at 08:01 start the
-    next, ten seconds apart with one a minute)."""
+    """The last minute had ended, so reserving Ann's send started one at 08:00; Ann is
+    halted before the claim, and the minute must not stay: the next email starts a minute of
+    its own, as ``take`` counts it (else a send at 08:00:50 would share it and one at 08:01
+    start the next, ten seconds apart with one a minute)."""
     clock = SimulatedClock(START)
     ctx = make_context(clock=clock)
+    _halt_before_the_claim(ctx, monkeypatch, "ann@acme.example")
     before = (5, AT - timedelta(minutes=2), 3)
-    outcomes, after = _claimed(ctx, tmp_path, clock, [_KAI], before)
-    assert outcomes == ["skipped:outside-window"]
+    outcomes, after = _claimed(ctx, tmp_path, clock, berlins("ann@acme.example"), before)
+    assert outcomes == ["skipped:cancelled"]
     assert after == (5, None, 0)
 
 
@@ -332,8 +349,11 @@ def test_a_claim_stands_when_its_unused_sends_cannot_be_given_back(
 
     monkeypatch.setattr(Reservation, "give_back", store_down)
     clock = SimulatedClock(START)
-    outcomes, after = _claimed(make_context(clock=clock), tmp_path, clock, _ANN_AND_KAI)
-    assert outcomes == ["sent", "skipped:outside-window"]
+    ctx = make_context(clock=clock)
+    _halt_before_the_claim(ctx, monkeypatch, "bo@acme.example")
+    rows = berlins("ann@acme.example", "bo@acme.example")
+    outcomes, after = _claimed(ctx, tmp_path, clock, rows)
+    assert outcomes == ["sent", "skipped:cancelled"]
     assert after[0] == 7
 
 
