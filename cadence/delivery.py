@@ -17,7 +17,10 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
+from typing import Any, cast
 
 from sqlalchemy import BindParameter, ColumnElement, Engine, and_, bindparam, update
 from sqlalchemy import select as sa_select
@@ -36,8 +39,12 @@ from cadence.errors import (
     MailServerUnavailable,
     TransientDeliveryError,
 )
-from cadence.models import ENROLLMENTS, TOUCHES, Enrollment, Touch
-from cadence.store_views import lock_enrollments_of_touches, prospect_views
+from cadence.models import ENROLLMENTS, PROSPECTS, TOUCHES, Enrollment, Touch
+from cadence.store_views import (
+    PROSPECT_VIEW_COLUMNS,
+    ProspectView,
+    lock_enrollments_of_touches,
+)
 from cadence.touch_claim import Claimed, claim_touches, prepared_batch, taken_back
 from cadence.transitions import fail_touch, move_enrollment, move_touch
 
@@ -313,7 +320,7 @@ def _claim(ctx: AppContext, ids: list[int]) -> dict[int, Claimed | str]:
         if len(ids) == 1:
             log.exception("touch %s could not be prepared", ids[0])
             with transaction(ctx.engine) as session:
-                _prepare_crashed(ctx, session, ids[0], f"{type(exc).__name__}: {exc}")
+                _claim_crashed(ctx, session, ids[0], f"{type(exc).__name__}: {exc}")
             return {ids[0]: "failed:error"}
     log.warning("a batch of %d touches could not be claimed at once; one by one", len(ids))
     claims: dict[int, Claimed | str] = {}
@@ -390,17 +397,69 @@ _MARK_SENT = (
 )
 
 
+#: What planning a sent touch's next step reads: its prospect (never locked by the record),
+#: its step, its enrollment and that enrollment's cadence (none of which changes).
+_PLAN_INPUTS = (
+    sa_select(
+        *PROSPECT_VIEW_COLUMNS,
+        TOUCHES.c.id.label("touch_id"),
+        TOUCHES.c.step.label("touch_step"),
+        TOUCHES.c.enrollment_id.label("touch_enrollment_id"),
+        ENROLLMENTS.c.cadence.label("enrollment_cadence"),
+    )
+    .join(TOUCHES, TOUCHES.c.prospect_id == PROSPECTS.c.id)
+    .join(ENROLLMENTS, ENROLLMENTS.c.id == TOUCHES.c.enrollment_id)
+    .where(TOUCHES.c.id.in_(bindparam("ids", expanding=True)))
+)
+
+
+@dataclass(frozen=True)
+class _PlannedAhead:
+    prospect: ProspectView
+    cadence: str
+    #: The next step's touch, None after the last step (or if planning it failed).
+    upcoming: dict[str, Any] | None
+    failed: bool = False
+
+
+def _plan_ahead(
+    ctx: AppContext, session: Session, touch_ids: list[int], now: datetime
+) -> dict[int, _PlannedAhead]:
+    """Each touch's next step, planned before the record takes the enrollment locks a halt
+    waits for (planned under them, it held them for its CPU and a read more). A plan that
+    fails is made again under the locks, where it fails for a live enrollment only, as it
+    always did."""
+    planned = {}
+    for row in session.connection().execute(_PLAN_INPUTS, {"ids": touch_ids}):
+        prospect = cast(ProspectView, row)
+        try:
+            upcoming = next_touch(
+                ctx.catalog.cadence(row.enrollment_cadence),
+                enrollment_id=row.touch_enrollment_id,
+                prospect=prospect,
+                done_step=row.touch_step,
+                anchor=now,
+            )
+        except Exception:  # noqa: BLE001 - surfaces under the locks, if the enrollment is live
+            planned[row.touch_id] = _PlannedAhead(prospect, row.enrollment_cadence, None, True)
+        else:
+            planned[row.touch_id] = _PlannedAhead(prospect, row.enrollment_cadence, upcoming)
+    return planned
+
+
 def _record_sent(
     ctx: AppContext, session: Session, *, touch_ids: list[int], unplanned: str | None = None
 ) -> None:
-    """Record the sends with set-based statements: the enrollments locked (as a halt locks
-    them), one UPDATE … RETURNING for the touches, one executemany for their audit entries,
-    and the next touches inserted together; the enrollments whose last step this was are
-    completed (and handed over) together too. With ``unplanned``, the enrollments are
-    paused for that reason instead of planned."""
+    """Record the sends with set-based statements: the next steps planned before any lock
+    (:func:`_plan_ahead`), then the enrollments locked (as a halt locks them), one UPDATE …
+    RETURNING for the touches, one executemany for their audit entries, and the next
+    touches inserted together; the enrollments whose last step this was are completed (and
+    handed over) together too. With ``unplanned``, the enrollments are paused for that
+    reason instead of planned."""
     now = ctx.clock.now()
     connection = session.connection()
     ids = {"ids": touch_ids}
+    ahead = _plan_ahead(ctx, session, touch_ids, now) if unplanned is None else {}
     enrollments = lock_enrollments_of_touches(session, touch_ids)
     recorded = connection.execute(_MARK_SENT, {**ids, "now": now}).all()
     for touch_id in set(touch_ids) - {row.id for row in recorded}:
@@ -428,20 +487,22 @@ def _record_sent(
             assert paused is not None
             move_enrollment(session, paused, EnrollmentState.PAUSED, reason=unplanned, now=now)
         return
-    prospects = prospect_views(session, {row.prospect_id for row in live})
     planned = []
     finished = []
     for row in live:
         enrollment = enrollments[row.enrollment_id]
-        upcoming = next_touch(
-            ctx.catalog.cadence(enrollment.cadence),
-            enrollment_id=row.enrollment_id,
-            prospect=prospects[row.prospect_id],
-            done_step=row.step,
-            anchor=now,
-        )
+        plan = ahead[row.id]
+        upcoming = plan.upcoming
+        if plan.failed or plan.cadence != enrollment.cadence:
+            upcoming = next_touch(
+                ctx.catalog.cadence(enrollment.cadence),
+                enrollment_id=row.enrollment_id,
+                prospect=plan.prospect,
+                done_step=row.step,
+                anchor=now,
+            )
         if upcoming is None:
-            finished.append((enrollment, prospects[row.prospect_id]))
+            finished.append((enrollment, plan.prospect))
         else:
             planned.append(upcoming)
     if planned:
@@ -465,7 +526,7 @@ def _requeue(
     )
 
 
-def _prepare_crashed(ctx: AppContext, session: Session, touch_id: int, reason: str) -> None:
+def _claim_crashed(ctx: AppContext, session: Session, touch_id: int, reason: str) -> None:
     touch = session.get(Touch, touch_id)
     if touch is None or touch.status != TouchStatus.QUEUED:
         return

@@ -168,8 +168,9 @@ class Reservation:
     which grants a part and says until when the rest waits. Sends the claim did not use are
     given back when it ends (:meth:`give_back`), all of them if it rolled back; until then,
     and if that fails, they count as taken, on the safe side as retried sends are. Reserved
-    only for emails prepared to start (in their window, contactable), few are given back: an
-    enrollment halted or changed between the preparation and the claim's locks.
+    only for emails prepared to start (in their window, contactable), few are given back: a
+    touch claimed by another worker, or its enrollment halted or changed, between the
+    preparation and the claim's locks; or a claim that rolled back.
 
     ``now`` is the claim's clock too: its sends start in the minute reserved for them."""
 

@@ -100,15 +100,15 @@ def _view_columns(view: type, table: Table) -> tuple[ColumnElement[Any], ...]:
     return tuple(table.c[name] for name in names)
 
 
-_PROSPECT_VIEW_COLUMNS = _view_columns(ProspectView, _PROSPECTS)
+PROSPECT_VIEW_COLUMNS = _view_columns(ProspectView, _PROSPECTS)
 ENROLLMENT_VIEW_COLUMNS = _view_columns(EnrollmentView, _ENROLLMENTS)
 _TOUCH_VIEW_COLUMNS = _view_columns(TouchView, _TOUCHES)
 #: Built once: a statement object built per call cost more in SQLAlchemy (construction and
 #: cache key) than the database took to run it. ``ids`` is an expanding IN.
-_PROSPECTS_BY_ID = select(*_PROSPECT_VIEW_COLUMNS).where(
+_PROSPECTS_BY_ID = select(*PROSPECT_VIEW_COLUMNS).where(
     _PROSPECTS.c.id.in_(bindparam("ids", expanding=True))
 )
-_PROSPECT_BY_EMAIL = select(*_PROSPECT_VIEW_COLUMNS).where(_PROSPECTS.c.email == bindparam("email"))
+_PROSPECT_BY_EMAIL = select(*PROSPECT_VIEW_COLUMNS).where(_PROSPECTS.c.email == bindparam("email"))
 _ENROLLMENTS_OF_TOUCHES = (
     select(*ENROLLMENT_VIEW_COLUMNS)
     .join(_TOUCHES, _TOUCHES.c.enrollment_id == _ENROLLMENTS.c.id)

@@ -1,5 +1,5 @@
-"""Claiming touches: lock their enrollments, check each may start now, render it, and either
-issue its task or compose its email with the touch moved to ``sending`` — all in the
+"""Claiming touches: check each may start now, render it, and either issue its task or
+compose its email with the touch moved to ``sending``, under its enrollment's lock, in the
 caller's transaction, which commits before anything leaves.
 
 A worker claims a batch of touches in one transaction: the rows each check reads (touches,
@@ -247,14 +247,21 @@ class _ReadyTask:
 class PreparedBatch:
     """A batch checked, rendered and composed before its claim, from rows read without
     locks, with the sends reserved for its emails. The claim uses a touch's result only if
-    its touch and enrollment rows, once locked, are as they were read here: the result is
-    then what the claim would have made of them (same rows, same clock), and the locks are
-    held for a few statements instead of the batch's rendering as well."""
+    its touch and enrollment rows, once locked, are as they were read here (same rows,
+    same clock), and holds its locks for a few statements instead of the batch's rendering.
+
+    The other inputs are not compared, and need not be. Prospect rows were never locked by
+    a claim: an edit (a re-import moving a prospect's time zone, say) committed a moment
+    before the claim's read or a moment after made the same race, now a render long
+    instead of a statement long. Whatever must stop a touch (a reply, bounce or unsubscribe
+    suppressing the address or marking it invalid) halts the enrollment in the same
+    transaction, which the comparison sees. A reply step's parent is an earlier step of the
+    same enrollment, sent before this touch was planned."""
 
     reservation: Reservation
     ready: Mapping[int, "_Composed | _ReadyTask"] = field(default_factory=dict)
 
-    def unchanged(
+    def reusable_for(
         self, touch: TouchView, enrollment: EnrollmentView
     ) -> "_Composed | _ReadyTask | None":
         assert touch.id is not None
@@ -300,7 +307,7 @@ def _prepare(
     """What each touch that may start now renders and composes to; the rest (held back,
     failing, already taken) are left to the claim, which records why under its locks."""
     found = touch_views(reader, touch_ids)
-    works = _works(ctx, reader, _ready(found.values()), now)
+    works = _works(ctx, reader, _claimable(found.values()), now)
     batch = _read_batch(reader, works)
     ready: dict[int, _Composed | _ReadyTask] = {}
     for work in works:
@@ -310,7 +317,7 @@ def _prepare(
     return ready
 
 
-def _ready(
+def _claimable(
     found: Iterable[tuple[TouchView, EnrollmentView]],
 ) -> list[tuple[TouchView, EnrollmentView]]:
     return [
@@ -380,10 +387,10 @@ def claim_touches(
             model.status, model.reason = taken_back(enrollment)
             session.add(model)
             outcomes[touch_id] = f"skipped:enrollment-{enrollment.state}"
-    ready = _ready(found[i] for i in touch_ids if i in found)
-    if not ready:
+    claimable = _claimable(found[i] for i in touch_ids if i in found)
+    if not claimable:
         return outcomes
-    stale = [(t, e) for t, e in ready if prepared.unchanged(t, e) is None]
+    stale = [(t, e) for t, e in claimable if prepared.reusable_for(t, e) is None]
     works = _works(ctx, session, stale, now)
     batch = _read_batch(session, works)
     attempts: dict[int, _Composed | _ReadyTask | _NotNow] = {}
@@ -393,9 +400,9 @@ def claim_touches(
     writes = _Writes()
     composed: list[_Composed] = []
     with session.no_autoflush:
-        for touch, enrollment in ready:
+        for touch, enrollment in claimable:
             assert touch.id is not None
-            attempt = prepared.unchanged(touch, enrollment) or attempts[touch.id]
+            attempt = prepared.reusable_for(touch, enrollment) or attempts[touch.id]
             if isinstance(attempt, _Composed):
                 composed.append(attempt)
             elif isinstance(attempt, _ReadyTask):

@@ -1,22 +1,28 @@
-"""A batch is checked, rendered and composed before its claim locks anything (PostgreSQL);
-the claim uses what was prepared only for touches whose rows are unchanged under its locks."""
+"""The work of a claim and of a record is done before they take the enrollment locks a
+reply's halt waits for: a batch is checked, rendered and composed before its claim locks
+anything (PostgreSQL), and the claim uses what was prepared only for touches whose rows are
+unchanged under its locks; a record plans the next steps before it locks."""
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select as sa_select
 from sqlalchemy import update
+from sqlmodel import select
 
-from cadence import services, touch_claim
+from cadence import delivery, services, touch_claim
 from cadence.clock import SimulatedClock
 from cadence.context import AppContext
 from cadence.database import transaction
 from cadence.delivery import deliver_touches
-from cadence.models import ENROLLMENTS, PROSPECTS, Touch
+from cadence.domain import EventKind
+from cadence.models import ENROLLMENTS, PROSPECTS, TOUCHES, Enrollment, Task, Touch
 from cadence.rendering import RenderedContent
 
-from .batch_setup import berlins, import_rows, queue_due
+from .batch_setup import CALL_THEN_EMAIL, berlins, config_with, import_rows, queue_due
 from .conftest import START
 
 pytestmark = [
@@ -27,10 +33,16 @@ pytestmark = [
 EMAILS = ["ann@acme.example", "bo@acme.example", "cy@acme.example"]
 
 
-def _queued(ctx: AppContext, tmp_path: Path, clock: SimulatedClock) -> dict[str, int]:
+def _queued(
+    make_context: Callable[..., AppContext], tmp_path: Path, cadence: str = "seven-touch"
+) -> tuple[AppContext, dict[str, int]]:
+    """A store with Ann's, Bo's and Cy's first touches queued, at 08:00 in Berlin."""
+    clock = SimulatedClock(START)
+    config = config_with(tmp_path, cadences={"call-then-email": CALL_THEN_EMAIL})
+    ctx = make_context(clock=clock, config_dir=config)
     import_rows(ctx, tmp_path, berlins(*EMAILS))
-    services.enroll_prospects(ctx, EMAILS, "seven-touch", owner=None, actor="t")
-    return queue_due(ctx, clock)
+    services.enroll_prospects(ctx, EMAILS, cadence, owner=None, actor="t")
+    return ctx, queue_due(ctx, clock)
 
 
 def _count_renders(ctx: AppContext, monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -70,40 +82,82 @@ def _sent(ctx: AppContext, touch_id: int) -> Touch:
 def test_an_unchanged_batch_is_rendered_once(
     make_context: Callable[..., AppContext], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = SimulatedClock(START)
-    ctx = make_context(clock=clock)
-    queued = _queued(ctx, tmp_path, clock)
+    ctx, queued = _queued(make_context, tmp_path)
     rendered = _count_renders(ctx, monkeypatch)
     found = deliver_touches(ctx, [queued[e] for e in EMAILS])
     assert [found[queued[e]] for e in EMAILS] == ["sent"] * 3
     assert sorted(rendered) == EMAILS
 
 
-def test_a_touch_whose_enrollment_changed_is_rendered_again_under_the_locks(
-    make_context: Callable[..., AppContext], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def _enrollment_of(touch_id: int) -> Any:
+    return sa_select(TOUCHES.c.enrollment_id).where(TOUCHES.c.id == touch_id).scalar_subquery()
+
+
+#: A row of Bo's changed after his batch was prepared, and what his email shows for it.
+_CHANGES = {
+    # handed to Priya: his email leaves from her mailbox
+    "enrollment": (
+        lambda bo: (
+            update(ENROLLMENTS).where(ENROLLMENTS.c.id == _enrollment_of(bo)).values(owner="priya")
+        ),
+        lambda touch: "Priya" in (touch.body or ""),
+    ),
+    # tried and put back meanwhile: the row counts one attempt more
+    "touch": (
+        lambda bo: (
+            update(TOUCHES).where(TOUCHES.c.id == bo).values(attempts=TOUCHES.c.attempts + 1)
+        ),
+        lambda touch: touch.attempts == 2 and "Alex" in (touch.body or ""),
+    ),
+}
+
+
+@pytest.mark.parametrize("changed", sorted(_CHANGES))
+def test_a_touch_whose_rows_changed_is_rendered_again_under_the_locks(
+    make_context: Callable[..., AppContext],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    changed: str,
 ) -> None:
-    """Bo's enrollment is handed to Priya after the batch was prepared as Alex's: his email
-    is rendered again and leaves from Priya's mailbox; Ann's and Cy's are used as prepared."""
-    clock = SimulatedClock(START)
-    ctx = make_context(clock=clock)
-    queued = _queued(ctx, tmp_path, clock)
+    """Bo's email is rendered again from the rows the claim locked; Ann's and Cy's are
+    used as prepared."""
+    change, shows = _CHANGES[changed]
+    ctx, queued = _queued(make_context, tmp_path)
     rendered = _count_renders(ctx, monkeypatch)
     bo = queued["bo@acme.example"]
 
-    def hand_bo_to_priya() -> None:
+    def change_bo() -> None:
         with transaction(ctx.engine) as session:
-            session.connection().execute(
-                update(ENROLLMENTS)
-                .where(ENROLLMENTS.c.id == select_enrollment_of(session, bo))
-                .values(owner="priya")
-            )
+            session.connection().execute(change(bo))
 
-    _between_preparation_and_claim(monkeypatch, hand_bo_to_priya)
+    _between_preparation_and_claim(monkeypatch, change_bo)
     found = deliver_touches(ctx, [queued[e] for e in EMAILS])
     assert [found[queued[e]] for e in EMAILS] == ["sent"] * 3
     assert sorted(rendered) == sorted([*EMAILS, "bo@acme.example"])
-    assert "Priya" in _sent(ctx, bo).body  # type: ignore[operator]
-    assert "Alex" in _sent(ctx, queued["ann@acme.example"]).body  # type: ignore[operator]
+    assert shows(_sent(ctx, bo))
+    assert "Alex" in (_sent(ctx, queued["ann@acme.example"]).body or "")
+
+
+@pytest.mark.parametrize("halted", [False, True], ids=["issued", "halted-meanwhile"])
+def test_a_call_task_is_issued_as_prepared_unless_its_enrollment_stopped(
+    make_context: Callable[..., AppContext],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    halted: bool,
+) -> None:
+    ctx, queued = _queued(make_context, tmp_path, "call-then-email")
+    rendered = _count_renders(ctx, monkeypatch)
+    if halted:
+        _between_preparation_and_claim(
+            monkeypatch, lambda: services.record(ctx, EventKind.HALT, "bo@acme.example", actor="t")
+        )
+    found = deliver_touches(ctx, [queued[e] for e in EMAILS])
+    bo = "skipped:cancelled" if halted else "task"
+    assert [found[queued[e]] for e in EMAILS] == ["task", bo, "task"]
+    assert sorted(rendered) == EMAILS
+    with transaction(ctx.engine) as session:
+        tasks = session.exec(select(Task.touch_id).order_by(Task.touch_id)).all()
+    assert tasks == sorted(queued[e] for e in EMAILS if not (halted and e.startswith("bo")))
 
 
 def test_a_prospect_changed_after_preparation_is_sent_as_prepared(
@@ -113,9 +167,7 @@ def test_a_prospect_changed_after_preparation_is_sent_as_prepared(
     batch is prepared reaches the emails of later claims, as an edit committed a moment
     after the claim always did. A stop that must reach this claim halts the enrollment,
     which the claim re-reads under its locks (test_send_limits)."""
-    clock = SimulatedClock(START)
-    ctx = make_context(clock=clock)
-    queued = _queued(ctx, tmp_path, clock)
+    ctx, queued = _queued(make_context, tmp_path)
 
     def rename_ann() -> None:
         with transaction(ctx.engine) as session:
@@ -131,7 +183,32 @@ def test_a_prospect_changed_after_preparation_is_sent_as_prepared(
     assert "Annabel" not in _sent(ctx, queued["ann@acme.example"]).body  # type: ignore[operator]
 
 
-def select_enrollment_of(session: Any, touch_id: int) -> int:
-    touch = session.get(Touch, touch_id)
-    assert touch is not None
-    return int(touch.enrollment_id)
+def test_a_record_plans_the_next_steps_before_it_locks_the_enrollments(
+    make_context: Callable[..., AppContext], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx, queued = _queued(make_context, tmp_path)
+    planning, go_on = threading.Event(), threading.Event()
+    plan = delivery.next_touch
+
+    def slow_plan(*args: Any, **kwargs: Any) -> Any:
+        planning.set()
+        go_on.wait(timeout=30)
+        return plan(*args, **kwargs)
+
+    monkeypatch.setattr(delivery, "next_touch", slow_plan)
+    found: dict[int, str] = {}
+    ids = [queued[e] for e in EMAILS]
+    worker = threading.Thread(target=lambda: found.update(deliver_touches(ctx, ids)))
+    worker.start()
+    try:
+        assert planning.wait(timeout=30)
+        with transaction(ctx.engine) as other:
+            locked = other.exec(select(Enrollment).with_for_update(nowait=True)).all()
+    finally:
+        go_on.set()
+        worker.join(timeout=60)
+    assert len(locked) == 3
+    assert [found[i] for i in ids] == ["sent"] * 3
+    with transaction(ctx.engine) as session:
+        steps = session.exec(select(Touch.step, Touch.status).order_by(Touch.id)).all()
+    assert sorted(steps) == [(1, "sent")] * 3 + [(2, "scheduled")] * 3
