@@ -4,9 +4,11 @@ Three steps, two commits around the sends, each shared by a batch of touches:
 
 1. claim: lock the enrollment rows, check each touch is still ``queued`` and its enrollment
    ``active``, render, and move the touch to ``sending`` (with its Message-ID) — committed
-   before anything leaves, so a halt either wins the lock first or sees ``sending``;
+   before anything leaves, so a halt either wins the lock first or sees ``sending``. On
+   PostgreSQL the batch is rendered and composed before the locks, and the claim uses that
+   only for touches whose rows it finds unchanged under them (:mod:`cadence.touch_claim`);
 2. send each through the transport, outside any transaction;
-3. record ``sent`` and plan each next step.
+3. record ``sent`` and plan each next step (planned before the record locks).
 
 A crash between 2 and 3 leaves ``sending``; the reaper flags it ``unconfirmed``.
 """
