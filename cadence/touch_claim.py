@@ -11,10 +11,11 @@ the batch is prepared before the claim begins (:func:`prepared_batch`): read wit
 checked, rendered and composed, and its emails' sends reserved by one statement committed
 at once (:class:`Reservation`). Under its locks the claim uses what was prepared for every
 touch whose rows are unchanged, and checks and renders the rest as before; a mailbox that
-could not reserve its sends has its counter row locked last. Rendering under the locks, 16
-worker threads of two processes on two cores held them for tens of milliseconds a batch, as
-long as the threads waited for the interpreter; locking every counter row first made a
-team's claims render one batch after another, each waiting for all those queued before it.
+could not reserve its sends has its counter row locked last. Rendering under the locks, a
+claim held them for as long as its thread waited for the interpreter between its reads,
+renders and writes (replies waited up to 150 ms with 16 worker threads on two cores);
+locking every counter row first made a team's claims render one batch after another, each
+waiting for all those queued before it.
 """
 
 import logging
