@@ -46,6 +46,8 @@ from cadence.store_views import (
     PROSPECT_VIEW_COLUMNS,
     ProspectView,
     lock_enrollments_of_touches,
+    locked_touch_views,
+    model_of,
 )
 from cadence.touch_claim import Claimed, claim_touches, prepared_batch, taken_back
 from cadence.transitions import fail_touch, move_enrollment, move_touch
@@ -529,14 +531,22 @@ def _requeue(
 
 
 def _claim_crashed(ctx: AppContext, session: Session, touch_id: int, reason: str) -> None:
-    touch = session.get(Touch, touch_id)
-    if touch is None or touch.status != TouchStatus.QUEUED:
+    """Fail a touch whose claim broke, pausing its enrollment for a person to look, if both
+    are still as the claim would have taken them: read under the enrollment's lock, so a
+    halt committed meanwhile is seen (read before it, a halted enrollment became paused)."""
+    found = locked_touch_views(session, [touch_id])
+    if touch_id not in found:
         return
-    enrollment = session.exec(
-        select(Enrollment).where(Enrollment.id == touch.enrollment_id).with_for_update()
-    ).one()
+    touch, enrollment = found[touch_id]
+    if touch.status != TouchStatus.QUEUED or enrollment.state != EnrollmentState.ACTIVE:
+        return
     fail_touch(
-        session, touch, enrollment, f"could not be prepared: {reason}", ctx.clock.now(), pause=True
+        session,
+        model_of(session, Touch, touch_id),
+        model_of(session, Enrollment, enrollment.id),
+        f"could not be prepared: {reason}",
+        ctx.clock.now(),
+        pause=True,
     )
 
 

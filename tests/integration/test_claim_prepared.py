@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event, update
 from sqlalchemy import select as sa_select
-from sqlalchemy import update
 from sqlmodel import select
 
 from cadence import delivery, services, touch_claim
@@ -212,3 +212,42 @@ def test_a_record_plans_the_next_steps_before_it_locks_the_enrollments(
     with transaction(ctx.engine) as session:
         steps = session.exec(select(Touch.step, Touch.status).order_by(Touch.id)).all()
     assert sorted(steps) == [(1, "sent")] * 3 + [(2, "scheduled")] * 3
+
+
+def test_a_claim_that_broke_fails_its_touch_only_if_no_halt_came_first(
+    make_context: Callable[..., AppContext], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ann's claim breaks, and a halt arrives while the crash is recorded: whichever commits
+    first, Ann's enrollment ends halted, never paused (a paused one can be resumed)."""
+    ctx, queued = _queued(make_context, tmp_path)
+    ann = queued["ann@acme.example"]
+
+    def broken(*args: Any) -> Any:
+        armed.set()
+        raise RuntimeError("a template filter crashed")
+
+    monkeypatch.setattr(touch_claim, "_attempt", broken)
+    armed = threading.Event()
+    halts: list[threading.Thread] = []
+
+    def halt_after_first_read(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if armed.is_set() and statement.lstrip().upper().startswith("SELECT"):
+            armed.clear()
+            halt = threading.Thread(
+                target=services.record, args=(ctx, EventKind.HALT, "ann@acme.example")
+            )
+            halt.start()
+            halts.append(halt)
+            halt.join(timeout=1)  # commits now unless the crash's transaction holds the lock
+
+    event.listen(ctx.engine, "after_cursor_execute", halt_after_first_read)
+    try:
+        assert deliver_touches(ctx, [ann]) == {ann: "failed:error"}
+    finally:
+        event.remove(ctx.engine, "after_cursor_execute", halt_after_first_read)
+    assert len(halts) == 1
+    halts[0].join(timeout=30)
+    with transaction(ctx.engine) as session:
+        enrollment = session.get(Enrollment, _sent(ctx, ann).enrollment_id)
+        assert enrollment is not None
+        assert enrollment.state == "halted"
