@@ -2,12 +2,14 @@
 cadences, Berlin prospects named after their address, their touches made due and claimed."""
 
 import shutil
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import col, select
 
-from cadence import services
+from cadence import services, touch_claim
 from cadence.clock import SimulatedClock
 from cadence.context import AppContext
 from cadence.database import transaction
@@ -96,3 +98,16 @@ def queue_due(
     queued = {email: touch_id for email, touch_id in rows if touch_id is not None}
     assert sorted(queued.values()) == sorted(claimed)
     return queued
+
+
+def between_preparation_and_claim(monkeypatch: Any, change: Callable[[], object]) -> None:
+    """``change`` runs once, after a batch is prepared and before its claim locks (PostgreSQL
+    prepares a batch without locks; see :mod:`cadence.touch_claim`)."""
+    lock = touch_claim.locked_touch_views
+
+    def changed_first(session: Any, touch_ids: Any) -> Any:
+        change()
+        monkeypatch.setattr(touch_claim, "locked_touch_views", lock)
+        return lock(session, touch_ids)
+
+    monkeypatch.setattr(touch_claim, "locked_touch_views", changed_first)

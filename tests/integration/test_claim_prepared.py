@@ -22,7 +22,14 @@ from cadence.domain import EventKind
 from cadence.models import ENROLLMENTS, PROSPECTS, TOUCHES, Enrollment, Task, Touch
 from cadence.rendering import RenderedContent
 
-from .batch_setup import CALL_THEN_EMAIL, berlins, config_with, import_rows, queue_due
+from .batch_setup import (
+    CALL_THEN_EMAIL,
+    berlins,
+    between_preparation_and_claim,
+    config_with,
+    import_rows,
+    queue_due,
+)
 from .conftest import START
 
 pytestmark = [
@@ -56,19 +63,6 @@ def _count_renders(ctx: AppContext, monkeypatch: pytest.MonkeyPatch) -> list[str
 
     monkeypatch.setattr(ctx.catalog.renderer, "render", counted)
     return rendered
-
-
-def _between_preparation_and_claim(
-    monkeypatch: pytest.MonkeyPatch, change: Callable[[], None]
-) -> None:
-    lock = touch_claim.locked_touch_views
-
-    def changed_first(session: Any, touch_ids: Any) -> Any:
-        change()
-        monkeypatch.setattr(touch_claim, "locked_touch_views", lock)
-        return lock(session, touch_ids)
-
-    monkeypatch.setattr(touch_claim, "locked_touch_views", changed_first)
 
 
 def _sent(ctx: AppContext, touch_id: int) -> Touch:
@@ -130,7 +124,7 @@ def test_a_touch_whose_rows_changed_is_rendered_again_under_the_locks(
         with transaction(ctx.engine) as session:
             session.connection().execute(change(bo))
 
-    _between_preparation_and_claim(monkeypatch, change_bo)
+    between_preparation_and_claim(monkeypatch, change_bo)
     found = deliver_touches(ctx, [queued[e] for e in EMAILS])
     assert [found[queued[e]] for e in EMAILS] == ["sent"] * 3
     assert sorted(rendered) == sorted([*EMAILS, "bo@acme.example"])
@@ -148,7 +142,7 @@ def test_a_call_task_is_issued_as_prepared_unless_its_enrollment_stopped(
     ctx, queued = _queued(make_context, tmp_path, "call-then-email")
     rendered = _count_renders(ctx, monkeypatch)
     if halted:
-        _between_preparation_and_claim(
+        between_preparation_and_claim(
             monkeypatch, lambda: services.record(ctx, EventKind.HALT, "bo@acme.example", actor="t")
         )
     found = deliver_touches(ctx, [queued[e] for e in EMAILS])
@@ -177,7 +171,7 @@ def test_a_prospect_changed_after_preparation_is_sent_as_prepared(
                 .values(first_name="Annabel")
             )
 
-    _between_preparation_and_claim(monkeypatch, rename_ann)
+    between_preparation_and_claim(monkeypatch, rename_ann)
     found = deliver_touches(ctx, [queued["ann@acme.example"]])
     assert found == {queued["ann@acme.example"]: "sent"}
     assert "Annabel" not in _sent(ctx, queued["ann@acme.example"]).body  # type: ignore[operator]

@@ -27,7 +27,7 @@ from cadence.rendering import RenderedContent
 from cadence.send_limits import MailboxAllowance, Reservation
 from workers.embedded import EmbeddedEngine
 
-from .batch_setup import AT, berlins, import_rows, queue_due
+from .batch_setup import AT, berlins, between_preparation_and_claim, import_rows, queue_due
 from .conftest import REPO, START
 
 pytestmark = pytest.mark.integration
@@ -236,14 +236,9 @@ def test_a_claim_renders_before_it_locks_anything_and_sees_a_halt_made_meanwhile
 
 def _halt_before_the_claim(ctx: AppContext, monkeypatch: pytest.MonkeyPatch, email: str) -> None:
     """The prospect's enrollment halted after its batch is prepared, before the claim locks."""
-    lock = touch_claim.locked_touch_views
-
-    def halted_first(session: Any, touch_ids: Any) -> Any:
-        services.record(ctx, EventKind.HALT, email, actor="t")
-        monkeypatch.setattr(touch_claim, "locked_touch_views", lock)
-        return lock(session, touch_ids)
-
-    monkeypatch.setattr(touch_claim, "locked_touch_views", halted_first)
+    between_preparation_and_claim(
+        monkeypatch, lambda: services.record(ctx, EventKind.HALT, email, actor="t")
+    )
 
 
 #: Ann in Berlin, in her send window at 08:00 there; Kai in Tokyo, outside his.
