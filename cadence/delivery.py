@@ -402,7 +402,8 @@ _MARK_SENT = (
 
 
 #: What planning a sent touch's next step reads: its prospect (never locked by the record),
-#: its step, its enrollment and that enrollment's cadence (none of which changes).
+#: its step, its enrollment and that enrollment's cadence (none of which changes, so a plan
+#: made before the record locks is the one it would make under the locks).
 _PLAN_INPUTS = (
     sa_select(
         *PROSPECT_VIEW_COLUMNS,
@@ -420,7 +421,6 @@ _PLAN_INPUTS = (
 @dataclass(frozen=True)
 class _PlannedAhead:
     prospect: ProspectView
-    cadence: str
     #: The next step's touch, None after the last step (or if planning it failed).
     upcoming: dict[str, Any] | None
     failed: bool = False
@@ -445,9 +445,9 @@ def _plan_ahead(
                 anchor=now,
             )
         except Exception:  # noqa: BLE001 - surfaces under the locks, if the enrollment is live
-            planned[row.touch_id] = _PlannedAhead(prospect, row.enrollment_cadence, None, True)
+            planned[row.touch_id] = _PlannedAhead(prospect, None, failed=True)
         else:
-            planned[row.touch_id] = _PlannedAhead(prospect, row.enrollment_cadence, upcoming)
+            planned[row.touch_id] = _PlannedAhead(prospect, upcoming)
     return planned
 
 
@@ -497,7 +497,7 @@ def _record_sent(
         enrollment = enrollments[row.enrollment_id]
         plan = ahead[row.id]
         upcoming = plan.upcoming
-        if plan.failed or plan.cadence != enrollment.cadence:
+        if plan.failed:
             upcoming = next_touch(
                 ctx.catalog.cadence(enrollment.cadence),
                 enrollment_id=row.enrollment_id,

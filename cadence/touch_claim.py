@@ -308,14 +308,8 @@ def _prepare(
     """What each touch that may start now renders and composes to; the rest (held back,
     failing, already taken) are left to the claim, which records why under its locks."""
     found = touch_views(reader, touch_ids)
-    works = _works(ctx, reader, _claimable(found.values()), now)
-    batch = _read_batch(reader, works)
-    ready: dict[int, _Composed | _ReadyTask] = {}
-    for work in works:
-        attempt = _attempt(ctx, work, batch)
-        if work.touch.id is not None and not isinstance(attempt, _NotNow):
-            ready[work.touch.id] = attempt
-    return ready
+    attempts = _attempts(ctx, reader, _claimable(found.values()), now)
+    return {i: a for i, a in attempts.items() if not isinstance(a, _NotNow)}
 
 
 def _claimable(
@@ -328,12 +322,16 @@ def _claimable(
     ]
 
 
-def _works(
+def _attempts(
     ctx: AppContext,
     session: Session,
     pairs: Sequence[tuple[TouchView, EnrollmentView]],
     now: datetime,
-) -> list[_Work]:
+) -> dict[int, "_Composed | _ReadyTask | _NotNow"]:
+    """By touch id, what each claimable touch makes now (:func:`_attempt`), with the rows
+    its checks read (prospects, suppressions, sent emails) read once for all of them."""
+    if not pairs:
+        return {}
     prospects = prospect_views(session, {t.prospect_id for t, _ in pairs})
     works = []
     for touch, enrollment in pairs:
@@ -349,16 +347,15 @@ def _works(
                 now,
             )
         )
-    return works
-
-
-def _read_batch(session: Session, works: list[_Work]) -> _Batch:
-    if not works:
-        return _Batch(suppressed={}, sent_emails={})
-    return _Batch(
+    batch = _Batch(
         suppressed=suppression_reasons(session, [w.prospect.email for w in works]),
         sent_emails=_sent_emails(session, works),
     )
+    attempts = {}
+    for work in works:
+        assert work.touch.id is not None
+        attempts[work.touch.id] = _attempt(ctx, work, batch)
+    return attempts
 
 
 def claim_touches(
@@ -391,25 +388,25 @@ def claim_touches(
     claimable = _claimable(found[i] for i in touch_ids if i in found)
     if not claimable:
         return outcomes
-    stale = [(t, e) for t, e in claimable if prepared.reusable_for(t, e) is None]
-    works = _works(ctx, session, stale, now)
-    batch = _read_batch(session, works)
-    attempts: dict[int, _Composed | _ReadyTask | _NotNow] = {}
-    for work in works:
-        assert work.touch.id is not None
-        attempts[work.touch.id] = _attempt(ctx, work, batch)
+    reused = {i: r for i in touch_ids if i in found and (r := prepared.reusable_for(*found[i]))}
+    stale = [(t, e) for t, e in claimable if t.id not in reused]
+    attempts: dict[int, _Composed | _ReadyTask | _NotNow] = {
+        **_attempts(ctx, session, stale, now),
+        **reused,
+    }
     writes = _Writes()
     composed: list[_Composed] = []
     with session.no_autoflush:
-        for touch, enrollment in claimable:
-            assert touch.id is not None
-            attempt = prepared.reusable_for(touch, enrollment) or attempts[touch.id]
+        for touch_id in touch_ids:
+            if touch_id not in attempts:  # not claimable: its outcome is set above
+                continue
+            attempt = attempts[touch_id]
             if isinstance(attempt, _Composed):
                 composed.append(attempt)
             elif isinstance(attempt, _ReadyTask):
-                outcomes[touch.id] = _issue_task(attempt.work, attempt.rendered, writes)
+                outcomes[touch_id] = _issue_task(attempt.work, attempt.rendered, writes)
             else:
-                outcomes[touch.id] = _not_now(ctx, session, attempt, writes)
+                outcomes[touch_id] = _not_now(ctx, session, attempt, writes)
     reserved = {c.touch_id for c in composed if reservation.take(c.work.sender)}
     unreserved = [c for c in composed if c.touch_id not in reserved]
     allowance = MailboxAllowance.lock(session, [c.work.sender.name for c in unreserved], now.date())
