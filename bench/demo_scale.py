@@ -41,6 +41,7 @@ def reached(workspace: Path) -> dict[str, Any]:
 
 def run_demo(n: int, timeout: float, profile: Path | None = None) -> dict[str, Any]:
     workspace = Path(tempfile.mkdtemp(prefix=f"cadence-bench-demo-{n}-")) / "ws"
+    volume = c.settle_file_creation(workspace.parent)
     argv = [str(c.BIN / "cadence"), "demo", "--prospects", str(n), "--json",
             "--workspace", str(workspace)]  # fmt: skip
     if profile is not None:
@@ -57,7 +58,7 @@ def run_demo(n: int, timeout: float, profile: Path | None = None) -> dict[str, A
         out, err = proc.communicate()
         wall = time.perf_counter() - started
         timed_out = True
-    result: dict[str, Any] = {"prospects": n, "wall_s": wall, "timed_out": timed_out}
+    result: dict[str, Any] = {"prospects": n, "wall_s": wall, "timed_out": timed_out, **volume}
     if not timed_out and proc.returncode == 0:
         text = out.decode()
         summary, _ = json.JSONDecoder().raw_decode(text[text.index("{") :])
@@ -96,7 +97,8 @@ def main() -> int:
             f"TIMED OUT after {args.timeout:.0f}s, reached {r.get('touches_sent')} touches sent "
             f"(simulated until {r.get('simulated_until')})"
             if r["timed_out"]
-            else f"{r['wall_s']:.1f}s wall, {r.get('touches_sent')} touches sent"
+            else f"{r['wall_s']:.1f}s wall, {r.get('touches_sent')} touches sent (a new file "
+            f"cost {r['file_creation_cpu_us']:.0f} µs of CPU at the start)"
         )
         if r.get("error"):
             state = "FAILED: " + r["error"][-300:]

@@ -175,6 +175,7 @@ def run_backend(
 
     tag = "pertouch"
     with c.workdir(tag) as root:
+        volume = c.settle_file_creation(root) if outbox else {}
         if backend == "postgresql":
             schema_cm: Any = c.pg_schema(tag)
         else:
@@ -207,6 +208,7 @@ def run_backend(
     return {
         "backend": backend,
         "touches": n,
+        **volume,
         "outcomes": dict(outcomes),
         "seconds": elapsed,
         "per_s": n / elapsed,
@@ -344,7 +346,9 @@ def main() -> int:
             f"{r['cpu_ms_per_touch']:.3f} ms of this process's CPU a touch; "
             f"{r['statements_per_touch']:.1f} SQL statements and {r['commits_per_touch']:.1f} "
             f"commits per touch; {r['sql_ms_per_touch']:.2f} ms/touch inside cursor.execute"
-        )
+            + (f"; a new file cost {r['file_creation_cpu_us']:.0f} µs of CPU at the start"
+               if "file_creation_cpu_us" in r else "")
+        )  # fmt: skip
         print("  statements per touch (count, ms/touch inside execute):")
         for key, v in r["statements"].items():
             print(f"    {v['per_touch']:4.1f}  {v['ms_per_touch']:6.3f} ms  {key}")
