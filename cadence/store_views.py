@@ -3,15 +3,18 @@
 A claim reads each batch's touches, enrollments and prospects. Built as ORM objects (identity
 map, instrumented attributes, a JSON column parsed into a tracked dict) those rows cost more
 than the rest of the claim. These views are plain SQLAlchemy rows with the models' attribute
-names, typed by the protocols below; the ORM models satisfy the protocols too, so the pure
+names (or named tuples of the same fields, cut from a joined read's row), typed by the
+protocols below; the ORM models satisfy the protocols too, so the pure
 planning and rendering code takes either. A row that must change is loaded as a model then.
 """
 
+import itertools
+from collections import namedtuple
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, Table, bindparam, select
+from sqlalchemy import ColumnElement, Connection, Row, Table, bindparam, select
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session
 
@@ -103,6 +106,18 @@ def _view_columns(view: type, table: Table) -> tuple[ColumnElement[Any], ...]:
 PROSPECT_VIEW_COLUMNS = _view_columns(ProspectView, _PROSPECTS)
 ENROLLMENT_VIEW_COLUMNS = _view_columns(EnrollmentView, _ENROLLMENTS)
 _TOUCH_VIEW_COLUMNS = _view_columns(TouchView, _TOUCHES)
+
+
+def _row_part(name: str, columns: tuple[ColumnElement[Any], ...]) -> Any:
+    """A view type for one table's part of a joined read's row: the same fields, in the same
+    order, as a row of that table's own read, so :func:`same_row` compares one with the
+    other."""
+    return namedtuple(name, [column.name for column in columns])
+
+
+_TouchTuple = _row_part("_TouchTuple", _TOUCH_VIEW_COLUMNS)
+_EnrollmentTuple = _row_part("_EnrollmentTuple", ENROLLMENT_VIEW_COLUMNS)
+_ProspectTuple = _row_part("_ProspectTuple", PROSPECT_VIEW_COLUMNS)
 #: Built once: a statement object built per call cost more in SQLAlchemy (construction and
 #: cache key) than the database took to run it. ``ids`` is an expanding IN.
 _PROSPECTS_BY_ID = select(*PROSPECT_VIEW_COLUMNS).where(
@@ -121,6 +136,19 @@ _TOUCHES_BY_ID = (
     .order_by(_TOUCHES.c.id)
 )
 _LOCK_ENROLLMENTS_OF_TOUCHES = _ENROLLMENTS_OF_TOUCHES.with_for_update(of=_ENROLLMENTS)
+#: The touches with their enrollments and prospects, in one statement (and one snapshot).
+_BATCH_VIEWS = (
+    select(*_TOUCH_VIEW_COLUMNS, *ENROLLMENT_VIEW_COLUMNS, *PROSPECT_VIEW_COLUMNS)
+    .join(_ENROLLMENTS, _ENROLLMENTS.c.id == _TOUCHES.c.enrollment_id)
+    .join(_PROSPECTS, _PROSPECTS.c.id == _TOUCHES.c.prospect_id)
+    .where(_TOUCHES.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_TOUCHES.c.id)
+)
+_ENDS = tuple(
+    itertools.accumulate(
+        (len(_TOUCH_VIEW_COLUMNS), len(ENROLLMENT_VIEW_COLUMNS), len(PROSPECT_VIEW_COLUMNS))
+    )
+)
 #: Locked too: the stale sweep fails a lost touch holding only the touch's row lock, and a
 #: claim that read the row without waiting could overwrite "failed" and send it.
 _LOCK_TOUCHES = _TOUCHES_BY_ID.with_for_update(of=_TOUCHES)
@@ -146,13 +174,13 @@ def lock_enrollments_of_touches(
 ) -> dict[int, EnrollmentView]:
     """The touches' enrollments by id, locked (the lock a halt takes) in id order, so two
     batches never wait on each other in a cycle."""
-    return _enrollments_of(session.connection(), touch_ids, _LOCK_ENROLLMENTS_OF_TOUCHES)
+    return _locked_enrollments_of(session.connection(), touch_ids)
 
 
-def _enrollments_of(
-    connection: Connection, touch_ids: Collection[int], statement: Select[Any]
+def _locked_enrollments_of(
+    connection: Connection, touch_ids: Collection[int]
 ) -> dict[int, EnrollmentView]:
-    rows = connection.execute(statement, {"ids": list(touch_ids)})
+    rows = connection.execute(_LOCK_ENROLLMENTS_OF_TOUCHES, {"ids": list(touch_ids)})
     return {row.id: cast(EnrollmentView, row) for row in rows}
 
 
@@ -161,31 +189,45 @@ def locked_touch_views(
 ) -> dict[int, tuple[TouchView, EnrollmentView]]:
     """The touches and their enrollments, the enrollment rows locked first, and the touches
     locked and read after them, so their status is the committed one."""
-    return _touch_views(session, touch_ids, _LOCK_ENROLLMENTS_OF_TOUCHES, _LOCK_TOUCHES)
-
-
-def touch_views(
-    session: Session, touch_ids: Collection[int]
-) -> dict[int, tuple[TouchView, EnrollmentView]]:
-    """The same rows as :func:`locked_touch_views`, read without locks: a view from each
-    compares equal to the other's (:func:`same_row`) while the row is unchanged."""
-    return _touch_views(session, touch_ids, _ENROLLMENTS_OF_TOUCHES, _TOUCHES_BY_ID)
-
-
-def _touch_views(
-    session: Session, touch_ids: Collection[int], enrollments_of: Select[Any], touches: Select[Any]
-) -> dict[int, tuple[TouchView, EnrollmentView]]:
     if not touch_ids:
         return {}
     connection = session.connection()
-    enrollments = _enrollments_of(connection, touch_ids, enrollments_of)
-    rows = connection.execute(touches, {"ids": list(touch_ids)})
+    enrollments = _locked_enrollments_of(connection, touch_ids)
+    rows = connection.execute(_LOCK_TOUCHES, {"ids": list(touch_ids)})
     return {row.id: (cast(TouchView, row), enrollments[row.enrollment_id]) for row in rows}
 
 
+def batch_views(
+    session: Session, touch_ids: Collection[int]
+) -> tuple[dict[int, tuple[TouchView, EnrollmentView]], dict[int, ProspectView]]:
+    """The rows of :func:`locked_touch_views`, read without locks, and the touches'
+    prospects, in one statement: a touch or enrollment view from here compares equal to
+    the locked read's (:func:`same_row`) while the row is unchanged."""
+    if not touch_ids:
+        return {}, {}
+    rows = session.connection().execute(_BATCH_VIEWS, {"ids": list(touch_ids)})
+    found: dict[int, tuple[TouchView, EnrollmentView]] = {}
+    prospects: dict[int, ProspectView] = {}
+    touch_end, enrollment_end, prospect_end = _ENDS
+    for row in rows:
+        touch = _TouchTuple._make(row[:touch_end])
+        found[touch.id] = (touch, _EnrollmentTuple._make(row[touch_end:enrollment_end]))
+        prospect = _ProspectTuple._make(row[enrollment_end:prospect_end])
+        prospects[prospect.id] = prospect
+    return found, prospects
+
+
 def same_row(view: object, other: object) -> bool:
-    """Two views read by the same statement shape hold the same values."""
-    return isinstance(view, Row) and isinstance(other, Row) and tuple(view) == tuple(other)
+    """Two views of one table's view columns (a row, or its part of a joined read's row)
+    hold the same values; a model is never the same row (its values may be unsaved)."""
+    return (
+        isinstance(view, _ROW_VIEWS)
+        and isinstance(other, _ROW_VIEWS)
+        and tuple(view) == tuple(other)
+    )
+
+
+_ROW_VIEWS = (Row, _TouchTuple, _EnrollmentTuple)
 
 
 def expire_loaded(session: Session, model: type[Any], ids: Collection[int | None]) -> None:

@@ -72,11 +72,11 @@ from cadence.store_views import (
     EnrollmentView,
     ProspectView,
     TouchView,
+    batch_views,
     locked_touch_views,
     model_of,
     prospect_views,
     same_row,
-    touch_views,
 )
 from cadence.suppressions import suppression_reasons
 from cadence.transitions import fail_touch, move_enrollment, move_touch
@@ -307,8 +307,8 @@ def _prepare(
 ) -> dict[int, "_Composed | _ReadyTask"]:
     """What each touch that may start now renders and composes to; the rest (held back,
     failing, already taken) are left to the claim, which records why under its locks."""
-    found = touch_views(reader, touch_ids)
-    attempts = _attempts(ctx, reader, _claimable(found.values()), now)
+    found, prospects = batch_views(reader, touch_ids)
+    attempts = _attempts(ctx, reader, _claimable(found.values()), now, prospects)
     return {i: a for i, a in attempts.items() if not isinstance(a, _NotNow)}
 
 
@@ -327,12 +327,15 @@ def _attempts(
     session: Session,
     pairs: Sequence[tuple[TouchView, EnrollmentView]],
     now: datetime,
+    prospects: Mapping[int, ProspectView] | None = None,
 ) -> dict[int, "_Composed | _ReadyTask | _NotNow"]:
     """By touch id, what each claimable touch makes now (:func:`_attempt`), with the rows
-    its checks read (prospects, suppressions, sent emails) read once for all of them."""
+    its checks read (prospects, unless given; suppressions, sent emails) read once for all
+    of them."""
     if not pairs:
         return {}
-    prospects = prospect_views(session, {t.prospect_id for t, _ in pairs})
+    if prospects is None:
+        prospects = prospect_views(session, {t.prospect_id for t, _ in pairs})
     works = []
     for touch, enrollment in pairs:
         cadence = ctx.catalog.cadence(enrollment.cadence)
