@@ -8,7 +8,6 @@ protocols below; the ORM models satisfy the protocols too, so the pure
 planning and rendering code takes either. A row that must change is loaded as a model then.
 """
 
-import itertools
 from collections import namedtuple
 from collections.abc import Collection
 from datetime import datetime
@@ -144,11 +143,8 @@ _BATCH_VIEWS = (
     .where(_TOUCHES.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(_TOUCHES.c.id)
 )
-_ENDS = tuple(
-    itertools.accumulate(
-        (len(_TOUCH_VIEW_COLUMNS), len(ENROLLMENT_VIEW_COLUMNS), len(PROSPECT_VIEW_COLUMNS))
-    )
-)
+#: Where a joined row's touch and enrollment parts end (the prospect's runs to its end).
+_ENDS = (len(_TOUCH_VIEW_COLUMNS), len(_TOUCH_VIEW_COLUMNS) + len(ENROLLMENT_VIEW_COLUMNS))
 #: Locked too: the stale sweep fails a lost touch holding only the touch's row lock, and a
 #: claim that read the row without waiting could overwrite "failed" and send it.
 _LOCK_TOUCHES = _TOUCHES_BY_ID.with_for_update(of=_TOUCHES)
@@ -200,21 +196,27 @@ def locked_touch_views(
 def batch_views(
     session: Session, touch_ids: Collection[int]
 ) -> tuple[dict[int, tuple[TouchView, EnrollmentView]], dict[int, ProspectView]]:
-    """The rows of :func:`locked_touch_views`, read without locks, and the touches'
-    prospects, in one statement: a touch or enrollment view from here compares equal to
-    the locked read's (:func:`same_row`) while the row is unchanged."""
+    """The values :func:`locked_touch_views` reads, without locks, and the touches'
+    prospects: one statement, so one round trip and one snapshot. A touch or enrollment
+    view from here compares equal to the locked read's (:func:`same_row`) while the row is
+    unchanged."""
     if not touch_ids:
         return {}, {}
     rows = session.connection().execute(_BATCH_VIEWS, {"ids": list(touch_ids)})
     found: dict[int, tuple[TouchView, EnrollmentView]] = {}
     prospects: dict[int, ProspectView] = {}
-    touch_end, enrollment_end, prospect_end = _ENDS
+    touch_end, enrollment_end = _ENDS
     for row in rows:
-        touch = _TouchTuple._make(row[:touch_end])
-        found[touch.id] = (touch, _EnrollmentTuple._make(row[touch_end:enrollment_end]))
-        prospect = _ProspectTuple._make(row[enrollment_end:prospect_end])
+        touch = cast(TouchView, _TouchTuple._make(row[:touch_end]))
+        enrollment = cast(EnrollmentView, _EnrollmentTuple._make(row[touch_end:enrollment_end]))
+        prospect = cast(ProspectView, _ProspectTuple._make(row[enrollment_end:]))
+        assert touch.id is not None and prospect.id is not None
+        found[touch.id] = (touch, enrollment)
         prospects[prospect.id] = prospect
     return found, prospects
+
+
+_ROW_VIEWS = (Row, _TouchTuple, _EnrollmentTuple, _ProspectTuple)
 
 
 def same_row(view: object, other: object) -> bool:
@@ -225,9 +227,6 @@ def same_row(view: object, other: object) -> bool:
         and isinstance(other, _ROW_VIEWS)
         and tuple(view) == tuple(other)
     )
-
-
-_ROW_VIEWS = (Row, _TouchTuple, _EnrollmentTuple)
 
 
 def expire_loaded(session: Session, model: type[Any], ids: Collection[int | None]) -> None:
