@@ -649,23 +649,25 @@ SETTLED_FILE_CREATION_US = 30.0
 
 
 def settle_file_creation(folder: Path, *, timeout: float = 240.0) -> dict[str, float]:
-    """Wait, up to ``timeout`` seconds, until creating a file in ``folder`` costs what it does
-    on a quiet volume, and say what it cost: the figure a file-outbox run starts from.
+    """Wait, about ``timeout`` seconds at most, until creating a file in ``folder`` (made if
+    missing) costs what it does on a quiet volume, and say what it cost: the figure a
+    file-outbox run starts from. Give the folder the run writes into: ext4 allocates a
+    file's inode in its folder's block group, and another folder's may be quiet sooner.
 
     ext4 without a journal, as this volume is (``find_inode_bit`` → ``recently_deleted``,
     seen with ``perf``), steps over every inode freed in the last half minute or so each time
     it allocates one, so after another run's cleanup, or any other deletes on the machine,
     each new file costs up to ten times its usual CPU. A benchmark that writes one file a
-    touch would charge that to Cadence. The probe files stay until the folder is discarded:
-    deleting them would cause the same."""
-    probe = folder / "file-creation-probe"
-    probe.mkdir(parents=True, exist_ok=True)
+    touch would charge that to Cadence. The probe files (``.probe-*``) stay until the folder
+    is discarded: deleting them would cause the same."""
+    folder.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     made = 0
     while True:
         cpu = time.thread_time()
         for _ in range(500):
-            os.close(os.open(probe / f"{made:07d}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            path = folder / f".probe-{made:07d}"
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
             made += 1
         cost_us = (time.thread_time() - cpu) / 500 * 1e6
         waited = time.monotonic() - started

@@ -41,7 +41,7 @@ def reached(workspace: Path) -> dict[str, Any]:
 
 def run_demo(n: int, timeout: float, profile: Path | None = None) -> dict[str, Any]:
     workspace = Path(tempfile.mkdtemp(prefix=f"cadence-bench-demo-{n}-")) / "ws"
-    volume = c.settle_file_creation(workspace.parent)
+    volume = c.settle_file_creation(workspace.parent)  # the demo wants an empty workspace
     argv = [str(c.BIN / "cadence"), "demo", "--prospects", str(n), "--json",
             "--workspace", str(workspace)]  # fmt: skip
     if profile is not None:

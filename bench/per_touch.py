@@ -175,7 +175,7 @@ def run_backend(
 
     tag = "pertouch"
     with c.workdir(tag) as root:
-        volume = c.settle_file_creation(root) if outbox else {}
+        volume = c.settle_file_creation(root / "outbox") if outbox else {}
         if backend == "postgresql":
             schema_cm: Any = c.pg_schema(tag)
         else:
