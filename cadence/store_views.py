@@ -4,8 +4,8 @@ A claim reads each batch's touches, enrollments and prospects. Built as ORM obje
 map, instrumented attributes, a JSON column parsed into a tracked dict) those rows cost more
 than the rest of the claim. These views are plain SQLAlchemy rows with the models' attribute
 names (or named tuples of the same fields, cut from a joined read's row), typed by the
-protocols below; the ORM models satisfy the protocols too, so the pure
-planning and rendering code takes either. A row that must change is loaded as a model then.
+protocols below; the ORM models satisfy the protocols too, so the pure planning and
+rendering code takes either. A row that must change is loaded as a model then.
 """
 
 from collections import namedtuple
