@@ -3,7 +3,7 @@ touch (a SQLAlchemy ``before_cursor_execute`` listener), time per statement, com
 stages (render, compose) against bare Jinja and email baselines, and a cProfile of
 ``deliver_touches``.
 
-    python bench/per_touch.py [--touches 2000] [--backend postgresql|sqlite|both] [--batch 20]
+    python bench/per_touch.py [--touches 2000] [--backend postgresql|sqlite|both] [--batch 40]
                               [--threads 1] [--send-ms 0]
 
 Touches are bulk-loaded due now, claimed with ``claim_due`` (as the scheduler does), then
@@ -319,7 +319,7 @@ def main() -> int:
     parser.add_argument("--backend", choices=["postgresql", "sqlite", "both"], default="both")
     parser.add_argument("--outbox", action="store_true", help="file outbox, not a null transport")
     parser.add_argument("--top", type=int, default=30)
-    parser.add_argument("--batch", type=int, default=20, help="touches per worker message")
+    parser.add_argument("--batch", type=int, default=40, help="touches per worker message")
     parser.add_argument("--threads", type=int, default=1, help="threads delivering the timed half")
     parser.add_argument("--send-ms", type=float, default=0.0, help="each send waits this long")
     args = parser.parse_args()

@@ -35,8 +35,11 @@ class Settings(BaseSettings):
     webhook_max_age_seconds: int = 300
     scheduler_interval_seconds: float = 5.0
     claim_batch_size: int = 500
-    #: Touches per worker message: they share the claim's and the record's commits.
-    delivery_batch_size: int = Field(default=20, ge=1, le=1000)
+    #: Touches per worker message: they share the claim's and the record's commits. 40
+    #: took 13-16% of the CPU a touch off the SMTP runs against 20 and kept reply -> halt
+    #: p99 at 48-66 ms (docs/benchmarks.md, tenth session); a worker killed with -9 leaves up
+    #: to threads x this many touches unconfirmed (README).
+    delivery_batch_size: int = Field(default=40, ge=1, le=1000)
     worker_threads: int = 8
 
 
