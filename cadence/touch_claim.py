@@ -391,7 +391,11 @@ def claim_touches(
     claimable = _claimable(found[i] for i in touch_ids if i in found)
     if not claimable:
         return outcomes
-    reused = {i: r for i in touch_ids if i in found and (r := prepared.reusable_for(*found[i]))}
+    reused: dict[int, _Composed | _ReadyTask] = {}
+    for touch, enrollment in claimable:
+        assert touch.id is not None
+        if (ready := prepared.reusable_for(touch, enrollment)) is not None:
+            reused[touch.id] = ready
     stale = [(t, e) for t, e in claimable if t.id not in reused]
     attempts: dict[int, _Composed | _ReadyTask | _NotNow] = {
         **_attempts(ctx, session, stale, now),
@@ -400,10 +404,9 @@ def claim_touches(
     writes = _Writes()
     composed: list[_Composed] = []
     with session.no_autoflush:
-        for touch_id in touch_ids:
-            if touch_id not in attempts:  # not claimable: its outcome is set above
-                continue
-            attempt = attempts[touch_id]
+        for touch, _ in claimable:
+            assert touch.id is not None
+            touch_id, attempt = touch.id, attempts[touch.id]
             if isinstance(attempt, _Composed):
                 composed.append(attempt)
             elif isinstance(attempt, _ReadyTask):
