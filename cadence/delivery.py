@@ -18,11 +18,11 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import BindParameter, ColumnElement, Engine, and_, bindparam, update
 from sqlalchemy import select as sa_select
@@ -41,15 +41,20 @@ from cadence.errors import (
     MailServerUnavailable,
     TransientDeliveryError,
 )
-from cadence.models import ENROLLMENTS, PROSPECTS, TOUCHES, Enrollment, Touch
+from cadence.models import ENROLLMENTS, TOUCHES, Enrollment, Touch
 from cadence.store_views import (
-    PROSPECT_VIEW_COLUMNS,
     ProspectView,
     lock_enrollments_of_touches,
     locked_touch_views,
     model_of,
 )
-from cadence.touch_claim import Claimed, claim_touches, prepared_batch, taken_back
+from cadence.touch_claim import (
+    Claimed,
+    NextStepInputs,
+    claim_touches,
+    prepared_batch,
+    taken_back,
+)
 from cadence.transitions import fail_touch, move_enrollment, move_touch
 
 log = logging.getLogger(__name__)
@@ -82,7 +87,7 @@ def deliver_touches(ctx: AppContext, touch_ids: Sequence[int]) -> dict[int, str]
             outcomes[touch_id] = "task"
         else:
             emails.append((touch_id, claim))
-    sent: list[int] = []
+    sent: dict[int, NextStepInputs] = {}
     handed_over: set[int] = set()
     transient: TransientDeliveryError | None = None
     in_flight = _in_flight(ctx)
@@ -108,7 +113,8 @@ def deliver_touches(ctx: AppContext, touch_ids: Sequence[int]) -> dict[int, str]
                 _with_store_retries(ctx, partial(_unconfirmed, ctx, touch_id=touch_id, reason=why))
                 raise
             if outcomes[touch_id] == "sent":
-                sent.append(touch_id)
+                assert claim.next_step is not None
+                sent[touch_id] = claim.next_step
     finally:
         # Whatever stopped the loop (a server down, an error, the broker's time limit), the
         # emails not yet handed over go back to the queue for the message's retry; one being
@@ -358,29 +364,28 @@ def _with_store_retries(ctx: AppContext, write: Callable[[Session], None]) -> No
             time.sleep(delay)
 
 
-def _record_sent_batch(ctx: AppContext, touch_ids: list[int]) -> None:
+def _record_sent_batch(ctx: AppContext, sent: Mapping[int, NextStepInputs]) -> None:
     """Record the batch in one transaction; if that breaks on something other than the store
     (a hand-over to the next cadence colliding with an enrollment made meanwhile, say),
     record each touch on its own, and one that breaks again is recorded sent with its
     enrollment paused for review, so a delivered email is never left "sending"."""
     try:
-        _with_store_retries(ctx, partial(_record_sent, ctx, touch_ids=touch_ids))
+        _with_store_retries(ctx, partial(_record_sent, ctx, sent=sent))
         return
     except STORE_OUTAGES:
         raise
     except Exception:
-        log.exception("recording %d sent touches at once failed; one by one", len(touch_ids))
-    for touch_id in touch_ids:
+        log.exception("recording %d sent touches at once failed; one by one", len(sent))
+    for touch_id, next_step in sent.items():
+        one = {touch_id: next_step}
         try:
-            _with_store_retries(ctx, partial(_record_sent, ctx, touch_ids=[touch_id]))
+            _with_store_retries(ctx, partial(_record_sent, ctx, sent=one))
         except STORE_OUTAGES:
             raise
         except Exception as exc:
             log.exception("touch %s: next step not planned", touch_id)
             why = f"sent, but its next step could not be planned: {type(exc).__name__}: {exc}"
-            _with_store_retries(
-                ctx, partial(_record_sent, ctx, touch_ids=[touch_id], unplanned=why)
-            )
+            _with_store_retries(ctx, partial(_record_sent, ctx, sent=one, unplanned=why))
 
 
 #: The record's statements, built once (see :mod:`cadence.store_views`).
@@ -401,23 +406,6 @@ _MARK_SENT = (
 )
 
 
-#: What planning a sent touch's next step reads: its prospect (never locked by the record),
-#: its step, its enrollment and that enrollment's cadence (none of which changes, so a plan
-#: made before the record locks is the one it would make under the locks).
-_PLAN_INPUTS = (
-    sa_select(
-        *PROSPECT_VIEW_COLUMNS,
-        TOUCHES.c.id.label("touch_id"),
-        TOUCHES.c.step.label("touch_step"),
-        TOUCHES.c.enrollment_id.label("touch_enrollment_id"),
-        ENROLLMENTS.c.cadence.label("enrollment_cadence"),
-    )
-    .join(TOUCHES, TOUCHES.c.prospect_id == PROSPECTS.c.id)
-    .join(ENROLLMENTS, ENROLLMENTS.c.id == TOUCHES.c.enrollment_id)
-    .where(TOUCHES.c.id.in_(bindparam("ids", expanding=True)))
-)
-
-
 @dataclass(frozen=True)
 class _PlannedAhead:
     prospect: ProspectView
@@ -427,43 +415,47 @@ class _PlannedAhead:
 
 
 def _plan_ahead(
-    ctx: AppContext, session: Session, touch_ids: list[int], now: datetime
+    ctx: AppContext, next_steps: Mapping[int, NextStepInputs], now: datetime
 ) -> dict[int, _PlannedAhead]:
     """Each touch's next step, planned before the record takes the enrollment locks a halt
-    waits for (planned under them, it held them for its CPU and a read more). A plan that
-    fails is made again under the locks, where it fails for a live enrollment only, as it
-    always did."""
+    waits for (planned under them, it held them for its CPU and a read more), from what its
+    claim read. A plan that fails is made again under the locks, where it fails for a live
+    enrollment only, as it always did."""
     planned = {}
-    for row in session.connection().execute(_PLAN_INPUTS, {"ids": touch_ids}):
-        prospect = cast(ProspectView, row)
+    for touch_id, given in next_steps.items():
         try:
             upcoming = next_touch(
-                ctx.catalog.cadence(row.enrollment_cadence),
-                enrollment_id=row.touch_enrollment_id,
-                prospect=prospect,
-                done_step=row.touch_step,
+                ctx.catalog.cadence(given.cadence),
+                enrollment_id=given.enrollment_id,
+                prospect=given.prospect,
+                done_step=given.step,
                 anchor=now,
             )
         except Exception:  # noqa: BLE001 - surfaces under the locks, if the enrollment is live
-            planned[row.touch_id] = _PlannedAhead(prospect, None, failed=True)
+            planned[touch_id] = _PlannedAhead(given.prospect, None, failed=True)
         else:
-            planned[row.touch_id] = _PlannedAhead(prospect, upcoming)
+            planned[touch_id] = _PlannedAhead(given.prospect, upcoming)
     return planned
 
 
 def _record_sent(
-    ctx: AppContext, session: Session, *, touch_ids: list[int], unplanned: str | None = None
+    ctx: AppContext,
+    session: Session,
+    *,
+    sent: Mapping[int, NextStepInputs],
+    unplanned: str | None = None,
 ) -> None:
     """Record the sends with set-based statements: the next steps planned before any lock
-    (:func:`_plan_ahead`), then the enrollments locked (as a halt locks them), one UPDATE …
-    RETURNING for the touches, one executemany for their audit entries, and the next
-    touches inserted together; the enrollments whose last step this was are completed (and
-    handed over) together too. With ``unplanned``, the enrollments are paused for that
-    reason instead of planned."""
+    (:func:`_plan_ahead`, from what the claims read), then the enrollments locked (as a halt
+    locks them), one UPDATE … RETURNING for the touches, one executemany for their audit
+    entries, and the next touches inserted together; the enrollments whose last step this
+    was are completed (and handed over) together too. With ``unplanned``, the enrollments
+    are paused for that reason instead of planned."""
     now = ctx.clock.now()
     connection = session.connection()
+    touch_ids = list(sent)
     ids = {"ids": touch_ids}
-    ahead = _plan_ahead(ctx, session, touch_ids, now) if unplanned is None else {}
+    ahead = _plan_ahead(ctx, sent, now) if unplanned is None else {}
     enrollments = lock_enrollments_of_touches(session, touch_ids)
     recorded = connection.execute(_MARK_SENT, {**ids, "now": now}).all()
     for touch_id in set(touch_ids) - {row.id for row in recorded}:

@@ -88,9 +88,24 @@ MAX_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
+class NextStepInputs:
+    """What planning a sent email's next step reads, as its claim read it: the record plans
+    from these instead of reading the rows again. None of them is locked by a record or
+    changed by a send; a prospect edited meanwhile was the same race when the record read it
+    without locks, a send long instead of a statement long."""
+
+    cadence: str
+    enrollment_id: int
+    prospect: ProspectView
+    step: int
+
+
+@dataclass(frozen=True)
 class Claimed:
     touch_id: int
     message: EmailMessage | None
+    #: For an email; a task's next step is planned by its claim.
+    next_step: NextStepInputs | None = None
 
 
 def taken_back(enrollment: EnrollmentView) -> tuple[TouchStatus, str | None]:
@@ -452,7 +467,12 @@ def _take_send(allowance: MailboxAllowance, email: _Composed, writes: _Writes) -
 
 def _start(email: _Composed, writes: _Writes) -> Claimed:
     writes.emails.append(email.row)
-    return Claimed(email.touch_id, email.message)
+    work = email.work
+    assert work.enrollment.id is not None
+    next_step = NextStepInputs(
+        work.enrollment.cadence, work.enrollment.id, work.prospect, work.touch.step
+    )
+    return Claimed(email.touch_id, email.message, next_step)
 
 
 class _Skip(Enum):

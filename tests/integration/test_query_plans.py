@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, Update, select
 
-from cadence import claiming, delivery, demo, enrollment, sdr_tasks, touch_claim
+from cadence import claiming, demo, enrollment, sdr_tasks, touch_claim
 from cadence.store_views import (
     _LOCK_ENROLLMENTS_OF_TOUCHES,
     _LOCK_TOUCHES,
@@ -54,7 +54,6 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
         (enrollment._TASKS_OF_ENROLLMENT, {"of_enrollment": 7}, BY_ENROLLMENT),
         (enrollment._CANCEL_TOUCHES, {"of_enrollment": 7}, BY_ENROLLMENT),
         (sdr_tasks._LOCK_TASKS, IDS, "SEARCH task USING INTEGER PRIMARY KEY"),
-        (delivery._PLAN_INPUTS, IDS, "SEARCH touch USING INTEGER PRIMARY KEY"),
     ],
     ids=[
         "bump-parents",
@@ -68,7 +67,6 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
         "reply-tasks",
         "reply-touches",
         "tasks-done",
-        "record-plan-inputs",
     ],
 )
 def test_a_hot_statement_searches_by_its_key(
