@@ -189,12 +189,14 @@ class _InFlight:
     def _look_if_due(self, ctx: AppContext) -> None:
         with self._changed:
             now = time.monotonic()
+            if now - self._looked_at < HALT_CHECK_SECONDS:  # before every send: cheap first
+                return
             busy = (
                 self._looking_since is not None
                 and now - self._looking_since < LOOK_GIVES_UP_SECONDS
             )
             waiting = [key for key, why in self._held.items() if why is None]
-            if busy or now - self._looked_at < HALT_CHECK_SECONDS or not waiting:
+            if busy or not waiting:
                 return
             self._looking_since = now
         try:

@@ -20,6 +20,8 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
+        if value.tzinfo is UTC:  # nearly every value: the clock's
+            return value.replace(tzinfo=None)
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the store; use aware UTC datetimes")
         return value.astimezone(UTC).replace(tzinfo=None)
