@@ -24,7 +24,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, Engine, and_, bindparam, update
+from sqlalchemy import ColumnElement, Engine, and_, bindparam, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -42,6 +42,7 @@ from cadence.errors import (
     TransientDeliveryError,
 )
 from cadence.models import ENROLLMENTS, TOUCHES, Enrollment, Touch
+from cadence.sql_lists import in_list
 from cadence.store_views import (
     ProspectView,
     lock_enrollments_of_touches,
@@ -261,11 +262,11 @@ HALT_CHECK_SECONDS = 0.1
 #: The look itself: a read without locks, as nearly every look finds nothing (a locking read
 #: in a transaction of its own cost 2.3 times the CPU, and took SQLite's write lock); what it
 #: finds is taken back under the enrollment locks a halt takes, and checked again there.
-def _stopped_in_hand(touch_ids: BindParameter[list[int]] | list[int]) -> ColumnElement[bool]:
-    """Among ``touch_ids``, the touches still sending whose enrollment is no longer active:
-    the look's question and the take-back's, asked once with the touch and enrollment joined."""
+def _stopped_in_hand(among: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Among some touches, those still sending whose enrollment is no longer active: the
+    look's question and the take-back's, asked once with the touch and enrollment joined."""
     return and_(
-        TOUCHES.c.id.in_(touch_ids),
+        among,
         TOUCHES.c.status == TouchStatus.SENDING.value,
         ENROLLMENTS.c.state != EnrollmentState.ACTIVE.value,
     )
@@ -274,7 +275,7 @@ def _stopped_in_hand(touch_ids: BindParameter[list[int]] | list[int]) -> ColumnE
 _HALTED_IN_HAND = (
     sa_select(TOUCHES.c.id)
     .join(ENROLLMENTS, ENROLLMENTS.c.id == TOUCHES.c.enrollment_id)
-    .where(_stopped_in_hand(bindparam("ids", expanding=True)))
+    .where(_stopped_in_hand(in_list(TOUCHES.c.id, "ids")))
 )
 
 
@@ -284,7 +285,7 @@ def _stop_halted(ctx: AppContext, session: Session, touch_ids: list[int]) -> dic
     rows = session.exec(
         select(Touch, Enrollment)
         .join(Enrollment, col(Enrollment.id) == col(Touch.enrollment_id))
-        .where(_stopped_in_hand(touch_ids))
+        .where(_stopped_in_hand(col(Touch.id).in_(touch_ids)))
         .with_for_update(of=Enrollment)
     ).all()
     stopped = {}
@@ -394,7 +395,7 @@ def _record_sent_batch(ctx: AppContext, sent: Mapping[int, NextStepInputs]) -> N
 _MARK_SENT = (
     update(TOUCHES)
     .where(
-        TOUCHES.c.id.in_(bindparam("ids", expanding=True)),
+        in_list(TOUCHES.c.id, "ids"),
         TOUCHES.c.status == TouchStatus.SENDING.value,
     )
     .values(status=TouchStatus.SENT.value, sent_at=bindparam("now"))

@@ -32,6 +32,7 @@ from cadence.domain import EventKind, TaskOutcome, TouchStatus
 from cadence.models import PROSPECTS, TASKS, TOUCHES, Prospect
 from cadence.sdr_tasks import complete_tasks
 from cadence.settings import load_settings
+from cadence.sql_lists import in_list
 
 #: A Monday before both the US (8 March) and EU (29 March) clock changes, so the demo crosses them.
 DEMO_START = datetime(2026, 3, 2, 5, 0, tzinfo=UTC)
@@ -296,7 +297,7 @@ _SET_OWNER = (
 #: The prospect, step and status of a stop's touches (built once: a demo makes thousands of
 #: stops). By id only: with the status in the query SQLite read every sent touch.
 _STOP_TOUCHES = sa_select(TOUCHES.c.prospect_id, TOUCHES.c.step, TOUCHES.c.status).where(
-    TOUCHES.c.id.in_(bindparam("ids", expanding=True))
+    in_list(TOUCHES.c.id, "ids")
 )
 
 

@@ -26,6 +26,7 @@ from cadence.errors import ConflictError, InputError
 from cadence.geography import time_zone
 from cadence.models import ENROLLMENTS, TASKS, TOUCHES, Enrollment, Event, Prospect, Task, Touch
 from cadence.scheduling import plan_due_at
+from cadence.sql_lists import in_list
 from cadence.store_views import (
     ENROLLMENT_VIEW_COLUMNS,
     EnrollmentView,
@@ -356,7 +357,7 @@ _COMPLETE_ENROLLMENT = (
     )
 )
 _LIVE_IN = sa_select(ENROLLMENTS.c.prospect_id).where(
-    ENROLLMENTS.c.prospect_id.in_(bindparam("ids", expanding=True)),
+    in_list(ENROLLMENTS.c.prospect_id, "ids"),
     ENROLLMENTS.c.cadence == bindparam("cadence"),
     ENROLLMENTS.c.state.in_([s.value for s in LIVE_ENROLLMENT_STATES]),
 )
@@ -459,7 +460,7 @@ _TASKS_OF_ENROLLMENT = sa_select(TASKS.c.id, TASKS.c.status).where(
 )
 _CANCEL_TASKS = (
     update(TASKS)
-    .where(TASKS.c.id.in_(bindparam("ids", expanding=True)), TASKS.c.status == "open")
+    .where(in_list(TASKS.c.id, "ids"), TASKS.c.status == "open")
     .values(status="cancelled", outcome=bindparam("why"))
 )
 _CANCEL_TOUCHES = (

@@ -16,6 +16,7 @@ from cadence.audit_log import audit_row, record_audits
 from cadence.domain import TaskOutcome, TouchStatus
 from cadence.errors import ConflictError, NotFoundError
 from cadence.models import TASKS, TOUCHES, Enrollment, Prospect, Task, Touch
+from cadence.sql_lists import in_list
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ def complete_tasks(
 
 _LOCK_TASKS = (
     sa_select(TASKS.c.id, TASKS.c.touch_id, TASKS.c.prospect_id, TASKS.c.status, TASKS.c.outcome)
-    .where(TASKS.c.id.in_(bindparam("ids", expanding=True)))
+    .where(in_list(TASKS.c.id, "ids"))
     .order_by(TASKS.c.id)
     .with_for_update()
 )

@@ -38,6 +38,7 @@ from sqlmodel import Session
 
 from cadence.config_files import Sender
 from cadence.models import MAILBOX_DAYS, UTCDateTime
+from cadence.sql_lists import in_list
 
 THROTTLE_WINDOW = timedelta(minutes=1)
 
@@ -312,7 +313,7 @@ _LOCK_COUNTERS = (
         MAILBOX_DAYS.c.window_sent,
     )
     .where(
-        MAILBOX_DAYS.c.owner.in_(bindparam("owners", expanding=True)),
+        in_list(MAILBOX_DAYS.c.owner, "owners"),
         MAILBOX_DAYS.c.day == bindparam("day"),
     )
     .order_by(MAILBOX_DAYS.c.owner)
@@ -369,7 +370,7 @@ def _create_rows(engine: Engine, owners: list[str], day: date) -> None:
 _WINDOWS = sa_select(
     MAILBOX_DAYS.c.owner, MAILBOX_DAYS.c.window_started_at, MAILBOX_DAYS.c.window_sent
 ).where(
-    MAILBOX_DAYS.c.owner.in_(bindparam("owners", expanding=True)),
+    in_list(MAILBOX_DAYS.c.owner, "owners"),
     MAILBOX_DAYS.c.day == bindparam("day"),
 )
 

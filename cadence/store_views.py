@@ -20,6 +20,7 @@ from sqlmodel import Session
 from cadence.models import ENROLLMENTS as _ENROLLMENTS
 from cadence.models import PROSPECTS as _PROSPECTS
 from cadence.models import TOUCHES as _TOUCHES
+from cadence.sql_lists import in_list
 
 
 class ProspectView(Protocol):
@@ -118,21 +119,17 @@ _TouchTuple = _row_part("_TouchTuple", _TOUCH_VIEW_COLUMNS)
 _EnrollmentTuple = _row_part("_EnrollmentTuple", ENROLLMENT_VIEW_COLUMNS)
 _ProspectTuple = _row_part("_ProspectTuple", PROSPECT_VIEW_COLUMNS)
 #: Built once: a statement object built per call cost more in SQLAlchemy (construction and
-#: cache key) than the database took to run it. ``ids`` is an expanding IN.
-_PROSPECTS_BY_ID = select(*PROSPECT_VIEW_COLUMNS).where(
-    _PROSPECTS.c.id.in_(bindparam("ids", expanding=True))
-)
+#: cache key) than the database took to run it. ``ids`` is a list (:mod:`cadence.sql_lists`).
+_PROSPECTS_BY_ID = select(*PROSPECT_VIEW_COLUMNS).where(in_list(_PROSPECTS.c.id, "ids"))
 _PROSPECT_BY_EMAIL = select(*PROSPECT_VIEW_COLUMNS).where(_PROSPECTS.c.email == bindparam("email"))
 _ENROLLMENTS_OF_TOUCHES = (
     select(*ENROLLMENT_VIEW_COLUMNS)
     .join(_TOUCHES, _TOUCHES.c.enrollment_id == _ENROLLMENTS.c.id)
-    .where(_TOUCHES.c.id.in_(bindparam("ids", expanding=True)))
+    .where(in_list(_TOUCHES.c.id, "ids"))
     .order_by(_ENROLLMENTS.c.id)
 )
 _TOUCHES_BY_ID = (
-    select(*_TOUCH_VIEW_COLUMNS)
-    .where(_TOUCHES.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(_TOUCHES.c.id)
+    select(*_TOUCH_VIEW_COLUMNS).where(in_list(_TOUCHES.c.id, "ids")).order_by(_TOUCHES.c.id)
 )
 _LOCK_ENROLLMENTS_OF_TOUCHES = _ENROLLMENTS_OF_TOUCHES.with_for_update(of=_ENROLLMENTS)
 #: The touches with their enrollments and prospects, in one statement (and one snapshot).
@@ -140,7 +137,7 @@ _BATCH_VIEWS = (
     select(*_TOUCH_VIEW_COLUMNS, *ENROLLMENT_VIEW_COLUMNS, *PROSPECT_VIEW_COLUMNS)
     .join(_ENROLLMENTS, _ENROLLMENTS.c.id == _TOUCHES.c.enrollment_id)
     .join(_PROSPECTS, _PROSPECTS.c.id == _TOUCHES.c.prospect_id)
-    .where(_TOUCHES.c.id.in_(bindparam("ids", expanding=True)))
+    .where(in_list(_TOUCHES.c.id, "ids"))
     .order_by(_TOUCHES.c.id)
 )
 #: Where a joined row's touch and enrollment parts end (the prospect's runs to its end).

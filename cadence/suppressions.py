@@ -3,16 +3,17 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert
+from sqlalchemy import insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
 from cadence.audit_log import record_audit
 from cadence.models import SUPPRESSIONS
+from cadence.sql_lists import in_list
 
 #: Built once: a worker runs it for every batch it claims.
 _SUPPRESSED_VALUES = sa_select(SUPPRESSIONS.c.value, SUPPRESSIONS.c.reason).where(
-    SUPPRESSIONS.c.value.in_(bindparam("values", expanding=True))
+    in_list(SUPPRESSIONS.c.value, "values")
 )
 
 

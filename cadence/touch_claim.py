@@ -68,6 +68,7 @@ from cadence.render_context import template_context
 from cadence.rendering import RenderedContent
 from cadence.scheduling import is_open
 from cadence.send_limits import MailboxAllowance, Reservation
+from cadence.sql_lists import in_list
 from cadence.store_views import (
     EnrollmentView,
     ProspectView,
@@ -234,7 +235,7 @@ _SENT_EMAILS = select(
     TOUCHES.c.subject,
     TOUCHES.c.body,
     TOUCHES.c.sent_at,
-).where(TOUCHES.c.enrollment_id.in_(bindparam("ids", expanding=True)))
+).where(in_list(TOUCHES.c.enrollment_id, "ids"))
 
 
 def _sent_emails(session: Session, works: list[_Work]) -> dict[int, dict[int, _SentEmail]]:
