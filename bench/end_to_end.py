@@ -296,8 +296,15 @@ def start_sink(logdir: Path) -> tuple[c.Proc, int, Path]:
 
 
 def sink_count(count_file: Path) -> int:
+    """The sink's count, at least 0.5 s old. The sink rewrites the file in place, so a read
+    can land between its truncation and its write: such a read is empty, and read again."""
     time.sleep(0.5)
-    return int(count_file.read_text() or 0)
+    for _ in range(50):
+        text = count_file.read_text()
+        if text:
+            return int(text)
+        time.sleep(0.01)
+    raise RuntimeError(f"{count_file} stayed empty")
 
 
 def rss_line(rss: dict[str, Any]) -> str:
