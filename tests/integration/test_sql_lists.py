@@ -45,10 +45,22 @@ def test_values_are_bound_never_spliced_into_the_sql(connection: Connection) -> 
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_postgresql_answers_it_from_the_primary_key(connection: Connection) -> None:
-    connection.execute(text("SET enable_seqscan = off"))
-    sql = BY_ID.compile(connection)
-    plan = connection.exec_driver_sql(f"EXPLAIN {sql}", {"ids": [1, 2]}).scalars().all()
+def test_a_longer_value_never_matches_a_row_it_begins_with(connection: Connection) -> None:
+    """PostgreSQL cuts a value down to an explicit cast's length: bound as VARCHAR(40)[],
+    the 41 characters below would find the row of their first 40."""
+    forty = "f" * 40
+    connection.execute(ROWS.insert(), {"id": 7, "name": forty})
 
-    assert "listed_pkey" in " ".join(plan), plan
+    assert connection.execute(BY_NAME, {"names": [forty + "x"]}).scalars().all() == []
+    assert connection.execute(BY_NAME, {"names": [forty]}).scalars().all() == [forty]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_postgresql_looks_the_list_up_in_the_primary_key(connection: Connection) -> None:
+    """Unordered, so only the list's condition can make the plan use the index."""
+    connection.execute(text("SET enable_seqscan = off"))
+    sql = select(ROWS.c.name).where(in_list(ROWS.c.id, "ids")).compile(connection)
+    plan = " ".join(connection.exec_driver_sql(f"EXPLAIN {sql}", {"ids": [1, 2]}).scalars().all())
+
+    assert "listed_pkey" in plan, plan
+    assert "Index Cond: (id = ANY" in plan, plan

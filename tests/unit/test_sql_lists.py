@@ -1,10 +1,10 @@
 """``in_list`` compiles to one array parameter on PostgreSQL and an expanding IN elsewhere,
 and two lists on different columns or names never share a compiled statement."""
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from cadence.models import SUPPRESSIONS, TOUCHES
+from cadence.models import MAILBOX_DAYS, SUPPRESSIONS, TOUCHES
 from cadence.sql_lists import in_list
 
 
@@ -41,3 +41,18 @@ def test_the_cache_key_tells_columns_and_names_apart() -> None:
     assert key(by_id) == key(select(TOUCHES.c.id).where(in_list(TOUCHES.c.id, "ids")))
     assert key(by_id) != key(select(TOUCHES.c.id).where(in_list(TOUCHES.c.step, "ids")))
     assert key(by_id) != key(select(TOUCHES.c.id).where(in_list(TOUCHES.c.id, "steps")))
+
+
+def test_a_statement_reads_from_a_table_it_names_only_in_the_list() -> None:
+    statement = select(literal(1)).where(in_list(TOUCHES.c.id, "ids"))
+
+    for dialect in (postgresql.psycopg.dialect(), sqlite.dialect()):
+        assert "FROM touch WHERE" in _sql(statement, dialect)
+
+
+def test_postgresql_binds_strings_without_their_column_length() -> None:
+    statement = select(MAILBOX_DAYS.c.day).where(in_list(MAILBOX_DAYS.c.owner, "owners"))
+
+    assert _sql(statement, postgresql.psycopg.dialect()).endswith(
+        "WHERE mailboxday.owner = ANY (%(owners)s::VARCHAR[])"
+    )
