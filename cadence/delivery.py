@@ -48,6 +48,7 @@ from cadence.store_views import (
     lock_enrollments_of_touches,
     locked_touch_views,
     model_of,
+    prospect_views,
 )
 from cadence.touch_claim import (
     Claimed,
@@ -418,26 +419,29 @@ class _PlannedAhead:
 
 
 def _plan_ahead(
-    ctx: AppContext, next_steps: Mapping[int, NextStepInputs], now: datetime
+    ctx: AppContext, session: Session, next_steps: Mapping[int, NextStepInputs], now: datetime
 ) -> dict[int, _PlannedAhead]:
     """Each touch's next step, planned before the record takes the enrollment locks a halt
-    waits for (planned under them, it held them for its CPU and a read more), from what its
-    claim read. A plan that fails is made again under the locks, where it fails for a live
-    enrollment only, as it always did."""
+    waits for (planned under them, it held them for its CPU and a read more): from the
+    prospects as they are now (never locked by a record) and the rest as the claim read it.
+    A plan that fails is made again under the locks, where it fails for a live enrollment
+    only, as it always did."""
+    prospects = prospect_views(session, {given.prospect_id for given in next_steps.values()})
     planned = {}
     for touch_id, given in next_steps.items():
+        prospect = prospects[given.prospect_id]
         try:
             upcoming = next_touch(
                 ctx.catalog.cadence(given.cadence),
                 enrollment_id=given.enrollment_id,
-                prospect=given.prospect,
+                prospect=prospect,
                 done_step=given.step,
                 anchor=now,
             )
         except Exception:  # noqa: BLE001 - surfaces under the locks, if the enrollment is live
-            planned[touch_id] = _PlannedAhead(given.prospect, None, failed=True)
+            planned[touch_id] = _PlannedAhead(prospect, None, failed=True)
         else:
-            planned[touch_id] = _PlannedAhead(given.prospect, upcoming)
+            planned[touch_id] = _PlannedAhead(prospect, upcoming)
     return planned
 
 
@@ -449,16 +453,16 @@ def _record_sent(
     unplanned: str | None = None,
 ) -> None:
     """Record the sends with set-based statements: the next steps planned before any lock
-    (:func:`_plan_ahead`, from what the claims read), then the enrollments locked (as a halt
-    locks them), one UPDATE … RETURNING for the touches, one executemany for their audit
-    entries, and the next touches inserted together; the enrollments whose last step this
-    was are completed (and handed over) together too. With ``unplanned``, the enrollments
-    are paused for that reason instead of planned."""
+    (:func:`_plan_ahead`), then the enrollments locked (as a halt locks them), one UPDATE …
+    RETURNING for the touches, one executemany for their audit entries, and the next
+    touches inserted together; the enrollments whose last step this was are completed (and
+    handed over) together too. With ``unplanned``, the enrollments are paused for that
+    reason instead of planned."""
     now = ctx.clock.now()
     connection = session.connection()
     touch_ids = list(sent)
     ids = {"ids": touch_ids}
-    ahead = _plan_ahead(ctx, sent, now) if unplanned is None else {}
+    ahead = _plan_ahead(ctx, session, sent, now) if unplanned is None else {}
     enrollments = lock_enrollments_of_touches(session, touch_ids)
     recorded = connection.execute(_MARK_SENT, {**ids, "now": now}).all()
     for touch_id in set(touch_ids) - {row.id for row in recorded}:

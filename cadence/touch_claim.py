@@ -90,14 +90,13 @@ MAX_ATTEMPTS = 5
 
 @dataclass(frozen=True)
 class NextStepInputs:
-    """What planning a sent email's next step reads, as its claim read it: the record plans
-    from these instead of reading the rows again. None of them is locked by a record or
-    changed by a send; a prospect edited meanwhile was the same race when the record read it
-    without locks, a send long instead of a statement long."""
+    """What planning a sent email's next step reads that no one changes while it is out: the
+    touch's step, its enrollment and the enrollment's cadence, as the claim read them. The
+    prospect is read again by the record (an edit during the batch's sends counts)."""
 
     cadence: str
     enrollment_id: int
-    prospect: ProspectView
+    prospect_id: int
     step: int
 
 
@@ -471,7 +470,7 @@ def _start(email: _Composed, writes: _Writes) -> Claimed:
     work = email.work
     assert work.enrollment.id is not None
     next_step = NextStepInputs(
-        work.enrollment.cadence, work.enrollment.id, work.prospect, work.touch.step
+        work.enrollment.cadence, work.enrollment.id, work.touch.prospect_id, work.touch.step
     )
     return Claimed(email.touch_id, email.message, next_step)
 
