@@ -30,22 +30,25 @@ class ThreadParent:
 class _Entropy(threading.local):
     """Random bytes from the OS drawn 512 at a time per thread: ``os.urandom`` gives up the
     GIL, and a worker thread asking for 8 bytes a touch then waited for it behind the
-    others. Drawn again in a forked child, which must not repeat its parent's."""
+    others. A forked child forgets what it inherited, so it never repeats its parent's."""
 
     def __init__(self) -> None:
-        self.pid = 0
+        self.forget()
+
+    def forget(self) -> None:
         self.pool = b""
         self.used = 0
 
     def token_hex(self, size: int) -> str:
-        if self.pid != os.getpid() or self.used + size > len(self.pool):
-            self.pid, self.pool, self.used = os.getpid(), secrets.token_bytes(512), 0
+        if self.used + size > len(self.pool):
+            self.pool, self.used = secrets.token_bytes(512), 0
         start = self.used
         self.used += size
         return self.pool[start : self.used].hex()
 
 
 _ENTROPY = _Entropy()
+os.register_at_fork(after_in_child=_ENTROPY.forget)
 
 
 def new_message_id(touch_id: int, domain: str) -> str:

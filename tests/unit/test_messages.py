@@ -2,6 +2,7 @@
 bytes as a transport would, parse it back and check every header the contract names."""
 
 import email
+import os
 import re
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -197,6 +198,24 @@ def test_new_message_id_is_unique_on_the_sender_domain() -> None:
     assert len(ids) == 500
     for value in ids:
         assert re.fullmatch(r"<cadence\.7\.[0-9a-f]{16}@acme\.com>", value)
+
+
+def test_a_forked_worker_never_repeats_its_parents_message_ids() -> None:
+    """dramatiq forks its worker processes: a child drawing from the pool it inherited would
+    make the same random parts as its parent."""
+    new_message_id(1, "acme.com")  # the pool holds unused bytes when the process forks
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child process
+        os.write(writer, new_message_id(1, "acme.com").encode())
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(child, 0)
+    from_child = os.read(reader, 200).decode()
+    os.close(reader)
+
+    assert from_child.startswith("<cadence.1.")
+    assert new_message_id(1, "acme.com") != from_child
 
 
 def test_new_message_id_round_trips_as_a_header() -> None:
