@@ -296,8 +296,9 @@ def start_sink(logdir: Path) -> tuple[c.Proc, int, Path]:
 
 
 def sink_count(count_file: Path) -> int:
-    """The sink's count, at least 0.5 s old. The sink rewrites the file in place, so a read
-    can land between its truncation and its write: such a read is empty, and read again."""
+    """The sink's count about 0.3-0.5 s after the call (it writes it every 0.2 s). It
+    rewrites the file in place, so a read can land between its truncation and its write:
+    such a read is empty, and read again."""
     time.sleep(0.5)
     for _ in range(50):
         text = count_file.read_text()
