@@ -13,7 +13,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Connection, Row, Table, bindparam, select
+from sqlalchemy import ColumnElement, Row, Table, bindparam, select
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session
 
@@ -122,16 +122,13 @@ _ProspectTuple = _row_part("_ProspectTuple", PROSPECT_VIEW_COLUMNS)
 #: cache key) than the database took to run it. ``ids`` is a list (:mod:`cadence.sql_lists`).
 _PROSPECTS_BY_ID = select(*PROSPECT_VIEW_COLUMNS).where(in_list(_PROSPECTS.c.id, "ids"))
 _PROSPECT_BY_EMAIL = select(*PROSPECT_VIEW_COLUMNS).where(_PROSPECTS.c.email == bindparam("email"))
-_ENROLLMENTS_OF_TOUCHES = (
+_LOCK_ENROLLMENTS_OF_TOUCHES = (
     select(*ENROLLMENT_VIEW_COLUMNS)
     .join(_TOUCHES, _TOUCHES.c.enrollment_id == _ENROLLMENTS.c.id)
     .where(in_list(_TOUCHES.c.id, "ids"))
     .order_by(_ENROLLMENTS.c.id)
+    .with_for_update(of=_ENROLLMENTS)
 )
-_TOUCHES_BY_ID = (
-    select(*_TOUCH_VIEW_COLUMNS).where(in_list(_TOUCHES.c.id, "ids")).order_by(_TOUCHES.c.id)
-)
-_LOCK_ENROLLMENTS_OF_TOUCHES = _ENROLLMENTS_OF_TOUCHES.with_for_update(of=_ENROLLMENTS)
 #: The touches with their enrollments and prospects, in one statement (and one snapshot).
 _BATCH_VIEWS = (
     select(*_TOUCH_VIEW_COLUMNS, *ENROLLMENT_VIEW_COLUMNS, *PROSPECT_VIEW_COLUMNS)
@@ -144,7 +141,12 @@ _BATCH_VIEWS = (
 _ENDS = (len(_TOUCH_VIEW_COLUMNS), len(_TOUCH_VIEW_COLUMNS) + len(ENROLLMENT_VIEW_COLUMNS))
 #: Locked too: the stale sweep fails a lost touch holding only the touch's row lock, and a
 #: claim that read the row without waiting could overwrite "failed" and send it.
-_LOCK_TOUCHES = _TOUCHES_BY_ID.with_for_update(of=_TOUCHES)
+_LOCK_TOUCHES = (
+    select(*_TOUCH_VIEW_COLUMNS)
+    .where(in_list(_TOUCHES.c.id, "ids"))
+    .order_by(_TOUCHES.c.id)
+    .with_for_update(of=_TOUCHES)
+)
 
 
 def prospect_views(session: Session, ids: Collection[int]) -> dict[int, ProspectView]:
@@ -167,13 +169,7 @@ def lock_enrollments_of_touches(
 ) -> dict[int, EnrollmentView]:
     """The touches' enrollments by id, locked (the lock a halt takes) in id order, so two
     batches never wait on each other in a cycle."""
-    return _locked_enrollments_of(session.connection(), touch_ids)
-
-
-def _locked_enrollments_of(
-    connection: Connection, touch_ids: Collection[int]
-) -> dict[int, EnrollmentView]:
-    rows = connection.execute(_LOCK_ENROLLMENTS_OF_TOUCHES, {"ids": list(touch_ids)})
+    rows = session.connection().execute(_LOCK_ENROLLMENTS_OF_TOUCHES, {"ids": list(touch_ids)})
     return {row.id: cast(EnrollmentView, row) for row in rows}
 
 
@@ -184,9 +180,8 @@ def locked_touch_views(
     locked and read after them, so their status is the committed one."""
     if not touch_ids:
         return {}
-    connection = session.connection()
-    enrollments = _locked_enrollments_of(connection, touch_ids)
-    rows = connection.execute(_LOCK_TOUCHES, {"ids": list(touch_ids)})
+    enrollments = lock_enrollments_of_touches(session, touch_ids)
+    rows = session.connection().execute(_LOCK_TOUCHES, {"ids": list(touch_ids)})
     return {row.id: (cast(TouchView, row), enrollments[row.enrollment_id]) for row in rows}
 
 
