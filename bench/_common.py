@@ -477,6 +477,17 @@ def cpu_ms_per_item(
     }
 
 
+def cores() -> int:
+    """The cores this process may run on (what the processes of a run share)."""
+    return len(os.sched_getaffinity(0))
+
+
+def machine_busy(cpu_ms_per_touch: dict[str, float], touches_per_s: float) -> float:
+    """The fraction of the cores that every process's CPU (a :func:`cpu_ms_per_item` read)
+    kept busy at a rate: near 1, every wait for the CPU is a queue."""
+    return sum(cpu_ms_per_touch.values()) * touches_per_s / 1000 / cores()
+
+
 def start(name: str, argv: Sequence[str], env: dict[str, str], logdir: Path) -> Proc:
     path = logdir / f"{name}.log"
     handle = path.open("wb")

@@ -271,7 +271,7 @@ def smtp_budget(smtp: dict[str, Any], bare: dict[str, Any]) -> str:
     cpu = smtp["cpu_ms_per_touch"]
     ours = ("workers", "scheduler", "postgres", "redis", "sink")
     total = sum(cpu.get(role, 0.0) for role in ours)
-    cores = len(os.sched_getaffinity(0))
+    cores = c.cores()
     budget = 1000 * cores / (0.8 * bare["per_s"]) if bare["per_s"] else float("nan")
     sink_bare = bare["cpu_ms_per_message"].get("sink", 0.0)
     return (

@@ -307,6 +307,13 @@ def main() -> int:
         f"touches/s (offered: {f'{args.pace:,.0f}/s' if args.pace else 'all due at once'}; "
         f"target load 1,000/s); whole run {run['per_s']:.0f} touches/s"
     )
+    busy = c.machine_busy(run["cpu_ms_per_touch"], run["per_s"])
+    results["loaded"]["cpu_busy_fraction"] = busy
+    print(
+        f"  CPU of every process a touch: {sum(run['cpu_ms_per_touch'].values()):.2f} ms; at "
+        f"{run['per_s']:.0f} touches/s the {c.cores()} cores were {100 * busy:.0f}% busy "
+        "(near 100%, a reply queues for the CPU at every statement, whatever it locks)"
+    )
     if args.pace and run["delivery_rate_during_replies"] < 0.95 * args.pace:
         print(
             "  delivery fell behind the offered pace: a backlog formed, and the replies met "
