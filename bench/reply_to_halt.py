@@ -205,7 +205,7 @@ def main() -> int:
     parser.add_argument("--replies", type=int, default=300)
     parser.add_argument("--reply-rate", type=float, default=10.0, help="replies per second")
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=4, help="the Procfile's")
     args = parser.parse_args()
     replying = args.replies / args.reply_rate
     enough = int(args.pace * (replying + 15))  # the replies, and 15 s to reach pace

@@ -40,7 +40,11 @@ class Settings(BaseSettings):
     #: p99 at 48-66 ms (docs/benchmarks.md, tenth session); a worker killed with -9 leaves up
     #: to threads x this many touches unconfirmed (README).
     delivery_batch_size: int = Field(default=40, ge=1, le=1000)
-    worker_threads: int = 8
+    #: Threads a worker process runs (the Procfile's ``--threads``; it sizes the pool). On 2
+    #: cores, 4 delivered as fast as 8 (the work is CPU, one GIL a process) and held the
+    #: enrollment locks a reply waits for less long: reply -> halt p99 49.6-95.2 ms in 4 runs
+    #: against 83.2-172.5 in 5 at 8 (docs/benchmarks.md, twelfth session).
+    worker_threads: int = 4
 
 
 def load_settings(**overrides: object) -> Settings:
