@@ -482,10 +482,17 @@ def cores() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def machine_busy(cpu_ms_per_touch: dict[str, float], touches_per_s: float) -> float:
-    """The fraction of the cores that every process's CPU (a :func:`cpu_ms_per_item` read)
-    kept busy at a rate: near 1, every wait for the CPU is a queue."""
-    return sum(cpu_ms_per_touch.values()) * touches_per_s / 1000 / cores()
+def cpu_ms_all_processes(cpu_ms_per_touch: dict[str, float]) -> float:
+    """Every process's CPU a touch from a :func:`cpu_ms_per_item` read: its roles already
+    hold their kernel time, so the "ROLE.kernel" parts are left out, and a role that came
+    out below zero (a process that exited between the reads) counts as none."""
+    return sum(max(ms, 0.0) for role, ms in cpu_ms_per_touch.items() if "." not in role)
+
+
+def machine_busy(cpu_ms_per_touch: dict[str, float], touches: int, seconds: float) -> float:
+    """The fraction of the cores that every process kept busy over the ``seconds`` between
+    the two CPU reads, in which ``touches`` were sent."""
+    return cpu_ms_all_processes(cpu_ms_per_touch) * touches / 1000 / seconds / cores()
 
 
 def start(name: str, argv: Sequence[str], env: dict[str, str], logdir: Path) -> Proc:

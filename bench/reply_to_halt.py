@@ -3,6 +3,7 @@ EventKind.REPLY, as webhooks and ``cadence event reply`` do) to its enrollment b
 (the transaction committed), while the end-to-end run delivers touches on Redis and PostgreSQL.
 
     python bench/reply_to_halt.py [--pace 1000] [--touches N] [--replies 300] [--reply-rate 10]
+                                  [--threads 4]
 
 The target asks for 1,000 touches/s of background delivery: the touches fall due at
 ``--pace`` a second (``--pace 0``: all at once, a backlog delivered as fast as the machine
@@ -307,12 +308,12 @@ def main() -> int:
         f"touches/s (offered: {f'{args.pace:,.0f}/s' if args.pace else 'all due at once'}; "
         f"target load 1,000/s); whole run {run['per_s']:.0f} touches/s"
     )
-    busy = c.machine_busy(run["cpu_ms_per_touch"], run["per_s"])
+    busy = c.machine_busy(run["cpu_ms_per_touch"], run["sent"], run["wall_s"])
     results["loaded"]["cpu_busy_fraction"] = busy
     print(
-        f"  CPU of every process a touch: {sum(run['cpu_ms_per_touch'].values()):.2f} ms; at "
-        f"{run['per_s']:.0f} touches/s the {c.cores()} cores were {100 * busy:.0f}% busy "
-        "(near 100%, a reply queues for the CPU at every statement, whatever it locks)"
+        f"  CPU of every process a touch: {c.cpu_ms_all_processes(run['cpu_ms_per_touch']):.2f}"
+        f" ms; over the run's {run['wall_s']:.1f} s the {c.cores()} cores were "
+        f"{100 * busy:.0f}% busy"
     )
     if args.pace and run["delivery_rate_during_replies"] < 0.95 * args.pace:
         print(

@@ -40,10 +40,10 @@ class Settings(BaseSettings):
     #: p99 at 48-66 ms (docs/benchmarks.md, tenth session); a worker killed with -9 leaves up
     #: to threads x this many touches unconfirmed (README).
     delivery_batch_size: int = Field(default=40, ge=1, le=1000)
-    #: Threads a worker process runs (the Procfile's ``--threads``; it sizes the pool). On 2
-    #: cores, 4 delivered as fast as 8 (the work is CPU, one GIL a process) and held the
-    #: enrollment locks a reply waits for less long: reply -> halt p99 49.6-95.2 ms in 4 runs
-    #: against 83.2-172.5 in 5 at 8 (docs/benchmarks.md, twelfth session).
+    #: Threads an embedded engine (``cadence run``) runs, and what a process's database pool
+    #: is sized for: set it with dramatiq's ``--threads`` (the Procfile's 4). On 2 cores, 4
+    #: delivered about as fast as 8 (one run each) and reply -> halt p99 was 49.6-95.2 ms in
+    #: 4 runs against 83.2-172.5 in 5 at 8 (docs/benchmarks.md, twelfth session).
     worker_threads: int = 4
 
 
