@@ -41,9 +41,10 @@ class Settings(BaseSettings):
     #: to threads x this many touches unconfirmed (README).
     delivery_batch_size: int = Field(default=40, ge=1, le=1000)
     #: Threads an embedded engine (``cadence run``) runs, and what a process's database pool
-    #: is sized for: set it with dramatiq's ``--threads`` (the Procfile's 4). On 2 cores, 4
-    #: delivered about as fast as 8 (one run each) and reply -> halt p99 was 49.6-95.2 ms in
-    #: 4 runs against 83.2-172.5 in 5 at 8 (docs/benchmarks.md, twelfth session).
+    #: is sized for at first; a dramatiq worker started with more ``--threads`` sizes its pool
+    #: for those (workers.pool_fit). On 2 cores, 4 delivered about as fast as 8 (one run each)
+    #: and reply -> halt p99 was 49.6-103.1 ms in 5 runs against 83.2-225.0 in 6 at 8
+    #: (docs/benchmarks.md, twelfth session); hence the Procfile's 4.
     worker_threads: int = 4
 
 

@@ -11,6 +11,7 @@ from cadence.services import record_template_versions
 from cadence.settings import load_settings
 from workers.actors import declare_actors
 from workers.broker import build_broker
+from workers.pool_fit import PoolFitsWorkerThreads
 
 settings = load_settings()
 if not settings.redis_url:
@@ -21,5 +22,6 @@ if not settings.redis_url:
 context = build_context(settings)
 record_template_versions(context)
 broker = build_broker(settings.redis_url)
+broker.add_middleware(PoolFitsWorkerThreads(context))
 dramatiq.set_broker(broker)
 actors = declare_actors(broker, context)
