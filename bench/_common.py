@@ -193,7 +193,7 @@ postal_address = "Brightwave Inc., 500 Market Street, Suite 300, San Francisco, 
 def write_config(root: Path) -> dict[str, str]:
     """Shipped templates and config, with one 24/7 two-step cadence and send limits raised
     out of the way (the default 200 a day per mailbox would stop a 20,000-touch run)."""
-    from cadence.defaults import shipped_root
+    from cadence.runtime.defaults import shipped_root
 
     source = shipped_root()
     config = root / "config"
@@ -240,8 +240,8 @@ def cadence_env(
 
 
 def context_from_env(env: dict[str, str], **kwargs: Any) -> Any:
-    from cadence.context import build_context
-    from cadence.settings import load_settings
+    from cadence.runtime.context import build_context
+    from cadence.runtime.settings import load_settings
 
     overrides = {k.removeprefix("CADENCE_").lower(): v for k, v in env.items()}
     return build_context(load_settings(**overrides), **kwargs)

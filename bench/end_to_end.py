@@ -119,7 +119,7 @@ def run_cadence(
     files to cost their usual CPU (:func:`_common.settle_file_creation`)."""
     from sqlalchemy import text
 
-    from cadence.services import init_store
+    from cadence.runtime.store_setup import init_store
 
     tag = "smtp" if smtp_url else "outbox"
     with c.pg_schema(f"e2e_{tag}") as db_url, c.workdir(f"e2e-{tag}") as root:
@@ -229,7 +229,7 @@ def run_cadence(
 
 def sample_message() -> bytes:
     """A message shaped like a Cadence touch (same headers, similar body)."""
-    from cadence.messages import OutgoingEmail, compose
+    from cadence.delivery.compose import OutgoingEmail, compose
 
     return compose(
         OutgoingEmail(

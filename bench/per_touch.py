@@ -40,7 +40,7 @@ class NullTransport:
         self.send_seconds = send_seconds
 
     def send(self, message: Any) -> None:
-        from cadence.messages import wire_bytes
+        from cadence.transports.wire import wire_bytes
 
         wire_bytes(message)  # serialised as the real transports do
         self.sent += 1
@@ -127,8 +127,8 @@ def load(engine: Any, n: int, now: datetime, backend: str) -> None:
 
 
 def claim_all(ctx: Any, n: int) -> list[int]:
-    from cadence.claiming import claim_due
-    from cadence.database import is_postgres, transaction
+    from cadence.scheduler.due_touches import claim_due
+    from cadence.store.database import is_postgres, transaction
 
     with transaction(ctx.engine) as session:
         return claim_due(session, now=ctx.clock.now(), limit=n, skip_locked=is_postgres(ctx.engine))
@@ -137,7 +137,7 @@ def claim_all(ctx: Any, n: int) -> list[int]:
 def deliver_all(ctx: Any, parts: list[list[int]], threads: int) -> Counter[str]:
     """Deliver the batches as a worker process would, with ``threads`` threads taking the
     next message when done."""
-    from cadence.delivery import deliver_touches
+    from cadence.delivery.batch import deliver_touches
 
     outcomes: Counter[str] = Counter()
     queue = list(reversed(parts))
@@ -170,8 +170,8 @@ def run_backend(
     threads: int = 1,
     send_ms: float = 0.0,
 ) -> dict[str, Any]:
-    from cadence.delivery import deliver_touches
-    from cadence.services import init_store
+    from cadence.delivery.batch import deliver_touches
+    from cadence.runtime.store_setup import init_store
 
     tag = "pertouch"
     with c.workdir(tag) as root:
@@ -265,9 +265,9 @@ def stage_baselines(n: int = 5000) -> dict[str, float]:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    from cadence.catalog import load_catalog
-    from cadence.defaults import shipped_root
-    from cadence.messages import compose
+    from cadence.authoring.catalog import load_catalog
+    from cadence.delivery.compose import compose
+    from cadence.runtime.defaults import shipped_root
 
     del sample_message
     root = shipped_root()
@@ -300,7 +300,7 @@ def stage_baselines(n: int = 5000) -> dict[str, float]:
     out["cadence_renderer_render_per_s"] = rate(
         lambda: catalog.renderer.render("ceo/intro", context)
     )
-    from cadence.messages import OutgoingEmail
+    from cadence.delivery.compose import OutgoingEmail
 
     email = OutgoingEmail(
         touch_id=1, message_id="<cadence.1.x@brightwave.example>", sender_name="Alex Bench",

@@ -42,8 +42,8 @@ FIRST_REPLY_AFTER = 0.2
 def fire(ctx: Any, pick: Callable[[int], str], count: int, rate: float) -> dict[str, Any]:
     """Send ``count`` replies at ``rate``/s from a small pool, reply ``k`` from the prospect
     ``pick(k)`` (chosen before it arrives); latency counts from the planned arrival."""
-    from cadence.domain import EventKind
-    from cadence.services import record
+    from cadence.core.domain import EventKind
+    from cadence.sequences.events import record
 
     latencies: list[float] = []
     recorded: dict[str, datetime] = {}
@@ -93,7 +93,7 @@ def summary(latencies: list[float]) -> dict[str, float]:
 
 def idle_baseline(n_replies: int, rate: float) -> dict[str, Any]:
     """The same replies on a store with nothing being delivered."""
-    from cadence.services import init_store
+    from cadence.runtime.store_setup import init_store
 
     with c.pg_schema("halt_idle") as db_url, c.workdir("halt-idle") as root:
         env = c.cadence_env(database_url=db_url, redis_url=None, root=root)

@@ -91,7 +91,7 @@ class Capture:
 def measure(ctx: Any, capture: Capture, now: datetime, repeat: int) -> dict[str, Any]:
     from sqlmodel import Session
 
-    from cadence.claiming import claim_due
+    from cadence.scheduler.due_touches import claim_due
 
     times = []
     claimed = 0
@@ -121,7 +121,7 @@ def measure(ctx: Any, capture: Capture, now: datetime, repeat: int) -> dict[str,
 
 
 def whole_tick(ctx: Any, now_ids: list[int]) -> tuple[float, int]:
-    from cadence.services import scheduler_tick
+    from cadence.scheduler.tick import scheduler_tick
 
     enqueued: list[int] = []
     started = time.perf_counter()
@@ -137,7 +137,7 @@ def main() -> int:
     levels = [int(x) for x in args.levels.split(",")]
     rng = random.Random(7)
     results: dict[str, Any] = {"machine": c.machine(), "postgresql": c.pg_version(), "levels": []}
-    from cadence.services import init_store
+    from cadence.runtime.store_setup import init_store
 
     with c.pg_schema("tick") as db_url, c.workdir("tick") as root:
         env = c.cadence_env(database_url=db_url, redis_url=None, root=root)

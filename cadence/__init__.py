@@ -4,7 +4,7 @@ Prospects are enrolled in cadences; a scheduler enqueues each due touch on drama
 render it from a sandboxed Jinja template, deliver it and record it; replies halt at once.
 """
 
-from cadence.errors import CadenceError
+from cadence.core.errors import CadenceError
 
 __all__ = ["CadenceError", "__version__"]
 __version__ = "0.1.0"

@@ -17,7 +17,7 @@ from collections.abc import Iterator  # noqa: E402 - after the environment is se
 import pytest  # noqa: E402
 from sqlalchemy import Engine  # noqa: E402
 
-from cadence.database import create_db_engine, migrate  # noqa: E402
+from cadence.store.database import create_db_engine, migrate  # noqa: E402
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from typing import Any
 import dramatiq
 from dramatiq import Broker
 
-from cadence.context import AppContext
-from cadence.delivery import deliver_touches
+from cadence.delivery.batch import deliver_touches
+from cadence.runtime.context import AppContext
 from workers.broker import TOUCH_QUEUE
 
 #: dramatiq retries a touch whose send failed transiently (SMTP 4xx, timeouts) with backoff.

@@ -16,13 +16,14 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from dramatiq import Worker
 from sqlalchemy import func, select
 
-from cadence.claiming import next_due_at
-from cadence.clock import SimulatedClock
-from cadence.context import AppContext
-from cadence.database import reading
-from cadence.domain import TouchStatus
-from cadence.models import TOUCHES
-from cadence.services import record_template_versions, scheduler_tick
+from cadence.core.clock import SimulatedClock
+from cadence.core.domain import TouchStatus
+from cadence.runtime.context import AppContext
+from cadence.runtime.store_setup import record_template_versions
+from cadence.scheduler.due_touches import next_due_at
+from cadence.scheduler.tick import scheduler_tick
+from cadence.store.database import reading
+from cadence.store.models import TOUCHES
 from workers.actors import Actors, declare_actors
 from workers.broker import TOUCH_QUEUE, build_broker
 

@@ -6,9 +6,9 @@ piece of work at import that dramatiq forces: build the context and the broker.
 
 import dramatiq
 
-from cadence.context import build_context
-from cadence.services import record_template_versions
-from cadence.settings import load_settings
+from cadence.runtime.context import build_context
+from cadence.runtime.settings import load_settings
+from cadence.runtime.store_setup import record_template_versions
 from workers.actors import declare_actors
 from workers.broker import build_broker
 from workers.pool_fit import PoolFitsWorkerThreads

@@ -8,8 +8,8 @@ before the threads start, a pool too small for them is replaced by one that fits
 
 from dramatiq import Broker, Middleware, Worker
 
-from cadence.context import AppContext
-from cadence.database import create_db_engine
+from cadence.runtime.context import AppContext
+from cadence.store.database import create_db_engine
 
 
 class PoolFitsWorkerThreads(Middleware):

@@ -9,8 +9,8 @@ class MailTransport(Protocol):
         """Hand ``message`` to the mail system.
 
         Returns only once the message is accepted. Raises
-        :class:`~cadence.errors.TransientDeliveryError` when a retry may succeed and
-        :class:`~cadence.errors.DeliveryError` when it will not.
+        :class:`~cadence.core.errors.TransientDeliveryError` when a retry may succeed and
+        :class:`~cadence.core.errors.DeliveryError` when it will not.
         """
         ...
 

@@ -5,8 +5,8 @@ import threading
 from email.message import EmailMessage
 from pathlib import Path
 
-from cadence.messages import wire_bytes
 from cadence.transports.headers import envelope_address, raw_header
+from cadence.transports.wire import wire_bytes
 
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
 

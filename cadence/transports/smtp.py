@@ -9,15 +9,15 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from cadence.errors import (
+from cadence.core.errors import (
     ConfigurationError,
     DeliveryError,
     DeliveryOutcomeUnknown,
     MailServerUnavailable,
     TransientDeliveryError,
 )
-from cadence.messages import wire_bytes
 from cadence.transports.headers import envelope_address
+from cadence.transports.wire import wire_bytes
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 import uvicorn
 
-from cadence.api import create_app
-from cadence.api_auth import Role, add_user
-from cadence.context import AppContext, build_context
-from cadence.database import transaction
-from cadence.demo import run_demo
-from cadence.settings import load_settings
+from cadence.api.app import create_app
+from cadence.demo.run import run_demo
+from cadence.runtime.context import AppContext, build_context
+from cadence.runtime.settings import load_settings
+from cadence.store.api_users import Role, add_user
+from cadence.store.database import transaction
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

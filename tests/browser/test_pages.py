@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from cadence.database import transaction
-from cadence.models import Event, Touch
+from cadence.store.database import transaction
+from cadence.store.models import Event, Touch
 
 from .conftest import DemoSite, sign_in
 

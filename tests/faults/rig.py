@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from cadence.claiming import mark_unconfirmed
-from cadence.context import AppContext, build_context
-from cadence.database import transaction
-from cadence.health import broker_depth
-from cadence.settings import load_settings
+from cadence.reports.status import broker_depth
+from cadence.runtime.context import AppContext, build_context
+from cadence.runtime.settings import load_settings
+from cadence.scheduler.due_touches import mark_unconfirmed
+from cadence.store.database import transaction
 from workers.broker import TOUCH_QUEUE
 
 from .processes import BIN, REPO, Proc, run_cli, tail

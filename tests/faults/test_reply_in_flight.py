@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cadence import services
-from cadence.context import AppContext
-from cadence.domain import EventKind
+from cadence.core.domain import EventKind
+from cadence.runtime.context import AppContext
+from cadence.sequences.events import record as record_by_hand
 
 from .rig import THREE_STEP_CADENCE, Rig
 from .tally import Tally, TouchRow, as_utc
@@ -39,7 +39,7 @@ PICKED_REPLIES = 30
 
 def _reply(ctx: AppContext, email: str) -> datetime:
     """Record a reply in process; returns a moment at or after its commit."""
-    services.record(ctx, EventKind.REPLY, email, actor="fault-test")
+    record_by_hand(ctx, EventKind.REPLY, email, actor="fault-test")
     return datetime.now(UTC)
 
 

@@ -9,11 +9,13 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from cadence import services, touch_claim
-from cadence.clock import SimulatedClock
-from cadence.context import AppContext
-from cadence.database import transaction
-from cadence.models import Prospect, Touch
+from cadence.core.clock import SimulatedClock
+from cadence.delivery import claim as touch_claim
+from cadence.runtime.context import AppContext
+from cadence.scheduler.tick import scheduler_tick
+from cadence.sequences.prospect_import import import_prospects
+from cadence.store.database import transaction
+from cadence.store.models import Prospect, Touch
 
 from .conftest import REPO, START
 
@@ -56,7 +58,7 @@ def config_with(
 def import_rows(ctx: AppContext, tmp_path: Path, rows: list[str], *, owner: str = "alex") -> None:
     path = tmp_path / f"prospects-{owner}-{len(rows)}-{rows[0].split(',')[0]}.csv"
     path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
-    report = services.import_prospects(ctx, path, owner=owner, actor="test")
+    report = import_prospects(ctx, path, owner=owner, actor="test")
     assert (len(report.imported), report.rejected) == (len(rows), [])
 
 
@@ -88,7 +90,7 @@ def queue_due(
             session.add(touch)
     clock.advance_to(at)
     claimed: list[int] = []
-    services.scheduler_tick(ctx, claimed.extend)
+    scheduler_tick(ctx, claimed.extend)
     with transaction(ctx.engine) as session:
         rows = session.exec(
             select(Prospect.email, Touch.id)
@@ -102,7 +104,7 @@ def queue_due(
 
 def between_preparation_and_claim(monkeypatch: Any, change: Callable[[], object]) -> None:
     """``change`` runs once, after a batch is prepared and before its claim locks (PostgreSQL
-    prepares a batch without locks; see :mod:`cadence.touch_claim`)."""
+    prepares a batch without locks; see :mod:`cadence.delivery.claim`)."""
     lock = touch_claim.locked_touch_views
 
     def changed_first(session: Any, touch_ids: Any) -> Any:

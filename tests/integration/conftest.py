@@ -11,10 +11,10 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
-from cadence.clock import SimulatedClock
-from cadence.context import AppContext, build_context
-from cadence.services import init_store
-from cadence.settings import load_settings
+from cadence.core.clock import SimulatedClock
+from cadence.runtime.context import AppContext, build_context
+from cadence.runtime.settings import load_settings
+from cadence.runtime.store_setup import init_store
 
 REPO = Path(__file__).resolve().parents[2]
 POSTGRES_ADMIN_URL = os.environ.get(

@@ -12,16 +12,18 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
-from cadence import services
-from cadence.api import create_app
-from cadence.api_auth import Role, add_user
-from cadence.audit_export import entry_batches
-from cadence.audit_report import touch_batches, touch_rows
-from cadence.clock import SimulatedClock
-from cadence.context import AppContext
-from cadence.database import transaction
-from cadence.domain import EventKind
-from cadence.models import AuditEntry, Task
+from cadence.api.app import create_app
+from cadence.core.clock import SimulatedClock
+from cadence.core.domain import EventKind
+from cadence.reports.audit_export import entry_batches
+from cadence.reports.touch_history import touch_batches, touch_rows
+from cadence.runtime.context import AppContext
+from cadence.sequences.enrollment import enroll_prospects
+from cadence.sequences.events import record as record_by_hand
+from cadence.sequences.prospect_import import import_prospects
+from cadence.store.api_users import Role, add_user
+from cadence.store.database import transaction
+from cadence.store.models import AuditEntry, Task
 from workers.embedded import EmbeddedEngine
 
 from .conftest import START
@@ -56,13 +58,13 @@ def _store(make_context: Callable[..., AppContext], tmp_path: Path, days: int = 
     for owner, text in (("alex", ALEX_CSV), ("priya", PRIYA_CSV)):
         path = tmp_path / f"{owner}.csv"
         path.write_text(text, encoding="utf-8")
-        report = services.import_prospects(ctx, path, owner=owner, actor="test")
+        report = import_prospects(ctx, path, owner=owner, actor="test")
         assert report.rejected == []
     emails = ["ann@acme.example", "bo@globex.example", "cy@initech.example", "eve@evil.example"]
-    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
+    enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
     with EmbeddedEngine(ctx, worker_threads=2) as engine:
         engine.simulate(clock, clock.now() + timedelta(days=days))
-    services.record(ctx, EventKind.REPLY, "ann@acme.example", actor="test", source="test")
+    record_by_hand(ctx, EventKind.REPLY, "ann@acme.example", actor="test", source="test")
     tokens = {}
     with transaction(ctx.engine) as session:
         for name, role in (

@@ -14,14 +14,17 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from sqlalchemy import create_engine, text
 
-from cadence import services
-from cadence.api import create_app
-from cadence.api_auth import Role, add_user
-from cadence.clock import SimulatedClock
-from cadence.context import build_context
-from cadence.database import transaction
-from cadence.domain import EventKind
-from cadence.settings import load_settings
+from cadence.api.app import create_app
+from cadence.core.clock import SimulatedClock
+from cadence.core.domain import EventKind
+from cadence.runtime.context import build_context
+from cadence.runtime.settings import load_settings
+from cadence.runtime.store_setup import init_store
+from cadence.sequences.enrollment import enroll_prospects
+from cadence.sequences.events import record as record_by_hand
+from cadence.sequences.prospect_import import import_prospects
+from cadence.store.api_users import Role, add_user
+from cadence.store.database import transaction
 from workers.embedded import EmbeddedEngine
 
 from .conftest import REPO, START
@@ -66,16 +69,16 @@ def fuzz_store(
         ),
         clock=clock,
     )
-    services.init_store(ctx)
+    init_store(ctx)
     for owner, text_ in (("alex", ALEX_CSV), ("priya", PRIYA_CSV)):
         path = root / f"{owner}.csv"
         path.write_text(text_, encoding="utf-8")
-        services.import_prospects(ctx, path, owner=owner, actor="test")
+        import_prospects(ctx, path, owner=owner, actor="test")
     emails = ["ann@acme.example", "bo@globex.example", "cy@initech.example", "eve@evil.example"]
-    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
+    enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
     with EmbeddedEngine(ctx, worker_threads=1) as engine:
         engine.simulate(clock, clock.now() + timedelta(days=8))
-    services.record(ctx, EventKind.REPLY, "ann@acme.example", actor="test", source="test")
+    record_by_hand(ctx, EventKind.REPLY, "ann@acme.example", actor="test", source="test")
     with transaction(ctx.engine) as session:
         token = add_user(session, "fuzzer", Role.ADMIN, now=clock.now(), actor="test")
     yield create_app(ctx), token

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import func, select
 
-from cadence.api_security import SESSION_COOKIE
-from cadence.context import AppContext
-from cadence.database import transaction
-from cadence.models import AuditEntry, Enrollment, Prospect, Task, Touch, User
+from cadence.runtime.context import AppContext
+from cadence.store.database import transaction
+from cadence.store.models import AuditEntry, Enrollment, Prospect, Task, Touch, User
+from cadence.web.security import SESSION_COOKIE
 
 from .test_api import Store, _prospect_id, _store
 

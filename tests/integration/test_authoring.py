@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from cadence import services
-from cadence.clock import SimulatedClock
-from cadence.context import AppContext
-from cadence.database import transaction
-from cadence.models import Touch
-from cadence.template_history import template_history
+from cadence.core.clock import SimulatedClock
+from cadence.reports.template_history import template_history
+from cadence.runtime.context import AppContext
+from cadence.sequences.enrollment import enroll_prospects
+from cadence.sequences.prospect_import import import_prospects
+from cadence.store.database import transaction
+from cadence.store.models import Touch
 from workers.embedded import EmbeddedEngine
 
 from .conftest import REPO, START
@@ -51,8 +52,8 @@ def test_ab_variants_split_deterministically_and_history_keeps_versions(
         f"p{i}@co{i}.example,P{i},Co {i},ceo,Europe/Berlin,DE" for i in range(60)
     ]
     (tmp_path / "p.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    services.import_prospects(ctx, tmp_path / "p.csv", owner=None, actor="t")
-    services.enroll_prospects(
+    import_prospects(ctx, tmp_path / "p.csv", owner=None, actor="t")
+    enroll_prospects(
         ctx, [f"p{i}@co{i}.example" for i in range(60)], "seven-touch", owner=None, actor="t"
     )
     with transaction(ctx.engine) as session:
@@ -105,8 +106,8 @@ def test_a_template_with_lint_errors_is_never_sent(
         f"p{i}@co{i}.example,P{i},Co {i},ceo,Europe/Berlin,DE" for i in range(20)
     ]
     (tmp_path / "p.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    services.import_prospects(ctx, tmp_path / "p.csv", owner=None, actor="t")
-    services.enroll_prospects(
+    import_prospects(ctx, tmp_path / "p.csv", owner=None, actor="t")
+    enroll_prospects(
         ctx, [f"p{i}@co{i}.example" for i in range(20)], "seven-touch", owner=None, actor="t"
     )
     with EmbeddedEngine(ctx, worker_threads=2) as engine:

@@ -19,18 +19,22 @@ from sqlalchemy import text as sql
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col, select
 
-from cadence import claiming, delivery, services
-from cadence.business_calendar import BusinessCalendar
-from cadence.clock import SimulatedClock
-from cadence.context import AppContext
-from cadence.database import transaction
-from cadence.delivery import deliver_touches
-from cadence.domain import EventKind, TaskOutcome
-from cadence.errors import MailServerUnavailable, TransientDeliveryError
-from cadence.models import AuditEntry, Enrollment, Event, MailboxDay, Prospect, Task, Touch
-from cadence.scheduling import is_open
-from cadence.sdr_tasks import complete_tasks
-from cadence.suppressions import suppress
+from cadence.core.business_calendar import BusinessCalendar
+from cadence.core.clock import SimulatedClock
+from cadence.core.domain import EventKind, TaskOutcome
+from cadence.core.errors import MailServerUnavailable, TransientDeliveryError
+from cadence.core.scheduling import is_open
+from cadence.delivery import batch as delivery
+from cadence.delivery.batch import deliver_touches
+from cadence.runtime.context import AppContext
+from cadence.scheduler import due_touches as claiming
+from cadence.scheduler.tick import scheduler_tick
+from cadence.sequences.enrollment import enroll_prospects
+from cadence.sequences.events import record as record_by_hand
+from cadence.sequences.tasks import complete_tasks
+from cadence.store.database import transaction
+from cadence.store.models import AuditEntry, Enrollment, Event, MailboxDay, Prospect, Task, Touch
+from cadence.store.suppressions import suppress
 from cadence.transports import FileOutbox
 from workers.embedded import EmbeddedEngine
 
@@ -92,7 +96,7 @@ def _three_queued(
 ) -> tuple[list[str], dict[str, int]]:
     """Ann, Bo and Dee in Berlin, on seven-touch, their first touches claimed together."""
     import_rows(ctx, tmp_path, berlins(*THREE))
-    services.enroll_prospects(ctx, THREE, "seven-touch", owner=None, actor="test")
+    enroll_prospects(ctx, THREE, "seven-touch", owner=None, actor="test")
     return list(THREE), queue_due(ctx, clock)
 
 
@@ -174,8 +178,8 @@ def test_a_mixed_batch_gives_each_touch_its_own_outcome(
         "kei@tokyo.example",
         "eve@hooli.example",
     ]
-    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
-    services.enroll_prospects(ctx, ["cal@umbrella.example"], "call-first", owner=None, actor="t")
+    enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
+    enroll_prospects(ctx, ["cal@umbrella.example"], "call-first", owner=None, actor="t")
     ids = queue_due(ctx, clock)
     assert len(ids) == 7
 
@@ -340,7 +344,7 @@ def test_a_template_that_fails_for_one_prospect_fails_only_that_touch(
             berlin("bo@globex.example", "Bo", "Globex"),
         ],
     )
-    services.enroll_prospects(
+    enroll_prospects(
         ctx,
         ["ann@acme.example", "nameless@initech.example", "bo@globex.example"],
         "seven-touch",
@@ -422,10 +426,10 @@ def test_a_touch_whose_claim_breaks_fails_alone_and_the_rest_are_sent(
         [berlin("ann@acme.example", "Ann", "Acme"), berlin("bo@globex.example", "Bo", "Globex")],
     )
     import_rows(admin, tmp_path, [berlin("old@initech.example", "Old", "Initech")], owner=owner)
-    services.enroll_prospects(
+    enroll_prospects(
         admin, ["ann@acme.example", "bo@globex.example"], "seven-touch", owner=None, actor="t"
     )
-    services.enroll_prospects(admin, ["old@initech.example"], cadence, owner=None, actor="t")
+    enroll_prospects(admin, ["old@initech.example"], cadence, owner=None, actor="t")
     ids = queue_due(admin, clock)
 
     worker = make_context(clock=clock, config_dir=worker_config)
@@ -487,7 +491,7 @@ def test_a_temporary_refusal_mid_batch_requeues_only_that_touch(
             berlins("ann@acme.example", "bo@globex.example", "dee@initech.example"),
         )
         emails = ["ann@acme.example", "bo@globex.example", "dee@initech.example"]
-        services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
+        enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
         ids = queue_due(ctx, clock)
         batch = [ids[email] for email in emails]  # Bo in the middle
         sink.refuse["bo@globex.example"] = "450 4.2.1 mailbox busy, try again later"
@@ -548,12 +552,12 @@ def test_a_reply_recorded_before_the_batch_runs_stops_only_that_touch(
             "ann@acme.example", "bo@globex.example", "pat@hooli.example", "dee@initech.example"
         ),
     )
-    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
+    enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
     ids = queue_due(ctx, clock)
 
-    replied = services.record(ctx, EventKind.REPLY, "bo@globex.example", actor="test")
+    replied = record_by_hand(ctx, EventKind.REPLY, "bo@globex.example", actor="test")
     assert replied.halted == [_enrollment_of(ctx, ids["bo@globex.example"]).id]
-    services.record(ctx, EventKind.PAUSE, "pat@hooli.example", reason="on leave")
+    record_by_hand(ctx, EventKind.PAUSE, "pat@hooli.example", reason="on leave")
 
     outcomes = deliver_touches(ctx, [ids[email] for email in emails])
 
@@ -606,8 +610,8 @@ def test_the_per_minute_throttle_is_shared_by_the_touches_of_a_batch(
             "ann@acme.example", "cal@umbrella.example", "bo@globex.example", "dee@initech.example"
         ),
     )
-    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
-    services.enroll_prospects(ctx, ["cal@umbrella.example"], "call-first", owner=None, actor="t")
+    enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
+    enroll_prospects(ctx, ["cal@umbrella.example"], "call-first", owner=None, actor="t")
     ids = queue_due(ctx, clock)
     batch = [
         ids["ann@acme.example"],
@@ -635,7 +639,7 @@ def test_the_per_minute_throttle_is_shared_by_the_touches_of_a_batch(
     # When the minute is over, the moved touch goes out.
     clock.advance_to(dee.due_at)
     claimed: list[int] = []
-    services.scheduler_tick(ctx, claimed.extend)
+    scheduler_tick(ctx, claimed.extend)
     assert claimed == [dee.id]
     assert deliver_touches(ctx, claimed) == {ids["dee@initech.example"]: "sent"}
     assert outbox.recipients() == ["ann@acme.example", "bo@globex.example", "dee@initech.example"]
@@ -708,7 +712,7 @@ class _ReplyDuringBatch(RecordingOutbox):
     def send(self, message: EmailMessage) -> None:
         super().send(message)
         if len(self.accepted) == 1:
-            services.record(self.ctx, self.kind, self.replier, actor="test")
+            record_by_hand(self.ctx, self.kind, self.replier, actor="test")
             time.sleep(delivery.HALT_CHECK_SECONDS + 0.05)
 
 
@@ -756,7 +760,7 @@ class _TwoThreads:
 
     def __init__(self, ctx: AppContext, tmp_path: Path, clock: SimulatedClock) -> None:
         import_rows(ctx, tmp_path, berlins(ANN, BO, DEE, EVE))
-        services.enroll_prospects(ctx, [ANN, BO, DEE, EVE], "seven-touch", owner=None, actor="t")
+        enroll_prospects(ctx, [ANN, BO, DEE, EVE], "seven-touch", owner=None, actor="t")
         self.ctx, self.ids = ctx, queue_due(ctx, clock)
         self.bo_sending, self.bo_may_finish = threading.Event(), threading.Event()
         #: Dee's touch as Eve's email left.
@@ -774,7 +778,7 @@ class _TwoThreads:
         elif to == ANN:
             assert self.bo_sending.wait(10)
             for replier in (BO, DEE):
-                services.record(self.ctx, EventKind.REPLY, replier, actor="test")
+                record_by_hand(self.ctx, EventKind.REPLY, replier, actor="test")
             time.sleep(delivery.HALT_CHECK_SECONDS + 0.05)
         elif to == EVE:
             self.dee_when_eve_went.append(_touch(self.ctx, self.ids[DEE]).status)
@@ -1075,7 +1079,7 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(
     ctx = make_context(clock=clock)
     emails = [f"p{n}@co{n}.example" for n in range(15)]
     import_rows(ctx, tmp_path, berlins(*emails))
-    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
+    enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
     for at in (AT, AT + timedelta(days=3)):  # the first emails, then the bumps quoting them
         due = queue_due(ctx, clock, at)
         queued = [due[email] for email in emails]
@@ -1138,10 +1142,10 @@ def test_last_steps_of_a_batch_complete_and_hand_over_together(
     ctx = make_context(clock=clock, config_dir=config)
     emailed = ["ann@acme.example", "bo@globex.example", "dee@initech.example", "eli@hooli.example"]
     import_rows(ctx, tmp_path, berlins(*emailed, "cal@umbrella.example"))
-    services.enroll_prospects(ctx, emailed, "one-shot", owner=None, actor="test")
-    services.enroll_prospects(ctx, ["cal@umbrella.example"], "one-call", owner=None, actor="t")
+    enroll_prospects(ctx, emailed, "one-shot", owner=None, actor="test")
+    enroll_prospects(ctx, ["cal@umbrella.example"], "one-call", owner=None, actor="t")
     ids = queue_due(ctx, clock)
-    services.enroll_prospects(ctx, ["bo@globex.example"], "nurture", owner=None, actor="test")
+    enroll_prospects(ctx, ["bo@globex.example"], "nurture", owner=None, actor="test")
 
     class UnsubscribedMidSend(RecordingOutbox):
         """Dee unsubscribes by another path while her email leaves."""
@@ -1232,7 +1236,7 @@ def test_completing_and_handing_over_costs_the_same_statements_for_3_or_9(
     )
     emails = [f"p{n}@co{n}.example" for n in range(15)]
     import_rows(ctx, tmp_path, berlins(*emails))
-    services.enroll_prospects(ctx, emails, "one-shot", owner=None, actor="test")
+    enroll_prospects(ctx, emails, "one-shot", owner=None, actor="test")
     due = queue_due(ctx, clock)
     queued = [due[email] for email in emails]
     _statements_for(ctx, queued[:3])  # the day's first batch also creates the mailbox's row
@@ -1254,12 +1258,12 @@ def test_a_reply_cancels_the_open_task_and_the_next_touch(
         clock=clock, config_dir=config_with(tmp_path, cadences={"c": CALL_THEN_EMAIL})
     )
     import_rows(ctx, tmp_path, berlins("ann@acme.example", "bo@globex.example"))
-    services.enroll_prospects(
+    enroll_prospects(
         ctx, ["ann@acme.example", "bo@globex.example"], "call-then-email", owner=None, actor="t"
     )
     ids = queue_due(ctx, clock)
     assert set(deliver_touches(ctx, list(ids.values())).values()) == {"task"}
-    services.record(ctx, EventKind.REPLY, "ann@acme.example", actor="test")
+    record_by_hand(ctx, EventKind.REPLY, "ann@acme.example", actor="test")
     with transaction(ctx.engine) as session:
         tasks = {
             email: (task.status, task.outcome)

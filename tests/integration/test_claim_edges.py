@@ -13,16 +13,16 @@ import pytest
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
-from cadence import services
-from cadence.claiming import REQUEUE_AFTER
-from cadence.clock import SimulatedClock
-from cadence.context import AppContext
-from cadence.database import transaction
-from cadence.delivery import deliver_touches
-from cadence.domain import EventKind
-from cadence.enrollment import cancel_pending_touches, halt_enrollments
-from cadence.events import record_event
-from cadence.models import (
+from cadence.core.clock import SimulatedClock
+from cadence.core.domain import EventKind
+from cadence.delivery.batch import deliver_touches
+from cadence.runtime.context import AppContext
+from cadence.scheduler.due_touches import REQUEUE_AFTER
+from cadence.scheduler.tick import scheduler_tick
+from cadence.sequences.enrollment import cancel_pending_touches, enroll_prospects, halt_enrollments
+from cadence.sequences.events import record_event
+from cadence.store.database import transaction
+from cadence.store.models import (
     ENROLLMENTS,
     TOUCHES,
     AuditEntry,
@@ -71,9 +71,9 @@ def test_the_mailbox_counter_counts_only_the_emails_sent_after_a_claim_falls_bac
     import_rows(admin, tmp_path, berlins("ann@acme.example", "bo@globex.example"))
     import_rows(admin, tmp_path, berlins("old@initech.example"))
     fine = ["ann@acme.example", "bo@globex.example"]
-    services.enroll_prospects(admin, fine, "seven-touch", owner=None, actor="t")
+    enroll_prospects(admin, fine, "seven-touch", owner=None, actor="t")
     cadence = "retired" if breaks == "cadence-deleted" else "seven-touch"
-    services.enroll_prospects(admin, ["old@initech.example"], cadence, owner=None, actor="t")
+    enroll_prospects(admin, ["old@initech.example"], cadence, owner=None, actor="t")
     ids = queue_due(admin, clock, AT, step=1)
     if breaks == "address-breaks-compose":  # a header that the email library refuses
         with transaction(admin.engine) as session:
@@ -95,7 +95,7 @@ def test_the_mailbox_counter_counts_only_the_emails_sent_after_a_claim_falls_bac
     # A second, normal batch later the same UTC day adds exactly its own emails.
     import_rows(admin, tmp_path, berlins("cy@hooli.example", "dee@umbrella.example"))
     later = ["cy@hooli.example", "dee@umbrella.example"]
-    services.enroll_prospects(admin, later, "seven-touch", owner=None, actor="t")
+    enroll_prospects(admin, later, "seven-touch", owner=None, actor="t")
     second_ids = queue_due(admin, clock, AT + timedelta(minutes=30), step=1)
     assert sorted(second_ids) == later
     second = deliver_touches(worker, list(second_ids.values()))
@@ -121,9 +121,7 @@ def test_cancelling_pending_touches_refreshes_the_touch_and_task_models_already_
     )
     ctx.transport = FileOutbox(tmp_path / "outbox")
     import_rows(ctx, tmp_path, berlins("cal@umbrella.example"))
-    services.enroll_prospects(
-        ctx, ["cal@umbrella.example"], "call-then-email", owner=None, actor="t"
-    )
+    enroll_prospects(ctx, ["cal@umbrella.example"], "call-then-email", owner=None, actor="t")
     call = queue_due(ctx, clock, AT, step=1)["cal@umbrella.example"]
     assert deliver_touches(ctx, [call]) == {call: "task"}
 
@@ -152,7 +150,7 @@ def test_halting_enrollments_refreshes_the_enrollment_models_already_loaded(
     clock = SimulatedClock(START)
     ctx = make_context(clock=clock)
     import_rows(ctx, tmp_path, berlins("ann@acme.example"))
-    services.enroll_prospects(ctx, ["ann@acme.example"], "seven-touch", owner=None, actor="t")
+    enroll_prospects(ctx, ["ann@acme.example"], "seven-touch", owner=None, actor="t")
     with transaction(ctx.engine) as session:
         enrollment = session.exec(select(Enrollment)).one()
         assert enrollment.state == "active"
@@ -182,7 +180,7 @@ def test_a_tick_resuming_an_enrollment_never_deadlocks_with_a_claim_of_its_touch
     clock = SimulatedClock(START)
     ctx = make_context(clock=clock)
     import_rows(ctx, tmp_path, berlins("ann@acme.example"))
-    services.enroll_prospects(ctx, ["ann@acme.example"], "seven-touch", owner=None, actor="t")
+    enroll_prospects(ctx, ["ann@acme.example"], "seven-touch", owner=None, actor="t")
     touch_id = queue_due(ctx, clock, AT)["ann@acme.example"]
     clock.advance_to(AT + timedelta(minutes=30))  # the queued touch is stale by now
     with transaction(ctx.engine) as session:
@@ -200,7 +198,7 @@ def test_a_tick_resuming_an_enrollment_never_deadlocks_with_a_claim_of_its_touch
 
     def tick() -> None:
         try:
-            services.scheduler_tick(ctx, reenqueued.extend)
+            scheduler_tick(ctx, reenqueued.extend)
         except BaseException as exc:  # noqa: BLE001 - asserted below
             tick_errors.append(exc)
 
@@ -241,15 +239,15 @@ def test_a_tick_sends_a_touch_lost_on_its_way_to_the_broker_again(
     clock = SimulatedClock(START)
     ctx = make_context(clock=clock)
     import_rows(ctx, tmp_path, berlins("ann@acme.example"))
-    services.enroll_prospects(ctx, ["ann@acme.example"], "seven-touch", owner=None, actor="t")
+    enroll_prospects(ctx, ["ann@acme.example"], "seven-touch", owner=None, actor="t")
     touch_id = queue_due(ctx, clock, AT)["ann@acme.example"]
 
     early: list[int] = []
     clock.advance_to(AT + REQUEUE_AFTER - timedelta(minutes=1))
-    services.scheduler_tick(ctx, early.extend)
+    scheduler_tick(ctx, early.extend)
     late: list[int] = []
     clock.advance_to(AT + REQUEUE_AFTER + timedelta(minutes=1))
-    services.scheduler_tick(ctx, late.extend)
+    scheduler_tick(ctx, late.extend)
 
     assert (early, late) == ([], [touch_id])
     with transaction(ctx.engine) as session:
@@ -270,7 +268,7 @@ def test_events_in_one_transaction_each_see_the_one_before(
     clock = SimulatedClock(START)
     ctx = make_context(clock=clock)
     import_rows(ctx, tmp_path, berlins("ann@acme.example"))
-    services.enroll_prospects(ctx, ["ann@acme.example"], "seven-touch", owner=None, actor="t")
+    enroll_prospects(ctx, ["ann@acme.example"], "seven-touch", owner=None, actor="t")
 
     def record(session: Session, kind: EventKind) -> None:
         record_event(session, ctx.catalog, kind=kind, email="ann@acme.example", now=AT)

@@ -13,14 +13,17 @@ from sqlalchemy import event, update
 from sqlalchemy import select as sa_select
 from sqlmodel import select
 
-from cadence import delivery, services, touch_claim
-from cadence.clock import SimulatedClock
-from cadence.context import AppContext
-from cadence.database import transaction
-from cadence.delivery import deliver_touches
-from cadence.domain import EventKind
-from cadence.models import ENROLLMENTS, PROSPECTS, TOUCHES, Enrollment, Task, Touch
-from cadence.rendering import RenderedContent
+from cadence.authoring.rendering import RenderedContent
+from cadence.core.clock import SimulatedClock
+from cadence.core.domain import EventKind
+from cadence.delivery import batch as delivery
+from cadence.delivery import claim as touch_claim
+from cadence.delivery.batch import deliver_touches
+from cadence.runtime.context import AppContext
+from cadence.sequences.enrollment import enroll_prospects
+from cadence.sequences.events import record as record_by_hand
+from cadence.store.database import transaction
+from cadence.store.models import ENROLLMENTS, PROSPECTS, TOUCHES, Enrollment, Task, Touch
 
 from .batch_setup import (
     CALL_THEN_EMAIL,
@@ -48,7 +51,7 @@ def _queued(
     config = config_with(tmp_path, cadences={"call-then-email": CALL_THEN_EMAIL})
     ctx = make_context(clock=clock, config_dir=config)
     import_rows(ctx, tmp_path, berlins(*EMAILS))
-    services.enroll_prospects(ctx, EMAILS, cadence, owner=None, actor="t")
+    enroll_prospects(ctx, EMAILS, cadence, owner=None, actor="t")
     return ctx, queue_due(ctx, clock)
 
 
@@ -143,7 +146,7 @@ def test_a_call_task_is_issued_as_prepared_unless_its_enrollment_stopped(
     rendered = _count_renders(ctx, monkeypatch)
     if halted:
         between_preparation_and_claim(
-            monkeypatch, lambda: services.record(ctx, EventKind.HALT, "bo@acme.example", actor="t")
+            monkeypatch, lambda: record_by_hand(ctx, EventKind.HALT, "bo@acme.example", actor="t")
         )
     found = deliver_touches(ctx, [queued[e] for e in EMAILS])
     bo = "skipped:cancelled" if halted else "task"
@@ -228,7 +231,7 @@ def test_a_claim_that_broke_fails_its_touch_only_if_no_halt_came_first(
         if armed.is_set() and statement.lstrip().upper().startswith("SELECT"):
             armed.clear()
             halt = threading.Thread(
-                target=services.record, args=(ctx, EventKind.HALT, "ann@acme.example")
+                target=record_by_hand, args=(ctx, EventKind.HALT, "ann@acme.example")
             )
             halt.start()
             halts.append(halt)

@@ -11,8 +11,8 @@ from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import Engine
 
-from cadence.context import AppContext
-from cadence.database import create_db_engine
+from cadence.runtime.context import AppContext
+from cadence.store.database import create_db_engine
 from workers.pool_fit import PoolFitsWorkerThreads
 
 pytestmark = pytest.mark.integration

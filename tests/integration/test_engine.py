@@ -12,15 +12,18 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import col, select
 
-from cadence import services
-from cadence.business_calendar import BusinessCalendar
-from cadence.clock import SimulatedClock
-from cadence.context import AppContext
-from cadence.database import transaction
-from cadence.domain import EventKind, TouchStatus
-from cadence.errors import InputError
-from cadence.models import AuditEntry, Enrollment, Event, Prospect, Task, Touch
-from cadence.scheduling import is_open
+from cadence.core.business_calendar import BusinessCalendar
+from cadence.core.clock import SimulatedClock
+from cadence.core.domain import EventKind, TouchStatus
+from cadence.core.errors import InputError
+from cadence.core.scheduling import is_open
+from cadence.runtime.context import AppContext
+from cadence.scheduler.tick import scheduler_tick
+from cadence.sequences.enrollment import enroll_prospects
+from cadence.sequences.events import record as record_by_hand
+from cadence.sequences.prospect_import import import_prospects
+from cadence.store.database import transaction
+from cadence.store.models import AuditEntry, Enrollment, Event, Prospect, Task, Touch
 from workers.embedded import EmbeddedEngine
 
 from .conftest import REPO, START
@@ -38,9 +41,9 @@ EMAILS = ["ann@acme.example", "bo@globex.example", "cy@initech.example"]
 def _setup(ctx: AppContext, tmp_path: Path) -> None:
     csv_file = tmp_path / "prospects.csv"
     csv_file.write_text(PROSPECTS_CSV, encoding="utf-8")
-    report = services.import_prospects(ctx, csv_file, owner="alex", actor="test")
+    report = import_prospects(ctx, csv_file, owner="alex", actor="test")
     assert (len(report.imported), report.rejected) == (3, [])
-    services.enroll_prospects(ctx, EMAILS, "seven-touch", owner=None, actor="test")
+    enroll_prospects(ctx, EMAILS, "seven-touch", owner=None, actor="test")
 
 
 def _simulate(ctx: AppContext, clock: SimulatedClock, days: int) -> int:
@@ -130,7 +133,7 @@ def test_reply_halts_and_nothing_starts_after_it(
     _simulate(ctx, clock, days=2)  # step 1 went out to everyone
     assert sum(1 for t in _touches(ctx) if t.status == "sent") == 3
 
-    outcome = services.record(ctx, EventKind.REPLY, "ANN@acme.example", actor="test")
+    outcome = record_by_hand(ctx, EventKind.REPLY, "ANN@acme.example", actor="test")
     assert len(outcome.halted) == 1
     with transaction(ctx.engine) as session:
         reply = session.exec(select(Event).where(Event.kind == "reply")).one()
@@ -162,8 +165,8 @@ def test_duplicate_messages_and_repeated_ticks_deliver_once(
         for due in sorted(t.due_at for t in _touches(ctx)):
             clock.advance_to(due)
             claimed: list[int] = []
-            assert services.scheduler_tick(ctx, claimed.extend) == 1
-            assert services.scheduler_tick(ctx, claimed.extend) == 0  # a second scheduler
+            assert scheduler_tick(ctx, claimed.extend) == 1
+            assert scheduler_tick(ctx, claimed.extend) == 0  # a second scheduler
             engine.actors.enqueue_touches(claimed * 3)  # each message delivered three times
             engine.drain()
     assert len(_outbox(tmp_path)) == 3
@@ -204,21 +207,19 @@ def test_unsubscribe_suppresses_and_enrolling_again_is_refused(
     ctx = make_context()
     _setup(ctx, tmp_path)
     before = _touches(ctx)
-    again = services.enroll_prospects(
-        ctx, ["bo@globex.example"], "seven-touch", owner=None, actor="test"
-    )
+    again = enroll_prospects(ctx, ["bo@globex.example"], "seven-touch", owner=None, actor="test")
     assert (again.enrolled, again.already_active) == ((), ("bo@globex.example",))
     assert len(_touches(ctx)) == len(before)  # reported, never duplicated
-    outcome = services.record(ctx, EventKind.UNSUBSCRIBE, "ann@acme.example")
+    outcome = record_by_hand(ctx, EventKind.UNSUBSCRIBE, "ann@acme.example")
     assert outcome.suppressed
     before = _touches(ctx)
     with pytest.raises(InputError, match=r"ann@acme\.example: cannot be contacted"):
-        services.enroll_prospects(
+        enroll_prospects(
             ctx, ["ann@acme.example", "nobody@x.example"], "nurture", owner=None, actor="test"
         )
     assert len(_touches(ctx)) == len(before)  # all or nothing
     with pytest.raises(InputError, match="unknown prospect"):
-        services.enroll_prospects(ctx, ["nobody@x.example"], "nurture", owner=None, actor="t")
+        enroll_prospects(ctx, ["nobody@x.example"], "nurture", owner=None, actor="t")
 
 
 def test_a_prospect_who_replied_is_not_enrolled_again_unless_asked(
@@ -226,10 +227,10 @@ def test_a_prospect_who_replied_is_not_enrolled_again_unless_asked(
 ) -> None:
     ctx = make_context()
     _setup(ctx, tmp_path)
-    services.record(ctx, EventKind.REPLY, "cy@initech.example")
+    record_by_hand(ctx, EventKind.REPLY, "cy@initech.example")
     with pytest.raises(InputError, match="a conversation now, not a sequence"):
-        services.enroll_prospects(ctx, ["cy@initech.example"], "nurture", owner=None, actor="t")
-    done = services.enroll_prospects(
+        enroll_prospects(ctx, ["cy@initech.example"], "nurture", owner=None, actor="t")
+    done = enroll_prospects(
         ctx, ["cy@initech.example"], "nurture", owner=None, actor="t", allow_replied=True
     )
     assert done.enrolled == ("cy@initech.example",)
@@ -241,11 +242,11 @@ def test_pause_and_resume_move_the_next_touch(
     clock = SimulatedClock(START)
     ctx = make_context(clock=clock)
     _setup(ctx, tmp_path)
-    services.record(ctx, EventKind.PAUSE, "bo@globex.example", reason="on leave")
+    record_by_hand(ctx, EventKind.PAUSE, "bo@globex.example", reason="on leave")
     _simulate(ctx, clock, days=10)
     bo = [t for t in _touches(ctx) if t.prospect_id == 2]
     assert [t.status for t in bo] == ["scheduled"]
-    services.record(ctx, EventKind.RESUME, "bo@globex.example")
+    record_by_hand(ctx, EventKind.RESUME, "bo@globex.example")
     bo = [t for t in _touches(ctx) if t.prospect_id == 2]
     assert bo[0].due_at >= clock.now()
     _simulate(ctx, clock, days=3)
@@ -273,11 +274,11 @@ def test_reply_pauses_colleagues_only_under_halt_account(
     ctx = make_context(config_dir=config)
     csv_file = tmp_path / "prospects.csv"
     csv_file.write_text(ACCOUNT_CSV, encoding="utf-8")
-    services.import_prospects(ctx, csv_file, owner="alex", actor="test")
+    import_prospects(ctx, csv_file, owner="alex", actor="test")
     emails = ["ann@acme.example", "dee@acme.example", "bo@globex.example"]
-    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
+    enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="test")
 
-    outcome = services.record(ctx, EventKind.REPLY, "ann@acme.example", actor="test")
+    outcome = record_by_hand(ctx, EventKind.REPLY, "ann@acme.example", actor="test")
 
     with transaction(ctx.engine) as session:
         states = {

@@ -8,13 +8,13 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import col, select
 
-from cadence import services
-from cadence.clock import SimulatedClock
-from cadence.context import AppContext
-from cadence.database import transaction
-from cadence.domain import EventKind
-from cadence.inbound import process_inbound
-from cadence.models import AuditEntry, Enrollment, Event, Prospect, Suppression, Touch
+from cadence.core.clock import SimulatedClock
+from cadence.core.domain import EventKind
+from cadence.inbound.processing import process_inbound
+from cadence.runtime.context import AppContext
+from cadence.sequences.events import record as record_by_hand
+from cadence.store.database import transaction
+from cadence.store.models import AuditEntry, Enrollment, Event, Prospect, Suppression, Touch
 from workers.embedded import EmbeddedEngine
 
 from .conftest import START
@@ -174,7 +174,7 @@ def test_a_reply_writes_its_entry_and_the_halts_in_one_statement_in_order(
 
     event.listen(ctx.engine, "before_cursor_execute", count)
     try:
-        services.record(ctx, EventKind.REPLY, "ann@acme.example", actor="test")
+        record_by_hand(ctx, EventKind.REPLY, "ann@acme.example", actor="test")
     finally:
         event.remove(ctx.engine, "before_cursor_execute", count)
     with transaction(ctx.engine) as session:

@@ -9,17 +9,18 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from cadence import services
-from cadence.clock import SimulatedClock
-from cadence.context import AppContext
-from cadence.database import transaction
-from cadence.delivery import deliver_touch
-from cadence.domain import EventKind
-from cadence.errors import ConflictError
-from cadence.events import record_event
-from cadence.models import Enrollment, Touch
+from cadence.core.clock import SimulatedClock
+from cadence.core.domain import EventKind
+from cadence.core.errors import ConflictError
+from cadence.delivery.batch import deliver_touch
+from cadence.delivery.unconfirmed import resolve_unconfirmed
+from cadence.runtime.context import AppContext
+from cadence.scheduler.tick import scheduler_tick
+from cadence.sequences.events import record as record_by_hand
+from cadence.sequences.events import record_event
+from cadence.store.database import transaction
+from cadence.store.models import Enrollment, Touch
 from cadence.transports import FileOutbox
-from cadence.unconfirmed import resolve_unconfirmed
 
 from .conftest import START
 from .test_engine import _setup
@@ -33,7 +34,7 @@ def _first_due(ctx: AppContext, clock: SimulatedClock) -> Touch:
     assert touch is not None
     clock.advance_to(touch.due_at)
     claimed: list[int] = []
-    services.scheduler_tick(ctx, claimed.extend)
+    scheduler_tick(ctx, claimed.extend)
     assert touch.id in claimed
     return touch
 
@@ -94,7 +95,7 @@ def test_a_claim_holding_the_row_makes_the_halt_wait_and_the_send_completes(
     email = {1: "ann@acme.example", 2: "bo@globex.example", 3: "cy@initech.example"}[
         touch.prospect_id
     ]
-    services.record(ctx, EventKind.REPLY, email)
+    record_by_hand(ctx, EventKind.REPLY, email)
     release.set()
     worker.join(30)
     assert result == ["sent"]
@@ -123,7 +124,7 @@ def test_crash_between_send_and_commit_is_unconfirmed_and_never_resent(
     ctx.transport = FileOutbox(tmp_path / "outbox")
     assert deliver_touch(ctx, touch.id) == "skipped:sending"  # a redelivered message
     clock.advance_to(clock.now() + timedelta(minutes=20))
-    services.scheduler_tick(ctx, lambda ids: None)
+    scheduler_tick(ctx, lambda ids: None)
     with transaction(ctx.engine) as session:
         after = session.get(Touch, touch.id)
     assert after is not None
@@ -144,12 +145,12 @@ def test_a_broker_outage_gives_the_claimed_batch_back(
         raise ConnectionError("Redis is down")
 
     with pytest.raises(ConnectionError):
-        services.scheduler_tick(ctx, broker_down)
+        scheduler_tick(ctx, broker_down)
     with transaction(ctx.engine) as session:
         touches = session.exec(select(Touch)).all()
     assert [(t.status, t.enqueues, t.queued_at) for t in touches] == [("scheduled", 0, None)] * 3
     claimed: list[int] = []
-    assert services.scheduler_tick(ctx, claimed.extend) == 3  # all of them, once Redis is back
+    assert scheduler_tick(ctx, claimed.extend) == 3  # all of them, once Redis is back
 
 
 @pytest.mark.parametrize("delivered", [True, False])

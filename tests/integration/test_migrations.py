@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from cadence.context import AppContext
+from cadence.runtime.context import AppContext
 
 pytestmark = pytest.mark.integration
 

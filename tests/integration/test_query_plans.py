@@ -12,8 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, Update, select
 
-from cadence import claiming, demo, enrollment, sdr_tasks, touch_claim
-from cadence.store_views import (
+from cadence.delivery import claim as touch_claim
+from cadence.demo import run as demo
+from cadence.scheduler import due_touches as claiming
+from cadence.sequences import enrollment
+from cadence.sequences import tasks as sdr_tasks
+from cadence.store.rows import (
     _LOCK_ENROLLMENTS_OF_TOUCHES,
     _LOCK_TOUCHES,
     _PROSPECT_BY_EMAIL,

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from cadence import services
-from cadence.clock import SimulatedClock
-from cadence.context import AppContext
-from cadence.database import transaction
-from cadence.domain import EventKind
-from cadence.models import Event, Touch
+from cadence.core.clock import SimulatedClock
+from cadence.core.domain import EventKind
+from cadence.runtime.context import AppContext
+from cadence.sequences.events import record as record_by_hand
+from cadence.store.database import transaction
+from cadence.store.models import Event, Touch
 from workers.embedded import EmbeddedEngine
 
 from .conftest import START
@@ -37,7 +37,7 @@ def test_redis_broker_runs_the_cadence_with_a_reply(
     with EmbeddedEngine(ctx, worker_threads=4) as engine:
         assert type(engine.broker).__name__ == "RedisBroker"
         engine.simulate(clock, START + timedelta(days=6))
-        services.record(ctx, EventKind.REPLY, EMAILS[1], actor="test")
+        record_by_hand(ctx, EventKind.REPLY, EMAILS[1], actor="test")
         engine.simulate(clock, START + timedelta(days=40))
     touches = _touches(ctx)
     with transaction(ctx.engine) as session:

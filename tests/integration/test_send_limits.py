@@ -15,16 +15,19 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
-from cadence import services, touch_claim
-from cadence.clock import SimulatedClock
-from cadence.config_files import Sender
-from cadence.context import AppContext
-from cadence.database import create_db_engine, migrate, transaction
-from cadence.delivery import deliver_touches
-from cadence.domain import EventKind
-from cadence.models import Enrollment, MailboxDay, Touch
-from cadence.rendering import RenderedContent
-from cadence.send_limits import MailboxAllowance, Reservation
+from cadence.authoring.config_files import Sender
+from cadence.authoring.rendering import RenderedContent
+from cadence.core.clock import SimulatedClock
+from cadence.core.domain import EventKind
+from cadence.delivery import claim as touch_claim
+from cadence.delivery.batch import deliver_touches
+from cadence.delivery.send_limits import MailboxAllowance, Reservation
+from cadence.runtime.context import AppContext
+from cadence.sequences.enrollment import enroll_prospects
+from cadence.sequences.events import record as record_by_hand
+from cadence.sequences.prospect_import import import_prospects
+from cadence.store.database import create_db_engine, migrate, transaction
+from cadence.store.models import Enrollment, MailboxDay, Touch
 from workers.embedded import EmbeddedEngine
 
 from .batch_setup import AT, berlins, between_preparation_and_claim, import_rows, queue_due
@@ -46,8 +49,8 @@ def test_daily_cap_spreads_first_touches_over_days(
         f"p{i}@co{i}.example,P{i},Europe/Berlin,DE" for i in range(5)
     ]
     (tmp_path / "p.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    services.import_prospects(ctx, tmp_path / "p.csv", owner="alex", actor="t")
-    services.enroll_prospects(
+    import_prospects(ctx, tmp_path / "p.csv", owner="alex", actor="t")
+    enroll_prospects(
         ctx, [f"p{i}@co{i}.example" for i in range(5)], "seven-touch", owner=None, actor="t"
     )
     with EmbeddedEngine(ctx, worker_threads=2) as engine:
@@ -83,8 +86,8 @@ def test_per_minute_throttle_spreads_sends_and_drops_none(
         f"m{i}@co{i}.example,M{i},Europe/Berlin,DE" for i in range(4)
     ]
     (tmp_path / "p.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    services.import_prospects(ctx, tmp_path / "p.csv", owner="alex", actor="t")
-    services.enroll_prospects(
+    import_prospects(ctx, tmp_path / "p.csv", owner="alex", actor="t")
+    enroll_prospects(
         ctx, [f"m{i}@co{i}.example" for i in range(4)], "seven-touch", owner=None, actor="t"
     )
     with transaction(ctx.engine) as session:  # all four due on the same second
@@ -199,7 +202,7 @@ def test_a_claim_renders_before_it_locks_anything_and_sees_a_halt_made_meanwhile
     ctx = make_context(clock=clock)
     emails = ["ann@acme.example", "bo@acme.example"]
     import_rows(ctx, tmp_path, berlins(*emails))
-    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="t")
+    enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="t")
     queued = queue_due(ctx, clock)
     assert ctx.catalog.team.sender("alex").daily_cap == 200
     with transaction(ctx.engine) as session:  # the day's row exists: a claim would lock it
@@ -223,7 +226,7 @@ def test_a_claim_renders_before_it_locks_anything_and_sees_a_halt_made_meanwhile
                 select(MailboxDay).where(MailboxDay.owner == "alex").with_for_update(nowait=True)
             ).all()
             assert len(other.exec(select(Enrollment).with_for_update(nowait=True)).all()) == 2
-        services.record(ctx, EventKind.HALT, "bo@acme.example", actor="t")
+        record_by_hand(ctx, EventKind.HALT, "bo@acme.example", actor="t")
     finally:
         go_on.set()
         worker.join(timeout=60)
@@ -237,7 +240,7 @@ def test_a_claim_renders_before_it_locks_anything_and_sees_a_halt_made_meanwhile
 def _halt_before_the_claim(ctx: AppContext, monkeypatch: pytest.MonkeyPatch, email: str) -> None:
     """The prospect's enrollment halted after its batch is prepared, before the claim locks."""
     between_preparation_and_claim(
-        monkeypatch, lambda: services.record(ctx, EventKind.HALT, email, actor="t")
+        monkeypatch, lambda: record_by_hand(ctx, EventKind.HALT, email, actor="t")
     )
 
 
@@ -258,7 +261,7 @@ def _claimed(
     and the counters after."""
     emails = [row.split(",")[0] for row in rows]
     import_rows(ctx, tmp_path, rows)
-    services.enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="t")
+    enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="t")
     queued = queue_due(ctx, clock)
     with transaction(ctx.engine) as session:
         session.add(_counters(AT.date(), before))

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cadence.errors import TransientDeliveryError
-from cadence.messages import OutgoingEmail, compose
+from cadence.core.errors import TransientDeliveryError
+from cadence.delivery.compose import OutgoingEmail, compose
 from cadence.transports import smtp
 from cadence.transports.smtp import SmtpTransport
 

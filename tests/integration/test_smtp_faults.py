@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from cadence import services
-from cadence.clock import SimulatedClock
-from cadence.context import AppContext
-from cadence.database import transaction
-from cadence.delivery import deliver_touch
-from cadence.errors import TransientDeliveryError
-from cadence.models import Enrollment, Touch
-from cadence.touch_claim import MAX_ATTEMPTS
+from cadence.core.clock import SimulatedClock
+from cadence.core.errors import TransientDeliveryError
+from cadence.delivery.batch import deliver_touch
+from cadence.delivery.claim import MAX_ATTEMPTS
+from cadence.runtime.context import AppContext
+from cadence.scheduler.tick import scheduler_tick
+from cadence.store.database import transaction
+from cadence.store.models import Enrollment, Touch
 
 from .conftest import START
 from .smtp_sink import smtp_sink
@@ -31,7 +31,7 @@ def _claim_first(ctx: AppContext, clock: SimulatedClock) -> int:
     assert touch is not None and touch.id is not None
     clock.advance_to(touch.due_at)
     claimed: list[int] = []
-    services.scheduler_tick(ctx, claimed.extend)
+    scheduler_tick(ctx, claimed.extend)
     assert touch.id in claimed
     return touch.id
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Connection, Integer, String, column, create_engine, select, table, text
 
-from cadence.sql_lists import in_list
+from cadence.store.sql_lists import in_list
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from cadence.database import create_db_engine, migrate, reading, transaction
-from cadence.models import TOUCHES
+from cadence.store.database import create_db_engine, migrate, reading, transaction
+from cadence.store.models import TOUCHES
 
 pytestmark = pytest.mark.integration
 

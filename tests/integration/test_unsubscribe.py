@@ -7,10 +7,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from cadence.api import create_app
-from cadence.context import AppContext
-from cadence.database import transaction
-from cadence.models import Enrollment, Prospect, Suppression
+from cadence.api.app import create_app
+from cadence.runtime.context import AppContext
+from cadence.store.database import transaction
+from cadence.store.models import Enrollment, Prospect, Suppression
 
 from .test_engine import _setup
 

@@ -19,13 +19,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import func, select
 
-from cadence.api import create_app
-from cadence.clock import SimulatedClock
-from cadence.context import AppContext
-from cadence.database import transaction
-from cadence.inbound_providers.signing import cadence_signature, hmac_sha256_hex
-from cadence.inbound_providers.sns_stub import SnsStub
-from cadence.models import AuditEntry, Enrollment, Event, Prospect, Suppression, WebhookNonce
+from cadence.api.app import create_app
+from cadence.core.clock import SimulatedClock
+from cadence.inbound.providers.signing import cadence_signature, hmac_sha256_hex
+from cadence.inbound.providers.sns_stub import SnsStub
+from cadence.runtime.context import AppContext
+from cadence.store.database import transaction
+from cadence.store.models import AuditEntry, Enrollment, Event, Prospect, Suppression, WebhookNonce
 
 from .conftest import START
 from .test_engine import _setup
@@ -723,7 +723,7 @@ def test_oversize_chunked_body_is_cut_off(hooks: Hooks) -> None:
 def test_a_failure_after_the_nonce_gives_it_back_so_the_retry_is_accepted(
     hooks: Hooks, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cadence.inbound_providers import recording
+    from cadence.inbound.providers import recording
 
     real = recording.process_inbound
     calls: list[int] = []

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from cadence.cadence_files import (
+from cadence.authoring.cadence_files import (
     load_cadence_file,
     parse_cadence,
     parse_delay,
     parse_send_window,
 )
-from cadence.domain import Delay, ReplyPolicy, SendWindow, Stage, TemplateKind, Thread
-from cadence.errors import ConfigurationError, DefinitionError
+from cadence.core.domain import Delay, ReplyPolicy, SendWindow, Stage, TemplateKind, Thread
+from cadence.core.errors import ConfigurationError, DefinitionError
 
 KINDS = {
     "ceo/intro": TemplateKind.CEO_EMAIL,

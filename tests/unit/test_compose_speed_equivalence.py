@@ -18,7 +18,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from cadence.messages import OutgoingEmail, compose, quote_below, wire_bytes
+from cadence.delivery.compose import OutgoingEmail, compose, quote_below
+from cadence.transports.wire import wire_bytes
 
 from .test_messages import PARENT
 

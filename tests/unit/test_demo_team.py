@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from cadence.config_files import load_team
-from cadence.defaults import shipped_root
-from cadence.demo import PROSPECTS_PER_SDR, staff_team
+from cadence.authoring.config_files import load_team
+from cadence.demo.run import PROSPECTS_PER_SDR, staff_team
+from cadence.runtime.defaults import shipped_root
 
 
 @pytest.fixture

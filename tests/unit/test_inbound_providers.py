@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from cadence.classification import classify_message
-from cadence.domain import EventKind
-from cadence.inbound_providers import generic, mailgun, postmark, sendgrid, ses, sns
-from cadence.inbound_providers.base import Forbidden, Malformed, Unauthorized, instant
-from cadence.inbound_providers.formdata import parse_form
-from cadence.inbound_providers.mime import header_block, rebuild_message
-from cadence.inbound_providers.signing import (
+from cadence.core.domain import EventKind
+from cadence.inbound.classification import classify_message
+from cadence.inbound.providers import generic, mailgun, postmark, sendgrid, ses, sns
+from cadence.inbound.providers.base import Forbidden, Malformed, Unauthorized, instant
+from cadence.inbound.providers.formdata import parse_form
+from cadence.inbound.providers.mime import header_block, rebuild_message
+from cadence.inbound.providers.signing import (
     cadence_signature,
     check_basic_auth,
     check_cadence_signature,
@@ -23,7 +23,7 @@ from cadence.inbound_providers.signing import (
     check_hmac,
     hmac_sha256_hex,
 )
-from cadence.inbound_providers.sns_stub import SnsStub
+from cadence.inbound.providers.sns_stub import SnsStub
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "webhooks"
 NOW = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)

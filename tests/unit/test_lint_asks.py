@@ -2,8 +2,8 @@
 
 import pytest
 
-from cadence.lint_asks import find_asks, is_question
-from cadence.linting import DEFAULT_RULES
+from cadence.authoring.lint.asks import find_asks, is_question
+from cadence.authoring.lint.linter import DEFAULT_RULES
 
 
 def count_asks(text: str) -> int:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from cadence.linting import DEFAULT_RULES, BoilerplatePhrase, LintRules
+from cadence.authoring.lint.linter import DEFAULT_RULES, BoilerplatePhrase, LintRules
 
 LINT_TOML = Path(__file__).resolve().parents[2] / "config" / "lint.toml"
 

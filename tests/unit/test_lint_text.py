@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from cadence.lint_text import SourceMap, front_matter_line, sentences, split_message
-from cadence.lint_valueprop import cites
+from cadence.authoring.lint.text import SourceMap, front_matter_line, sentences, split_message
+from cadence.authoring.lint.value_props import cites
 
-PACKAGE = Path(__file__).resolve().parents[2] / "cadence"
+PACKAGE = Path(__file__).resolve().parents[2] / "cadence" / "authoring" / "lint"
 
 
 @pytest.mark.parametrize(
@@ -117,7 +117,7 @@ def test_cites_value_proposition(message: str, vps: list[str], expected: bool) -
     assert cites(message, vps) is expected
 
 
-@pytest.mark.parametrize("module", sorted(PACKAGE.glob("lint*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("module", sorted(PACKAGE.glob("*.py")), ids=lambda p: p.name)
 def test_linter_modules_import_only_the_standard_library(module: Path) -> None:
     tree = ast.parse(module.read_text(encoding="utf-8"))
     imported: set[str] = set()
@@ -128,5 +128,5 @@ def test_linter_modules_import_only_the_standard_library(module: Path) -> None:
             imported.add(node.module)
     for name in imported:
         top = name.split(".")[0]
-        assert top in sys.stdlib_module_names or name.startswith("cadence.lint"), name
+        assert top in sys.stdlib_module_names or name.startswith("cadence.authoring.lint"), name
         assert top != "tomllib", "the caller parses lint.toml"

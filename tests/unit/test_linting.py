@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from cadence.linting import (
+from cadence.authoring.lint.linter import (
     DEFAULT_RULES,
     Finding,
     LintRules,

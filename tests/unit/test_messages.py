@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cadence.messages import (
+from cadence.delivery.compose import (
     OutgoingEmail,
     ThreadParent,
     compose,

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from cadence import geography
-from cadence.catalog import Catalog, load_catalog
-from cadence.errors import InputError
-from cadence.prospect_import import (
+from cadence.authoring.catalog import Catalog, load_catalog
+from cadence.core import geography
+from cadence.core.errors import InputError
+from cadence.sequences.prospect_import import (
     MAX_FIELD_CHARS,
     ProspectRow,
     RejectedRow,

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from cadence.domain import TemplateDefinition
-from cadence.errors import DefinitionError, RenderError
-from cadence.rendering import MAX_RENDERED_CHARS, TemplateRenderer
-from cadence.template_files import parse_template
+from cadence.authoring.rendering import MAX_RENDERED_CHARS, TemplateRenderer
+from cadence.authoring.template_files import parse_template
+from cadence.core.domain import TemplateDefinition
+from cadence.core.errors import DefinitionError, RenderError
 
 SENDER = {"first_name": "Sam", "company": "Acme", "postal_address": "1 Main St"}
 CONTEXT: dict[str, Any] = {

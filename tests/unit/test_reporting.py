@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cadence.reporting import (
+from cadence.core.report_figures import (
     EnrollmentRow,
     EventRow,
     TouchRow,

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from cadence.business_calendar import BusinessCalendar
-from cadence.domain import (
+from cadence.core.business_calendar import BusinessCalendar
+from cadence.core.domain import (
     DEFAULT_TASK_WINDOW,
     CadenceDefinition,
     Delay,
@@ -21,7 +21,7 @@ from cadence.domain import (
     Step,
     TemplateKind,
 )
-from cadence.scheduling import (
+from cadence.core.scheduling import (
     MAX_JITTER,
     START_MARGIN,
     NoSendSlotError,

@@ -15,12 +15,12 @@ from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from cadence.config_files import Sender
-from cadence.context import AppContext, build_context
-from cadence.database import transaction
-from cadence.models import MailboxDay
-from cadence.send_limits import MailboxAllowance, SendLimit
-from cadence.settings import load_settings
+from cadence.authoring.config_files import Sender
+from cadence.delivery.send_limits import MailboxAllowance, SendLimit
+from cadence.runtime.context import AppContext, build_context
+from cadence.runtime.settings import load_settings
+from cadence.store.database import transaction
+from cadence.store.models import MailboxDay
 from workers.actors import declare_actors
 from workers.broker import TOUCH_QUEUE
 

@@ -3,7 +3,7 @@ ConfigurationError (never a bare ValueError, never the password) for anything el
 
 import pytest
 
-from cadence.errors import ConfigurationError
+from cadence.core.errors import ConfigurationError
 from cadence.transports.smtp import SmtpSettings, parse_smtp_url
 
 

@@ -4,8 +4,8 @@ and two lists on different columns or names never share a compiled statement."""
 from sqlalchemy import literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from cadence.models import MAILBOX_DAYS, SUPPRESSIONS, TOUCHES
-from cadence.sql_lists import in_list
+from cadence.store.models import MAILBOX_DAYS, SUPPRESSIONS, TOUCHES
+from cadence.store.sql_lists import in_list
 
 
 def _sql(statement: object, dialect: object) -> str:

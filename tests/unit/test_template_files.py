@@ -5,14 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from cadence.domain import TemplateDefinition, TemplateKind
-from cadence.errors import DefinitionError
-from cadence.template_files import (
+from cadence.authoring.template_files import (
     MAX_TEMPLATE_BYTES,
     parse_template,
     read_template,
     template_name,
 )
+from cadence.core.domain import TemplateDefinition, TemplateKind
+from cadence.core.errors import DefinitionError
 
 PATH = "templates/ceo/intro.j2"
 INTRO = """---

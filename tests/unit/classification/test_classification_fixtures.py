@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cadence.classification import Verdict, classify_message
+from cadence.inbound.classification import Verdict, classify_message
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "inbound"
 # A Monday morning in Berlin: return dates without a year resolve from here.

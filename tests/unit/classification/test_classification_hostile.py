@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cadence.classification import Verdict, classify_message
+from cadence.inbound.classification import Verdict, classify_message
 
 RECEIVED_AT = datetime.datetime(2027, 3, 1, 9, 30, tzinfo=ZoneInfo("Europe/Berlin"))
 KINDS = {"reply", "auto_reply", "bounce", "complaint", "unsubscribe", "unknown"}

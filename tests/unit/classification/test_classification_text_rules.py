@@ -6,10 +6,10 @@ import datetime
 
 import pytest
 
-from cadence.classification.html_text import html_to_text
-from cadence.classification.reply_text import own_words
-from cadence.classification.return_date import find_return_date
-from cadence.classification.unsubscribe import unsubscribe_reason
+from cadence.inbound.classification.html_text import html_to_text
+from cadence.inbound.classification.reply_text import own_words
+from cadence.inbound.classification.return_date import find_return_date
+from cadence.inbound.classification.unsubscribe import unsubscribe_reason
 
 MONDAY = datetime.date(2027, 3, 1)
 

@@ -1,0 +1,66 @@
+"""RFC 8058 one-click unsubscribe.
+
+GET on an unsubscribe link only shows a confirmation page, because mail scanners follow
+links; only a POST (the mail client's one-click, or the page's button) unsubscribes.
+"""
+
+import html
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi.responses import HTMLResponse
+from sqlmodel import select
+
+from cadence.core.domain import EventKind
+from cadence.runtime.context import AppContext
+from cadence.sequences.events import record as record_by_hand
+from cadence.store.database import transaction
+from cadence.store.models import Prospect
+from cadence.web.deps import context
+
+unsubscribe_router = APIRouter(include_in_schema=False)
+Ctx = Annotated[AppContext, Depends(context)]
+
+
+def _prospect_for(ctx: AppContext, token: str) -> Prospect:
+    if not 16 <= len(token) <= 64:
+        raise HTTPException(status_code=404, detail="unknown unsubscribe link")
+    with transaction(ctx.engine) as session:
+        prospect = session.exec(select(Prospect).where(Prospect.unsubscribe_token == token)).first()
+    if prospect is None:
+        raise HTTPException(status_code=404, detail="unknown unsubscribe link")
+    return prospect
+
+
+@unsubscribe_router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+def confirm_unsubscribe(token: str, ctx: Ctx) -> str:
+    prospect = _prospect_for(ctx, token)
+    company = html.escape(ctx.catalog.team.company.name)
+    return _page(
+        f"Unsubscribe {html.escape(prospect.email)} from {company}?",
+        '<form method="post"><input type="hidden" name="List-Unsubscribe" '
+        'value="One-Click"><button type="submit">Unsubscribe</button></form>',
+    )
+
+
+@unsubscribe_router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe(token: str, ctx: Ctx) -> str:
+    prospect = _prospect_for(ctx, token)
+    record_by_hand(
+        ctx,
+        EventKind.UNSUBSCRIBE,
+        prospect.email,
+        actor="prospect",
+        source="unsubscribe-link",
+        reason="unsubscribed by link",
+    )
+    return _page("You are unsubscribed.", "<p>You will not hear from us again.</p>")
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        "<!doctype html><html lang=en><meta charset=utf-8>"
+        "<meta name=viewport content='width=device-width'>"
+        f"<title>{title}</title><body style='font-family:system-ui;max-width:32rem;"
+        f"margin:4rem auto'><h1 style='font-size:1.3rem'>{title}</h1>{body}</body></html>"
+    )

@@ -1,0 +1,1 @@
+"""What marketing writes: templates, cadences and config files, loaded, rendered and linted."""

@@ -1,0 +1,1 @@
+"""The template linter: pure checks of rendered text against the selling rules."""

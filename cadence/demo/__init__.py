@@ -1,0 +1,1 @@
+"""``cadence demo``: the whole engine in one process on a simulated clock."""

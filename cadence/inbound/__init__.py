@@ -1,0 +1,1 @@
+"""Inbound mail and events: providers' webhooks, classification, matching and effects."""

@@ -1,0 +1,215 @@
+"""Inbound mail: store it raw, classify it (pure), match it to a prospect, apply it.
+
+Matching tries the Message-IDs we sent first (In-Reply-To, References, or the original
+embedded in a bounce), then the bounced or complaining address, then the sender. Mail that
+matches nobody is kept as an unmatched event for review.
+"""
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from cadence.core.business_calendar import BusinessCalendar
+from cadence.core.domain import EventKind
+from cadence.core.geography import time_zone
+from cadence.core.scheduling import add_business_days
+from cadence.inbound.classification import Verdict, classify_message
+from cadence.runtime.context import AppContext
+from cadence.sequences.events import apply_stored_event, store_event
+from cadence.store.database import transaction
+from cadence.store.models import Event, Prospect, Touch
+
+#: Larger messages are refused whole: no real reply or bounce report is this big.
+MAX_MESSAGE_BYTES = 20 * 1024 * 1024
+#: Out-of-office with no return date found: pick the sequence up this many business days on.
+DEFAULT_OOO_BUSINESS_DAYS = 5
+
+_KINDS = {
+    "reply": EventKind.REPLY,
+    "auto_reply": EventKind.AUTO_REPLY,
+    "complaint": EventKind.COMPLAINT,
+    "unsubscribe": EventKind.UNSUBSCRIBE,
+    "unknown": EventKind.UNKNOWN,
+}
+
+
+@dataclass
+class InboundResult:
+    file: str
+    kind: str
+    bounce: str | None
+    addresses: list[str]
+    prospect: str | None
+    return_date: str | None
+    reply_text: str | None
+    reason: str = ""
+    event_id: int | None = None
+    duplicate: bool = False
+    effects: dict[str, list[int]] = field(default_factory=dict)
+
+    def contract_json(self) -> dict[str, Any]:
+        """The fields contract.md fixes for ``cadence inbound --json``."""
+        return {
+            "file": self.file,
+            "kind": self.kind,
+            "bounce": self.bounce,
+            "addresses": self.addresses,
+            "prospect": self.prospect,
+            "return_date": self.return_date,
+            "reply_text": self.reply_text,
+        }
+
+
+def dedupe_key(raw: bytes) -> str:
+    """The provider's Message-ID when there is one, else the content's hash."""
+    try:
+        headers = BytesHeaderParser(policy=compat32).parsebytes(raw[:65536])
+        message_id = str(headers.get("Message-ID", "") or "").strip()
+    except Exception:  # noqa: BLE001 - malformed headers fall back to the hash
+        message_id = ""
+    if message_id and len(message_id) < 500:
+        return f"mid:{message_id}"
+    return f"sha256:{hashlib.sha256(raw).hexdigest()}"
+
+
+def received_time(raw: bytes, now: datetime) -> datetime:
+    """The message's Date when it is plausible (within 30 days of now), else now."""
+    try:
+        headers = BytesHeaderParser(policy=compat32).parsebytes(raw[:65536])
+        stamped = parsedate_to_datetime(str(headers.get("Date", "")))
+    except Exception:  # noqa: BLE001 - no or broken Date header
+        return now
+    if stamped.tzinfo is None or abs(stamped - now) > timedelta(days=30):
+        return now
+    return stamped.astimezone(UTC)
+
+
+def match_prospect(session: Session, verdict: Verdict) -> Prospect | None:
+    if verdict.references:
+        touch = session.exec(
+            select(Touch).where(col(Touch.message_id).in_(list(verdict.references)))
+        ).first()
+        if touch is not None:
+            return session.get(Prospect, touch.prospect_id)
+    candidates = list(verdict.addresses)
+    if verdict.sender and verdict.kind not in ("bounce", "complaint"):
+        candidates.append(verdict.sender)
+    for address in candidates:
+        prospect = session.exec(select(Prospect).where(Prospect.email == address.lower())).first()
+        if prospect is not None:
+            return prospect
+    return None
+
+
+def stored_text(raw: bytes) -> tuple[str, str]:
+    """Text for the store that gives back the exact bytes: UTF-8 when it is, else Latin-1
+    (every byte maps to one character). NUL bytes, which PostgreSQL text refuses, are
+    escaped."""
+    try:
+        text, encoding = raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        text, encoding = raw.decode("latin-1"), "latin-1"
+    if "\x00" in text:
+        return text.replace("\\", "\\\\").replace("\x00", "\\0"), f"{encoding}+nul-escaped"
+    return text, encoding
+
+
+def resume_time(verdict: Verdict, prospect: Prospect, received: datetime) -> datetime:
+    """The morning the prospect is back, in their zone; a default when the text gives none."""
+    zone = time_zone(prospect.timezone)
+    back: date | None = verdict.return_date
+    if back is None or back < received.astimezone(zone).date():
+        calendar = BusinessCalendar(prospect.country)
+        back = add_business_days(
+            received.astimezone(zone).date(), DEFAULT_OOO_BUSINESS_DAYS, calendar
+        )
+    return datetime.combine(back, time(6, 0), tzinfo=zone).astimezone(UTC)
+
+
+def process_inbound(
+    ctx: AppContext, raw: bytes, *, label: str, source: str = "inbound", dry_run: bool = False
+) -> InboundResult:
+    """Store the raw message (its own commit), then classify, match and apply it.
+
+    If anything after the first commit fails, the raw message is still in the store as an
+    ``unknown`` event for a person to look at; the same message again is a duplicate.
+    """
+    now = ctx.clock.now()
+    received = received_time(raw, now)
+    event_id: int | None = None
+    if not dry_run:
+        text, encoding = stored_text(raw)
+        with transaction(ctx.engine) as session:
+            event, duplicate = store_event(
+                session,
+                kind=EventKind.UNKNOWN,
+                prospect=None,
+                now=now,
+                occurred_at=received,
+                source=source,
+                raw=text,
+                detail={"raw_encoding": encoding, "applied": False},
+                dedupe_key=dedupe_key(raw),
+            )
+            event_id = event.id
+    else:
+        duplicate = False
+    verdict = classify_message(raw[:MAX_MESSAGE_BYTES], received_at=received)
+    with transaction(ctx.engine) as session:
+        prospect = match_prospect(session, verdict)
+        result = InboundResult(
+            file=label,
+            kind=verdict.kind,
+            bounce=verdict.bounce,
+            addresses=list(verdict.addresses),
+            prospect=prospect.email if prospect else None,
+            return_date=verdict.return_date.isoformat() if verdict.return_date else None,
+            reply_text=verdict.reply_text,
+            reason=verdict.reason,
+            event_id=event_id,
+            duplicate=duplicate,
+        )
+        if dry_run or duplicate or event_id is None:
+            return result
+        if verdict.kind == "bounce":
+            kind = EventKind.BOUNCE if verdict.bounce == "hard" else EventKind.SOFT_BOUNCE
+        else:
+            kind = _KINDS[verdict.kind]
+        stored = session.get(Event, event_id)
+        assert stored is not None
+        stored.kind = kind
+        stored.prospect_id = prospect.id if prospect else None
+        stored.detail = {
+            **stored.detail,
+            "applied": True,
+            "verdict": verdict.kind,
+            "bounce": verdict.bounce,
+            "addresses": list(verdict.addresses),
+            "references": list(verdict.references),
+            "return_date": result.return_date,
+            "matched": prospect is not None,
+        }
+        session.add(stored)
+        session.flush()
+        outcome = apply_stored_event(
+            session,
+            ctx.catalog,
+            event_id,
+            now=now,
+            reason=f"{verdict.kind}: {verdict.reason}"[:500],
+            resume_at=resume_time(verdict, prospect, received)
+            if prospect is not None and kind is EventKind.AUTO_REPLY
+            else None,
+        )
+        result.effects = {
+            "halted": outcome.halted,
+            "paused": outcome.paused,
+            "resumed": outcome.resumed,
+        }
+    return result

@@ -1,0 +1,1 @@
+"""What managers read: reports, funnels, activity, timelines, audit exports and status."""

@@ -1,0 +1,1 @@
+"""What a process runs with: settings, the shipped defaults and the application context."""

@@ -1,0 +1,56 @@
+"""What a process needs to run use cases: settings, store, definitions, clock and transport.
+
+Built by entry points (CLI, worker, web), passed down explicitly; nothing is global.
+"""
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine
+
+from cadence.authoring.catalog import Catalog, load_catalog
+from cadence.core.clock import Clock, SystemClock
+from cadence.core.errors import ConfigurationError
+from cadence.runtime.settings import Settings
+from cadence.store.database import create_db_engine
+from cadence.transports import MailTransport, build_transport
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: Engine
+    catalog: Catalog
+    clock: Clock
+    transport: MailTransport
+
+    def close(self) -> None:
+        self.transport.close()
+        self.engine.dispose()
+
+
+def build_context(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    transport: MailTransport | None = None,
+    engine: Engine | None = None,
+) -> AppContext:
+    """Everything a process needs. Refuses to send real mail whose unsubscribe links would
+    point at this machine (``CADENCE_PUBLIC_URL`` left at its localhost default)."""
+    if settings.smtp_url and transport is None:
+        host = (urlsplit(settings.public_url).hostname or "").lower()
+        if host in {"localhost", "127.0.0.1", "::1", ""} or host.endswith(".localhost"):
+            raise ConfigurationError(
+                f"CADENCE_SMTP_URL is set but CADENCE_PUBLIC_URL is {settings.public_url}: "
+                "real emails would carry a dead unsubscribe link; set CADENCE_PUBLIC_URL to "
+                "the web process's public address"
+            )
+    return AppContext(
+        settings=settings,
+        engine=engine or create_db_engine(settings.database_url, threads=settings.worker_threads),
+        catalog=load_catalog(settings.config_dir, settings.templates_dir),
+        clock=clock or SystemClock(),
+        transport=transport
+        or build_transport(smtp_url=settings.smtp_url, outbox_dir=str(settings.outbox_dir)),
+    )

@@ -1,0 +1,1 @@
+"""Prospects in cadences: import, enrollment, progress, events and their effects, tasks."""

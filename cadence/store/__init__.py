@@ -1,0 +1,1 @@
+"""The SQL store: engines, tables, row reads, guarded transitions and the audit trail."""

@@ -1,0 +1,1 @@
+"""The managers' pages under ``/ui``: server-rendered HTML, no script."""
