@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
@@ -37,26 +37,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from cadence.authoring.config_files import Sender
+from cadence.core.send_allowance import (
+    THROTTLE_WINDOW,
+    MailboxCounter,
+    SendLimit,
+    take_send,
+)
 from cadence.store.models import MAILBOX_DAYS, UTCDateTime
 from cadence.store.sql_lists import in_list
-
-THROTTLE_WINDOW = timedelta(minutes=1)
-
-
-@dataclass(frozen=True)
-class SendLimit:
-    reason: str
-    not_before: datetime
-
-
-class MailboxCounter(Protocol):
-    """One mailbox's counters for a UTC day: a :class:`MailboxDay` row, or its copy."""
-
-    owner: str
-    day: date
-    started: int
-    window_started_at: datetime | None
-    window_sent: int
 
 
 @dataclass
@@ -112,29 +100,12 @@ class MailboxAllowance:
 
     def take(self, sender: Sender, *, now: datetime) -> SendLimit | None:
         """Take one send from ``sender``'s allowance, or say which limit stops it and until
-        when. Only for a touch about to start: None means the send was counted."""
-        counter = self._counters[sender.name]
-        window_start = counter.window_started_at
-        if window_start is None or now >= window_start + THROTTLE_WINDOW:
-            window_start, window_sent = now, 0
-        else:
-            window_sent = counter.window_sent
-        if window_sent >= sender.per_minute:
-            return SendLimit(
-                f"{sender.per_minute} emails a minute for {sender.email} reached",
-                window_start + THROTTLE_WINDOW,
-            )
-        if counter.started >= sender.daily_cap:
-            day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-            return SendLimit(
-                f"daily cap of {sender.daily_cap} emails for {sender.email} reached",
-                day_start + timedelta(days=1),
-            )
-        counter.started += 1
-        counter.window_started_at = window_start
-        counter.window_sent = window_sent + 1
-        self._taken.add(sender.name)
-        return None
+        when (:func:`cadence.core.send_allowance.take_send`). Only for a touch about to
+        start: None means the send was counted."""
+        limited = take_send(self._counters[sender.name], sender, now=now)
+        if limited is None:
+            self._taken.add(sender.name)
+        return limited
 
     def save(self, session: Session) -> None:
         """Write the counters of the mailboxes sends were taken from (one executemany)."""

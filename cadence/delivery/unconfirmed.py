@@ -12,7 +12,8 @@ from sqlmodel import Session, select
 from cadence.authoring.catalog import Catalog
 from cadence.core.domain import Delay, TouchStatus
 from cadence.core.errors import ConflictError, NotFoundError
-from cadence.sequences.enrollment import advance, plan_step
+from cadence.core.planning import plan_step
+from cadence.sequences.progress import advance
 from cadence.store.models import Enrollment, Prospect, Touch
 from cadence.store.transitions import move_touch
 

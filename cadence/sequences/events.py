@@ -25,8 +25,9 @@ from cadence.core.domain import (
     TouchStatus,
 )
 from cadence.core.errors import InputError, NotFoundError
+from cadence.core.planning import plan_step
 from cadence.runtime.context import AppContext
-from cadence.sequences.enrollment import halt_enrollments, lock_live_enrollments, plan_step
+from cadence.sequences.halting import halt_enrollments, lock_live_enrollments
 from cadence.store.audit_log import audit_row, record_audits
 from cadence.store.database import transaction
 from cadence.store.models import EVENTS, PROSPECTS, Enrollment, Event, Prospect, Touch

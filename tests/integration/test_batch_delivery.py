@@ -25,6 +25,7 @@ from cadence.core.domain import EventKind, TaskOutcome
 from cadence.core.errors import MailServerUnavailable, TransientDeliveryError
 from cadence.core.scheduling import is_open
 from cadence.delivery import batch as delivery
+from cadence.delivery import halt_watch, send_outcomes
 from cadence.delivery.batch import deliver_touches
 from cadence.runtime.context import AppContext
 from cadence.scheduler import due_touches as claiming
@@ -713,7 +714,7 @@ class _ReplyDuringBatch(RecordingOutbox):
         super().send(message)
         if len(self.accepted) == 1:
             record_by_hand(self.ctx, self.kind, self.replier, actor="test")
-            time.sleep(delivery.HALT_CHECK_SECONDS + 0.05)
+            time.sleep(halt_watch.HALT_CHECK_SECONDS + 0.05)
 
 
 @pytest.mark.parametrize(
@@ -766,11 +767,11 @@ class _TwoThreads:
         #: Dee's touch as Eve's email left.
         self.dee_when_eve_went: list[str] = []
         self.outbox = RecordingOutbox(tmp_path / "outbox")
-        self.outbox.send = self._send  # type: ignore[method-assign]
+        self.outbox.send = self.send_email  # type: ignore[method-assign]
         ctx.transport = self.outbox
         self.held: dict[int, str] = {}
 
-    def _send(self, message: EmailMessage) -> None:
+    def send_email(self, message: EmailMessage) -> None:
         to = parseaddr(str(message["To"]))[1]
         if to == BO:
             self.bo_sending.set()
@@ -779,7 +780,7 @@ class _TwoThreads:
             assert self.bo_sending.wait(10)
             for replier in (BO, DEE):
                 record_by_hand(self.ctx, EventKind.REPLY, replier, actor="test")
-            time.sleep(delivery.HALT_CHECK_SECONDS + 0.05)
+            time.sleep(halt_watch.HALT_CHECK_SECONDS + 0.05)
         elif to == EVE:
             self.dee_when_eve_went.append(_touch(self.ctx, self.ids[DEE]).status)
             self.bo_may_finish.set()
@@ -826,14 +827,14 @@ def test_a_thread_asking_about_an_email_a_look_is_taking_back_waits_for_the_outc
     clock = SimulatedClock(START)
     two = _TwoThreads(make_context(clock=clock), tmp_path, clock)
     ids = two.ids
-    take_back = delivery._stop_halted
+    take_back = halt_watch.stop_halted
 
     def slowly(ctx: AppContext, session: Session, touch_ids: list[int]) -> dict[int, str]:
         two.bo_may_finish.set()  # Dee's thread reaches her email meanwhile
         time.sleep(0.3)
         return take_back(ctx, session, touch_ids)
 
-    monkeypatch.setattr(delivery, "_stop_halted", slowly)
+    monkeypatch.setattr(halt_watch, "stop_halted", slowly)
     mine = two.run()
 
     assert mine == {ids[ANN]: "sent", ids[EVE]: "sent"}
@@ -855,7 +856,7 @@ def test_a_look_that_fails_taking_back_another_thread_s_email_keeps_it_from_goin
     def fails(*_args: object) -> dict[int, str]:
         raise RuntimeError("interrupted while taking back")
 
-    monkeypatch.setattr(delivery, "_stop_halted", fails)
+    monkeypatch.setattr(halt_watch, "stop_halted", fails)
     with pytest.raises(RuntimeError, match="interrupted"):
         two.run()
 
@@ -891,7 +892,8 @@ def test_emails_sent_are_recorded_even_when_putting_the_rest_back_fails(
     def breaks(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("requeue failed")
 
-    monkeypatch.setattr(delivery, "_requeue", breaks)
+    monkeypatch.setattr(delivery, "requeue", breaks)
+    monkeypatch.setattr(send_outcomes, "requeue", breaks)
     with pytest.raises(RuntimeError, match="requeue failed"):
         deliver_touches(ctx, [ids[email] for email in emails])
 
@@ -1074,7 +1076,7 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(
     """No N+1: claiming, sending and recording a batch runs a fixed set of statements, for
     first emails and for bumps that quote the email before them alike, so nine touches cost
     what three do (the mid-batch halt check, which runs on a timer, is kept out)."""
-    monkeypatch.setattr(delivery, "HALT_CHECK_SECONDS", 3600.0)
+    monkeypatch.setattr(halt_watch, "HALT_CHECK_SECONDS", 3600.0)
     clock = SimulatedClock(START)
     ctx = make_context(clock=clock)
     emails = [f"p{n}@co{n}.example" for n in range(15)]
@@ -1229,7 +1231,7 @@ def test_completing_and_handing_over_costs_the_same_statements_for_3_or_9(
 ) -> None:
     """No N+1 at a cadence's end: a batch of last steps completes its enrollments and
     starts their nurture enrollments with a fixed set of statements."""
-    monkeypatch.setattr(delivery, "HALT_CHECK_SECONDS", 3600.0)
+    monkeypatch.setattr(halt_watch, "HALT_CHECK_SECONDS", 3600.0)
     clock = SimulatedClock(START)
     ctx = make_context(
         clock=clock, config_dir=config_with(tmp_path, cadences={"one-shot": ONE_SHOT})

@@ -19,8 +19,9 @@ from cadence.delivery.batch import deliver_touches
 from cadence.runtime.context import AppContext
 from cadence.scheduler.due_touches import REQUEUE_AFTER
 from cadence.scheduler.tick import scheduler_tick
-from cadence.sequences.enrollment import cancel_pending_touches, enroll_prospects, halt_enrollments
+from cadence.sequences.enrollment import enroll_prospects
 from cadence.sequences.events import record_event
+from cadence.sequences.halting import cancel_pending_touches, halt_enrollments
 from cadence.store.database import transaction
 from cadence.store.models import (
     ENROLLMENTS,

@@ -16,8 +16,7 @@ from sqlmodel import select
 from cadence.authoring.rendering import RenderedContent
 from cadence.core.clock import SimulatedClock
 from cadence.core.domain import EventKind
-from cadence.delivery import batch as delivery
-from cadence.delivery import claim as touch_claim
+from cadence.delivery import preparation, record
 from cadence.delivery.batch import deliver_touches
 from cadence.runtime.context import AppContext
 from cadence.sequences.enrollment import enroll_prospects
@@ -185,14 +184,14 @@ def test_a_record_plans_the_next_steps_before_it_locks_the_enrollments(
 ) -> None:
     ctx, queued = _queued(make_context, tmp_path)
     planning, go_on = threading.Event(), threading.Event()
-    plan = delivery.next_touch
+    plan = record.next_touch
 
     def slow_plan(*args: Any, **kwargs: Any) -> Any:
         planning.set()
         go_on.wait(timeout=30)
         return plan(*args, **kwargs)
 
-    monkeypatch.setattr(delivery, "next_touch", slow_plan)
+    monkeypatch.setattr(record, "next_touch", slow_plan)
     found: dict[int, str] = {}
     ids = [queued[e] for e in EMAILS]
     worker = threading.Thread(target=lambda: found.update(deliver_touches(ctx, ids)))
@@ -223,7 +222,7 @@ def test_a_claim_that_broke_fails_its_touch_only_if_no_halt_came_first(
         armed.set()
         raise RuntimeError("a template filter crashed")
 
-    monkeypatch.setattr(touch_claim, "_attempt", broken)
+    monkeypatch.setattr(preparation, "_attempt", broken)
     armed = threading.Event()
     halts: list[threading.Thread] = []
 

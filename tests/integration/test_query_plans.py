@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, Update, select
 
-from cadence.delivery import claim as touch_claim
+from cadence.delivery import preparation
 from cadence.demo import run as demo
 from cadence.scheduler import due_touches as claiming
-from cadence.sequences import enrollment
+from cadence.sequences import halting
 from cadence.sequences import tasks as sdr_tasks
 from cadence.store.rows import (
     _LOCK_ENROLLMENTS_OF_TOUCHES,
@@ -47,16 +47,16 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("statement", "params", "expected"),
     [
-        (touch_claim._SENT_EMAILS, IDS, f"USING INDEX {BY_ENROLLMENT}"),
+        (preparation._SENT_EMAILS, IDS, f"USING INDEX {BY_ENROLLMENT}"),
         (demo._STOP_TOUCHES, IDS, "USING INTEGER PRIMARY KEY"),
         (_LOCK_TOUCHES, IDS, "USING INTEGER PRIMARY KEY"),
         (_PROSPECTS_BY_ID, IDS, "USING INTEGER PRIMARY KEY"),
         (_LOCK_ENROLLMENTS_OF_TOUCHES, IDS, "SEARCH touch USING INTEGER PRIMARY KEY"),
         (claiming._NEXT_RESUME, {}, "ix_enrollment_resume_at (resume_at>?)"),
         (_PROSPECT_BY_EMAIL, {"email": "ann@acme.example"}, "(email=?)"),
-        (enrollment._LOCK_LIVE_ENROLLMENTS, {"prospect_id": 7}, "(prospect_id=?)"),
-        (enrollment._TASKS_OF_ENROLLMENT, {"of_enrollment": 7}, BY_ENROLLMENT),
-        (enrollment._CANCEL_TOUCHES, {"of_enrollment": 7}, BY_ENROLLMENT),
+        (halting._LOCK_LIVE_ENROLLMENTS, {"prospect_id": 7}, "(prospect_id=?)"),
+        (halting._TASKS_OF_ENROLLMENT, {"of_enrollment": 7}, BY_ENROLLMENT),
+        (halting._CANCEL_TOUCHES, {"of_enrollment": 7}, BY_ENROLLMENT),
         (sdr_tasks._LOCK_TASKS, IDS, "SEARCH task USING INTEGER PRIMARY KEY"),
     ],
     ids=[

@@ -317,16 +317,16 @@ def test_a_claim_that_rolls_back_gives_back_the_sends_it_took(
 ) -> None:
     """The batch's writes fail after it took its reserved sends; claimed again one by one,
     each email is counted once (counted twice, the mailbox would stop early)."""
-    writes = touch_claim._Writes.write
+    writes = touch_claim.ClaimWrites.write
     failures = iter([RuntimeError("the batch's writes failed")])
 
-    def fail_once(self: touch_claim._Writes, *args: Any, **kwargs: Any) -> None:
+    def fail_once(self: touch_claim.ClaimWrites, *args: Any, **kwargs: Any) -> None:
         failure = next(failures, None)
         if failure is not None:
             raise failure
         writes(self, *args, **kwargs)
 
-    monkeypatch.setattr(touch_claim._Writes, "write", fail_once)
+    monkeypatch.setattr(touch_claim.ClaimWrites, "write", fail_once)
     clock = SimulatedClock(START)
     rows = berlins("ann@acme.example", "bo@acme.example")
     outcomes, after = _claimed(make_context(clock=clock), tmp_path, clock, rows)

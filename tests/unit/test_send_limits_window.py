@@ -16,7 +16,8 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from cadence.authoring.config_files import Sender
-from cadence.delivery.send_limits import MailboxAllowance, SendLimit
+from cadence.core.send_allowance import SendLimit
+from cadence.delivery.send_limits import MailboxAllowance
 from cadence.runtime.context import AppContext, build_context
 from cadence.runtime.settings import load_settings
 from cadence.store.database import transaction
