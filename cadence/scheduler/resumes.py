@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from cadence.authoring.catalog import Catalog
 from cadence.core.domain import EnrollmentState
-from cadence.sequences.events import resume_enrollment
+from cadence.sequences.event_effects import resume_enrollment
 from cadence.store.models import ENROLLMENTS, Enrollment, Prospect
 
 
