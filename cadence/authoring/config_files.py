@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
 
+from cadence.authoring.mailbox_config import Mailbox
 from cadence.core.errors import DefinitionError
 
 _KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -34,6 +35,8 @@ class Sender(_Strict):
     phone: str = ""
     daily_cap: int = Field(default=200, ge=1, description="emails a UTC day from this mailbox")
     per_minute: int = Field(default=30, ge=1, description="emails a minute from this mailbox")
+    #: The SDR's own mailbox; without one, the team transport sends their mail.
+    mailbox: Mailbox | None = None
 
     @property
     def first_name(self) -> str:

@@ -7,7 +7,7 @@ SQLite and PostgreSQL behave the same.
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Table, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, Table, Text, UniqueConstraint, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -210,6 +210,39 @@ class MailboxDay(SQLModel, table=True):
     started: int = 0
     window_started_at: datetime | None = _when(default=None)
     window_sent: int = 0
+
+
+class MailboxState(SQLModel, table=True):
+    """An SDR mailbox's health, as the last connection or the deliverability guard left it.
+
+    ``health`` is ``ok`` or why not (``authentication``, ``unreachable``, ``paused``); a
+    mailbox that is not ``ok`` sends nothing until a person or a good connection clears it."""
+
+    owner: str = Field(primary_key=True, max_length=100)
+    health: str = Field(default="ok", max_length=40)
+    reason: str | None = Field(default=None, max_length=500)
+    changed_at: datetime = _when()
+    last_sync_at: datetime | None = _when(default=None)
+
+
+class MailboxFolder(SQLModel, table=True):
+    """Where reading a mailbox folder got to: a restart reads nothing twice, and a new
+    UIDVALIDITY (the server renumbered the folder) reads it again from the look-back."""
+
+    owner: str = Field(primary_key=True, max_length=100)
+    folder: str = Field(primary_key=True, max_length=200)
+    uidvalidity: int = Field(sa_type=BigInteger)
+    last_uid: int = Field(default=0, sa_type=BigInteger)
+    synced_at: datetime = _when()
+
+
+class MailboxLease(SQLModel, table=True):
+    """Which ``mailboxes`` process reads a mailbox, until when: one reader a mailbox, and a
+    stopped process's mailboxes taken over once its lease runs out."""
+
+    owner: str = Field(primary_key=True, max_length=100)
+    holder: str = Field(max_length=200)
+    expires_at: datetime = _when(index=True)
 
 
 def _table(model: type[SQLModel]) -> Table:
