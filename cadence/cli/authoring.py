@@ -150,12 +150,15 @@ def preview(
     fmt: Annotated[PreviewFormat, typer.Option("--format")] = PreviewFormat.text,
 ) -> None:
     """Exactly what would be sent, headers included."""
+    from cadence.core.clock import SystemClock
     from cadence.delivery.preview import preview_message
 
     if (email is None) == (persona is None):
         raise typer.BadParameter("give exactly one of --email or --persona")
     with handle_errors():
-        message = preview_message(load_settings(), name, email=email, persona=persona)
+        message = preview_message(
+            load_settings(), name, email=email, persona=persona, now=SystemClock().now()
+        )
     if fmt is PreviewFormat.eml:
         typer.echo(message.as_bytes().decode("utf-8", errors="replace"), nl=False)
         return

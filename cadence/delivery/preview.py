@@ -1,6 +1,6 @@
 """``cadence templates preview``: the message exactly as delivery would build it."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import EmailMessage
 
 from sqlmodel import select
@@ -16,8 +16,10 @@ from cadence.store.models import Prospect
 
 
 def preview_message(
-    settings: Settings, name: str, *, email: str | None, persona: str | None
+    settings: Settings, name: str, *, email: str | None, persona: str | None, now: datetime
 ) -> EmailMessage:
+    """The email delivery would send, dated ``now``, for a stored prospect or a persona's
+    sample."""
     catalog = load_catalog(settings.config_dir, settings.templates_dir)
     template = catalog.templates.get(name)
     if template is None:
@@ -68,7 +70,7 @@ def preview_message(
             recipient_email=to_email,
             subject=rendered.subject or "Re: (the earlier email's subject)",
             body=rendered.body,
-            date=datetime.now(UTC),
+            date=now,
             unsubscribe_url=unsubscribe,
             unsubscribe_mailto=f"mailto:unsubscribe@{domain}?subject=unsubscribe",
         )
