@@ -15,7 +15,7 @@ from cadence.authoring.lint.linter import Finding
 from cadence.authoring.rendering import TemplateRenderer
 from cadence.authoring.template_files import TEMPLATE_SUFFIX, read_template
 from cadence.authoring.template_lint import lint_templates, load_lint_rules
-from cadence.cli.support import err_console, handle_errors, out_console, print_json
+from cadence.cli.console import err_console, handle_errors, out_console, print_json
 from cadence.core.domain import TemplateDefinition
 from cadence.core.errors import DefinitionError
 from cadence.runtime.settings import load_settings
@@ -224,7 +224,7 @@ def history(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Every version of a template, with the touches it produced and their reply rate."""
-    from cadence.cli.support import app_context
+    from cadence.cli.context import app_context
     from cadence.reports.template_history import template_history
     from cadence.store.database import transaction
 

@@ -5,7 +5,8 @@ from typing import Annotated
 
 import typer
 
-from cadence.cli.support import app_context, cli_actor, err_console
+from cadence.cli.console import err_console
+from cadence.cli.context import app_context, cli_actor
 from cadence.store.api_users import Role, add_user
 from cadence.store.database import transaction
 

@@ -1,26 +1,15 @@
-"""Small pieces the CLI commands share: building the context, parsing times, printing."""
+"""The application context a command runs in, and who the audit trail says acted."""
 
 import getpass
-import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from typing import Any
 
-import typer
-from rich.console import Console
-from rich.text import Text
-
+from cadence.cli.console import err_console, handle_errors
 from cadence.core.clock import Clock
-from cadence.core.errors import CadenceError, ConfigurationError
+from cadence.core.errors import ConfigurationError
 from cadence.runtime.context import AppContext, build_context
 from cadence.runtime.settings import load_settings
 from cadence.store.database import schema_is_current
-
-#: Human output goes to stderr when stdout carries JSON, so scripts read clean documents.
-err_console = Console(stderr=True)
-out_console = Console()
 
 
 def cli_actor() -> str:
@@ -28,20 +17,6 @@ def cli_actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         return "cli"
-
-
-def parse_instant(text: str | None, option: str) -> datetime | None:
-    """ISO 8601; a time without a zone is taken as UTC (and said so in --help)."""
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not an ISO 8601 date-time such as 2026-12-01T09:00:00Z",
-            param_hint=option,
-        ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @contextmanager
@@ -80,17 +55,3 @@ def app_context(
             yield ctx
     finally:
         ctx.close()
-
-
-@contextmanager
-def handle_errors() -> Iterator[None]:
-    """Errors Cadence raises on purpose print as one plain message and exit 1."""
-    try:
-        yield
-    except CadenceError as exc:
-        err_console.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False)
-        raise typer.Exit(1) from exc
-
-
-def print_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, default=str, ensure_ascii=False) + "\n")
