@@ -21,7 +21,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import _common as c
+import _output as output
+import _processes as procs
+import _profiles as profiles
+import _scratch as scratch
 
 
 def reached(workspace: Path) -> dict[str, Any]:
@@ -41,14 +44,16 @@ def reached(workspace: Path) -> dict[str, Any]:
 
 def run_demo(n: int, timeout: float, profile: Path | None = None) -> dict[str, Any]:
     workspace = Path(tempfile.mkdtemp(prefix=f"cadence-bench-demo-{n}-")) / "ws"
-    volume = c.settle_file_creation(workspace.parent)  # the demo wants an empty workspace
-    argv = [str(c.BIN / "cadence"), "demo", "--prospects", str(n), "--json",
+    volume = scratch.settle_file_creation(workspace.parent)  # the demo wants an empty workspace
+    argv = [str(procs.BIN / "cadence"), "demo", "--prospects", str(n), "--json",
             "--workspace", str(workspace)]  # fmt: skip
     if profile is not None:
-        argv = [str(c.BIN / "py-spy"), "record", "--format", "raw", "--output", str(profile),
+        argv = [str(procs.BIN / "py-spy"), "record", "--format", "raw", "--output", str(profile),
                 "--rate", "50", "--subprocesses", "--", *argv]  # fmt: skip
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(c.REPO))
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(procs.REPO)
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
         wall = time.perf_counter() - started
@@ -67,7 +72,7 @@ def run_demo(n: int, timeout: float, profile: Path | None = None) -> dict[str, A
     elif not timed_out:
         result["error"] = err.decode(errors="replace")[-2000:]
     result.update(reached(workspace))
-    c.discard(workspace.parent)
+    scratch.discard(workspace.parent)
     return result
 
 
@@ -78,7 +83,7 @@ def main() -> int:
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--profile-size", type=int, default=1000)
     args = parser.parse_args()
-    results: dict[str, Any] = {"machine": c.machine(), "runs": []}
+    results: dict[str, Any] = {"machine": output.machine(), "runs": []}
     # The target is a wall time, so say how fast this machine's CPU is in this run (the same
     # reference bench/per_touch.py prints): runs are comparable only at a similar reference.
     from per_touch import stage_baselines
@@ -88,7 +93,7 @@ def main() -> int:
     print(f"CPU reference in this run: {reference:,.0f} compiled Jinja sandbox renders/s")
     base = None
     for n in [int(x) for x in args.sizes.split(",")]:
-        c.log(f"demo --prospects {n}")
+        output.log(f"demo --prospects {n}")
         r = run_demo(n, args.timeout)
         results["runs"].append(r)
         per = r["wall_s"] / n
@@ -107,18 +112,20 @@ def main() -> int:
             f"(×{per / base:.2f} of the first size)"
         )
     if not args.no_profile:
-        with c.workdir("demo-profile") as tmp:
+        with scratch.workdir("demo-profile") as tmp:
             path = tmp / "demo.collapsed"
-            c.log(f"profiling demo --prospects {args.profile_size} with py-spy")
+            output.log(f"profiling demo --prospects {args.profile_size} with py-spy")
             r = run_demo(args.profile_size, args.timeout, profile=path)
             results["profile_run"] = r
             print(f"\npy-spy profile of demo --prospects {args.profile_size} ({r['wall_s']:.1f}s "
                   "under the profiler), all threads:")  # fmt: skip
             if path.exists():
-                c.print_profile(c.read_collapsed(path), top=30, include=r"cadence/|workers/")
+                profiles.print_profile(
+                    profiles.read_collapsed(path), top=30, include=r"cadence/|workers/"
+                )
             else:
                 print("  (no profile written)")
-    c.emit_json("demo_scale", results)
+    output.emit_json("demo_scale", results)
     return 0
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import smtplib
 import subprocess
 import sys
 import time
@@ -27,7 +26,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import _common as c
+import _bench_config as bench_config
+import _output as output
+import _processes as procs
+import _profiles as profiles
+import _scratch as scratch
+import _servers as servers
+import _store_rows as store_rows
+import _usage as usage
+from _smtp_baseline import bare_smtp, sink_count, start_sink
 
 
 def run_noop(
@@ -36,13 +43,13 @@ def run_noop(
     """dramatiq's own processing rate: ``n`` no-op messages are enqueued first, then the
     workers start on the full queue, and the rate is taken over the middle 80% of it (from
     9/10 of the messages left to 1/10), so neither worker start-up nor one process's
-    enqueuing caps it. Enqueuing while the workers ran did cap it on a machine where one
-    process enqueued 1,178/s."""
+    enqueuing caps it: one process enqueuing while the workers run can be slower than they
+    are."""
     import os
 
     import redis
 
-    c.flush_redis(redis_url)
+    servers.flush_redis(redis_url)
     os.environ["BENCH_NOOP_REDIS_URL"] = redis_url
     env = {"BENCH_NOOP_REDIS_URL": redis_url}
     import noop_actor
@@ -50,15 +57,15 @@ def run_noop(
     client = redis.Redis.from_url(redis_url)
     msgs = f"dramatiq:{noop_actor.QUEUE}.msgs"
     me = {os.getpid(): "enqueuer"}
-    cpu_before = c.cpu_seconds_by_role(me)
+    cpu_before = usage.cpu_seconds_by_role(me)
     started = time.perf_counter()
     for i in range(n):
         noop_actor.noop.send(i)
     enqueued = time.perf_counter() - started
-    enqueue_cpu = c.cpu_ms_per_item(cpu_before, c.cpu_seconds_by_role(me), n)
-    workers = c.start_workers(
+    enqueue_cpu = usage.cpu_ms_per_item(cpu_before, usage.cpu_seconds_by_role(me), n)
+    workers = procs.start_workers(
         "noop_actor", env, logdir, processes=processes, threads=threads,
-        extra=["--path", str(c.BENCH_DIR)], wait=False,
+        extra=["--path", str(procs.BENCH_DIR)], wait=False,
     )  # fmt: skip
     try:
         roles: dict[int, str] = {}
@@ -70,17 +77,17 @@ def run_noop(
             for share in (0.9, 0.1):
                 if share not in marks and left <= share * n:
                     # The worker processes exist once any message has been taken.
-                    roles = roles or {p: "workers" for p in c.children(workers.popen.pid)}
+                    roles = roles or {p: "workers" for p in usage.children(workers.popen.pid)}
                     roles[workers.popen.pid] = "workers"
                     roles[os.getpid()] = "bench"
-                    marks[share] = (at, left, c.cpu_seconds_by_role(roles))
+                    marks[share] = (at, left, usage.cpu_seconds_by_role(roles))
                     break  # one mark a poll: the window never has zero length
             if workers.popen.poll() is not None:
                 raise RuntimeError(f"no-op workers exited:\n{workers.text()[-3000:]}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no-op queue still holds {left} of {n} messages")
             time.sleep(0.005)
-        c.wait_for(lambda: client.hlen(msgs) == 0, timeout=600, what="the no-op queue to drain")
+        procs.wait_for(lambda: client.hlen(msgs) == 0, timeout=600, what="the no-op queue to drain")
     finally:
         workers.stop()
         client.close()
@@ -89,7 +96,7 @@ def run_noop(
     return {
         "messages": n,
         "measured_messages": processed,
-        "cpu_ms_per_message": c.cpu_ms_per_item(cpu0, cpu1, processed),
+        "cpu_ms_per_message": usage.cpu_ms_per_item(cpu0, cpu1, processed),
         "enqueue_per_s": n / enqueued,
         "enqueue_cpu_ms_per_message": enqueue_cpu,
         "seconds": t1 - t0,
@@ -116,44 +123,50 @@ def run_cadence(
     """One end-to-end run in a fresh schema; ``during(ctx, engine)`` runs while it delivers.
     With ``pace``, the touches fall due at that many a second once the workers are up,
     instead of all at once. With ``quiet_volume``, a file-outbox run first waits for new
-    files to cost their usual CPU (:func:`_common.settle_file_creation`)."""
+    files to cost their usual CPU (:func:`_scratch.settle_file_creation`)."""
     from sqlalchemy import text
 
     from cadence.runtime.store_setup import init_store
 
     tag = "smtp" if smtp_url else "outbox"
-    with c.pg_schema(f"e2e_{tag}") as db_url, c.workdir(f"e2e-{tag}") as root:
-        env = c.cadence_env(database_url=db_url, redis_url=redis_url, root=root, smtp_url=smtp_url)
-        ctx = c.context_from_env(env)
+    with servers.pg_schema(f"e2e_{tag}") as db_url, scratch.workdir(f"e2e-{tag}") as root:
+        env = bench_config.cadence_env(
+            database_url=db_url, redis_url=redis_url, root=root, smtp_url=smtp_url
+        )
+        ctx = bench_config.context_from_env(env)
         quiet = quiet_volume and not smtp_url
-        volume = c.settle_file_creation(root / "outbox") if quiet else {}
+        volume = scratch.settle_file_creation(root / "outbox") if quiet else {}
         try:
             init_store(ctx)
             load_started = time.perf_counter()
-            c.load_due_touches(ctx.engine, n, datetime.now(UTC), per_second=pace)
-            c.log(f"[{tag}] loaded {n} due touches in {time.perf_counter() - load_started:.1f}s")
-            c.flush_redis(redis_url)
-            workers = c.start_workers(
+            store_rows.load_due_touches(ctx.engine, n, datetime.now(UTC), per_second=pace)
+            output.log(
+                f"[{tag}] loaded {n} due touches in {time.perf_counter() - load_started:.1f}s"
+            )
+            servers.flush_redis(redis_url)
+            workers = procs.start_workers(
                 "workers.main", env, logdir, processes=processes, threads=threads
             )
-            worker_pids = c.children(workers.popen.pid)
+            worker_pids = usage.children(workers.popen.pid)
             if pace:  # the paced load starts now that the workers are up, not during start-up
                 with ctx.engine.begin() as conn:
                     first = conn.execute(text("SELECT min(due_at) FROM touch")).scalar_one()
-                    shift = c.naive(datetime.now(UTC) + timedelta(seconds=1)) - first
+                    shift = store_rows.naive(datetime.now(UTC) + timedelta(seconds=1)) - first
                     conn.execute(text("UPDATE touch SET due_at = due_at + :s"), {"s": shift})
             roles = {p: "workers" for p in [workers.popen.pid, *worker_pids]}
             roles[os.getpid()] = "bench"
             if sink_pid is not None:
                 roles[sink_pid] = "sink"
-            cpu_before = c.cpu_seconds_by_role(roles)
+            cpu_before = usage.cpu_seconds_by_role(roles)
             started = time.perf_counter()
-            scheduler = c.start("scheduler", [str(c.BIN / "cadence"), "scheduler"], env, logdir)
+            scheduler = procs.start(
+                "scheduler", [str(procs.BIN / "cadence"), "scheduler"], env, logdir
+            )
             roles[scheduler.popen.pid] = "scheduler"
             spy = None
             if profile_seconds and worker_pids:
                 time.sleep(1.5)
-                spy = c.py_spy_record(
+                spy = profiles.py_spy_record(
                     worker_pids[0],
                     logdir / f"worker-{tag}.collapsed",
                     profile_seconds,
@@ -176,15 +189,15 @@ def run_cadence(
                         ).scalar()
                     return left == 0
 
-                c.wait_for(
+                procs.wait_for(
                     done, timeout=timeout, what=f"{n} touches to be delivered", interval=0.25
                 )
                 wall = time.perf_counter() - started
-                cpu_after = c.cpu_seconds_by_role(roles)
+                cpu_after = usage.cpu_seconds_by_role(roles)
                 rss = {
-                    "worker_kb": [c.vm_kb(p) for p in worker_pids],
-                    "worker_master_kb": c.vm_kb(workers.popen.pid),
-                    "scheduler_kb": c.vm_kb(scheduler.popen.pid),
+                    "worker_kb": [usage.vm_kb(p) for p in worker_pids],
+                    "worker_master_kb": usage.vm_kb(workers.popen.pid),
+                    "scheduler_kb": usage.vm_kb(scheduler.popen.pid),
                 }
             finally:
                 scheduler.stop()
@@ -193,10 +206,10 @@ def run_cadence(
                     try:
                         _, err = spy.communicate(timeout=profile_seconds + 30)
                         if spy.returncode:
-                            c.log("py-spy:", err.decode(errors="replace")[-500:])
+                            output.log("py-spy:", err.decode(errors="replace")[-500:])
                     except subprocess.TimeoutExpired:
                         spy.kill()
-            stats = c.touch_stats(ctx.engine)
+            stats = store_rows.touch_stats(ctx.engine)
         finally:
             ctx.close()
     sent = stats["statuses"].get("sent", 0)
@@ -216,51 +229,15 @@ def run_cadence(
         "first_tenth_per_s": stats.get("first_tenth_per_s"),
         "last_tenth_per_s": stats.get("last_tenth_per_s"),
         "rss": rss,
-        "cpu_ms_per_touch": c.cpu_ms_per_item(cpu_before, cpu_after, sent),
+        "cpu_ms_per_touch": usage.cpu_ms_per_item(cpu_before, cpu_after, sent),
         **extra,
     }
     if spy is not None:
         result["profile"] = str(logdir / f"worker-{tag}.collapsed")
     bad = {k: v for k, v in stats["statuses"].items() if k != "sent"}
     if bad:
-        c.log(f"[{tag}] touches not sent: {bad}; see {logdir}")
+        output.log(f"[{tag}] touches not sent: {bad}; see {logdir}")
     return result
-
-
-def sample_message() -> bytes:
-    """A message shaped like a Cadence touch (same headers, similar body)."""
-    from cadence.delivery.compose import OutgoingEmail, compose
-
-    return compose(
-        OutgoingEmail(
-            touch_id=1, message_id="<cadence.1.0123456789abcdef@brightwave.example>",
-            sender_name="Alex Bench", sender_email="alex@brightwave.example",
-            recipient_name="Ana Bench", recipient_email="p1@co0.example",
-            subject="Company 0 and Brightwave",
-            body="Hi Ana,\n\nTeams like yours see 40% faster ramp: proof.\n\n"
-            "Worth 15 minutes next week to see if it fits Company 0?\n\nAlex",
-            date=datetime.now(UTC), unsubscribe_url=f"{c.PUBLIC_URL}/unsubscribe/t0000000001",
-            unsubscribe_mailto="mailto:unsubscribe@brightwave.example?subject=unsubscribe%20t1",
-        )
-    ).as_bytes()  # fmt: skip
-
-
-def bare_smtp(port: int, n: int, sink_pid: int, *, noop: bool = False) -> dict[str, Any]:
-    """One persistent connection; ``noop`` adds a NOOP before each message, as SmtpTransport
-    did before it trusted a connection used in the last two seconds (what that saves)."""
-    data = sample_message()
-    roles = {sink_pid: "sink", os.getpid(): "bench"}
-    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
-        client.ehlo()
-        cpu_before = c.cpu_seconds_by_role(roles)
-        started = time.perf_counter()
-        for _ in range(n):
-            if noop:
-                client.noop()
-            client.sendmail("alex@brightwave.example", ["p1@co0.example"], data)
-        elapsed = time.perf_counter() - started
-        cpu = c.cpu_ms_per_item(cpu_before, c.cpu_seconds_by_role(roles), n)
-    return {"messages": n, "seconds": elapsed, "per_s": n / elapsed, "cpu_ms_per_message": cpu}
 
 
 def smtp_budget(smtp: dict[str, Any], bare: dict[str, Any]) -> str:
@@ -271,7 +248,7 @@ def smtp_budget(smtp: dict[str, Any], bare: dict[str, Any]) -> str:
     cpu = smtp["cpu_ms_per_touch"]
     ours = ("workers", "scheduler", "postgres", "redis", "sink")
     total = sum(cpu.get(role, 0.0) for role in ours)
-    cores = c.cores()
+    cores = usage.cores()
     budget = 1000 * cores / (0.8 * bare["per_s"]) if bare["per_s"] else float("nan")
     sink_bare = bare["cpu_ms_per_message"].get("sink", 0.0)
     return (
@@ -280,32 +257,6 @@ def smtp_budget(smtp: dict[str, Any], bare: dict[str, Any]) -> str:
         f"{cpu.get('other', 0) + cpu.get('bench', 0):.2f} by other processes; "
         f"{cores} cores at 80% of the bare rate allow {budget:.2f} ms"
     )
-
-
-def start_sink(logdir: Path) -> tuple[c.Proc, int, Path]:
-    port = c.free_port()
-    count_file = logdir / "sink.count"
-    sink = c.start(
-        "smtp-sink",
-        [sys.executable, str(c.BENCH_DIR / "smtp_sink_proc.py"), str(port), str(count_file)],
-        {},
-        logdir,
-    )
-    c.wait_for(lambda: "ready" in sink.text(), timeout=30, what="the SMTP sink")
-    return sink, port, count_file
-
-
-def sink_count(count_file: Path) -> int:
-    """The sink's count about 0.3-0.5 s after the call (it writes it every 0.2 s). It
-    rewrites the file in place, so a read can land between its truncation and its write:
-    such a read is empty, and read again."""
-    time.sleep(0.5)
-    for _ in range(50):
-        text = count_file.read_text()
-        if text:
-            return int(text)
-        time.sleep(0.01)
-    raise RuntimeError(f"{count_file} stayed empty")
 
 
 def rss_line(rss: dict[str, Any]) -> str:
@@ -329,13 +280,17 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=900, help="per phase, seconds")
     args = parser.parse_args()
     n = args.touches
-    results: dict[str, Any] = {"machine": c.machine(), "touches": n, "processes": args.processes,
-                               "threads": args.threads}  # fmt: skip
-    with c.redis_server() as redis_url, c.workdir("e2e-logs") as logdir:
-        results["redis"] = c.redis_version(redis_url)
-        results["postgresql"] = c.pg_version()
+    results: dict[str, Any] = {
+        "machine": output.machine(),
+        "touches": n,
+        "processes": args.processes,
+        "threads": args.threads,
+    }
+    with servers.redis_server() as redis_url, scratch.workdir("e2e-logs") as logdir:
+        results["redis"] = servers.redis_version(redis_url)
+        results["postgresql"] = servers.pg_version()
         opts = {"processes": args.processes, "threads": args.threads, "logdir": logdir}
-        c.log(f"no-op baseline: {n} messages, {args.processes}×{args.threads}")
+        output.log(f"no-op baseline: {n} messages, {args.processes}×{args.threads}")
         noop = run_noop(redis_url, n, **opts)
         results["noop"] = noop
         print(
@@ -345,7 +300,7 @@ def main() -> int:
             f"\n  CPU ms per message by process: {noop['cpu_ms_per_message']}"
         )
         if not args.skip_outbox:
-            c.log("cadence, file outbox")
+            output.log("cadence, file outbox")
             out = run_cadence(
                 redis_url, n, smtp_url=None, profile_seconds=args.profile, profile_gil=args.gil,
                 timeout=args.timeout, **opts,
@@ -370,13 +325,13 @@ def main() -> int:
             print(f"  CPU ms per touch by process: {out['cpu_ms_per_touch']}")
             if out.get("profile"):
                 print(f"  py-spy profile of one worker ({args.profile:.0f}s):")
-                c.print_profile(
-                    c.read_collapsed(Path(out["profile"])), include=r"cadence/|workers/"
+                profiles.print_profile(
+                    profiles.read_collapsed(Path(out["profile"])), include=r"cadence/|workers/"
                 )
         if not args.skip_smtp:
             sink, port, count_file = start_sink(logdir)
             try:
-                c.log("bare smtplib loop into the sink")
+                output.log("bare smtplib loop into the sink")
                 bare = bare_smtp(port, n, sink.popen.pid)
                 results["smtp_bare"] = bare
                 print(
@@ -386,12 +341,12 @@ def main() -> int:
                 with_noop = bare_smtp(port, min(n, 5000), sink.popen.pid, noop=True)
                 results["smtp_bare_with_noop"] = with_noop
                 print(
-                    f"  the same loop with a NOOP before each message (SmtpTransport's check "
-                    f"before 26 Nov): {with_noop['per_s']:.0f} messages/s "
+                    f"  the same loop with a NOOP before each message (a liveness check "
+                    f"before every send): {with_noop['per_s']:.0f} messages/s "
                     f"(×{with_noop['per_s'] / bare['per_s']:.2f})"
                 )
                 before = sink_count(count_file)
-                c.log("cadence, SMTP into the same sink")
+                output.log("cadence, SMTP into the same sink")
                 smtp = run_cadence(
                     redis_url, n, smtp_url=f"smtp://127.0.0.1:{port}", timeout=args.timeout,
                     profile_seconds=args.profile, profile_gil=args.gil,
@@ -399,9 +354,9 @@ def main() -> int:
                 )  # fmt: skip
                 smtp["sink_received"] = sink_count(count_file) - before
                 smtp["ratio_to_bare"] = smtp["per_s"] / bare["per_s"]
-                # The machine's speed can move between the two measurements (by a quarter
-                # within minutes on the 26 November machine): the bare loop again, after.
-                c.log("bare smtplib loop again, after")
+                # The machine's speed can move between the two measurements, within
+                # minutes: the bare loop again, after.
+                output.log("bare smtplib loop again, after")
                 bare_after = bare_smtp(port, n, sink.popen.pid)
                 results["smtp_bare_after"] = bare_after
                 smtp["ratio_to_bare_after"] = smtp["per_s"] / bare_after["per_s"]
@@ -423,12 +378,12 @@ def main() -> int:
                 print("  " + smtp_budget(smtp, bare))
                 if smtp.get("profile"):
                     print(f"  py-spy profile of one worker ({args.profile:.0f}s):")
-                    c.print_profile(
-                        c.read_collapsed(Path(smtp["profile"])), include=r"cadence/|workers/"
+                    profiles.print_profile(
+                        profiles.read_collapsed(Path(smtp["profile"])), include=r"cadence/|workers/"
                     )
             finally:
                 sink.stop()
-    c.emit_json(f"end_to_end_{n}", results)
+    output.emit_json(f"end_to_end_{n}", results)
     return 0
 
 

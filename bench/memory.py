@@ -14,7 +14,9 @@ import argparse
 import sys
 from typing import Any
 
-import _common as c
+import _output as output
+import _scratch as scratch
+import _servers as servers
 from end_to_end import run_cadence
 
 
@@ -28,10 +30,10 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
-    results: dict[str, Any] = {"machine": c.machine(), "runs": []}
-    with c.redis_server() as redis_url, c.workdir("memory-logs") as logdir:
+    results: dict[str, Any] = {"machine": output.machine(), "runs": []}
+    with servers.redis_server() as redis_url, scratch.workdir("memory-logs") as logdir:
         for n in (args.touches, 2 * args.touches):
-            c.log(f"memory: {n} touches")
+            output.log(f"memory: {n} touches")
             # Peak RSS does not depend on what a new file costs: no wait for a quiet volume.
             run = run_cadence(
                 redis_url, n, processes=args.processes, threads=args.threads, logdir=logdir,
@@ -68,7 +70,7 @@ def main() -> int:
         f"2N/N peak RSS: worker ×{worker_ratio:.3f}, scheduler ×{sched_ratio:.3f} "
         "(flat is ×1.00; growth with touches sent would show here)"
     )
-    c.emit_json("memory", results)
+    output.emit_json("memory", results)
     return 0
 
 

@@ -28,7 +28,12 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import _common as c
+import _bench_config as bench_config
+import _output as output
+import _profiles as profiles
+import _scratch as scratch
+import _servers as servers
+import _store_rows as store_rows
 
 
 class NullTransport:
@@ -104,23 +109,23 @@ class StatementCounter:
 
 def load(engine: Any, n: int, now: datetime, backend: str) -> None:
     if backend == "postgresql":
-        c.load_due_touches(engine, n, now)
+        store_rows.load_due_touches(engine, n, now)
         return
     from sqlalchemy import text
 
     ids = range(1, n + 1)
-    due = c.naive(now - timedelta(minutes=1))
+    due = store_rows.naive(now - timedelta(minutes=1))
 
     def insert(table: str, cols: tuple[str, ...], rows: Any) -> None:
         sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(':' + x for x in cols)})"
         with engine.begin() as conn:
             conn.execute(text(sql), [dict(zip(cols, r, strict=True)) for r in rows])
 
-    insert("prospect", c.PROSPECT_COLS, c.prospect_rows(ids, now))
-    insert("enrollment", c.ENROLLMENT_COLS, c.enrollment_rows(ids, now))
+    insert("prospect", store_rows.PROSPECT_COLS, store_rows.prospect_rows(ids, now))
+    insert("enrollment", store_rows.ENROLLMENT_COLS, store_rows.enrollment_rows(ids, now))
     insert(
         "touch",
-        c.TOUCH_COLS,
+        store_rows.TOUCH_COLS,
         ((i, i, i, 1, "email", "ceo/intro", "scheduled", due, None, None, None, None, None, 0, 0)
          for i in ids),
     )  # fmt: skip
@@ -174,18 +179,18 @@ def run_backend(
     from cadence.runtime.store_setup import init_store
 
     tag = "pertouch"
-    with c.workdir(tag) as root:
-        volume = c.settle_file_creation(root / "outbox") if outbox else {}
+    with scratch.workdir(tag) as root:
+        volume = scratch.settle_file_creation(root / "outbox") if outbox else {}
         if backend == "postgresql":
-            schema_cm: Any = c.pg_schema(tag)
+            schema_cm: Any = servers.pg_schema(tag)
         else:
             from contextlib import nullcontext
 
             schema_cm = nullcontext(f"sqlite:///{root / 'cadence.db'}")
         with schema_cm as db_url:
-            env = c.cadence_env(database_url=db_url, redis_url=None, root=root)
+            env = bench_config.cadence_env(database_url=db_url, redis_url=None, root=root)
             transport = None if outbox else NullTransport(send_ms / 1000)
-            ctx = c.context_from_env(env, transport=transport)
+            ctx = bench_config.context_from_env(env, transport=transport)
             try:
                 init_store(ctx)
                 load(ctx.engine, 2 * n, datetime.now(UTC), backend)
@@ -239,7 +244,7 @@ def print_cprofile(profiler: cProfile.Profile, n: int, top: int) -> None:
     total = root[0][3] if root else sum(v[2] for v in entries.values())
     rows = []
     for (file, line, func), (_cc, calls, tottime, cumtime, _callers) in entries.items():
-        short = c._short(file)
+        short = profiles.short_path(file)
         rows.append((cumtime, tottime, calls, f"{func} ({short}:{line})"))
     print(f"  cProfile of deliver_touches over {n} touches ({1000 * total / n:.2f} ms/touch "
           "under the profiler); cumulative % of deliver_touches:")  # fmt: skip
@@ -261,7 +266,6 @@ def print_cprofile(profiler: cProfile.Profile, n: int, top: int) -> None:
 def stage_baselines(n: int = 5000) -> dict[str, float]:
     """Per-stage rates in this process: Cadence's renderer against a bare compiled Jinja
     sandbox template, and compose()+as_bytes()."""
-    from end_to_end import sample_message
     from jinja2 import StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -269,7 +273,6 @@ def stage_baselines(n: int = 5000) -> dict[str, float]:
     from cadence.delivery.compose import compose
     from cadence.runtime.defaults import shipped_root
 
-    del sample_message
     root = shipped_root()
     catalog = load_catalog(root / "config", root / "templates")
     template = catalog.templates["ceo/intro"]
@@ -306,7 +309,7 @@ def stage_baselines(n: int = 5000) -> dict[str, float]:
         touch_id=1, message_id="<cadence.1.x@brightwave.example>", sender_name="Alex Bench",
         sender_email="alex@brightwave.example", recipient_name="Ana Bench",
         recipient_email="p1@co0.example", subject="Acme and Brightwave", body="Hi Ana,\n\nx\n",
-        date=datetime.now(UTC), unsubscribe_url=f"{c.PUBLIC_URL}/unsubscribe/t1",
+        date=datetime.now(UTC), unsubscribe_url=f"{bench_config.PUBLIC_URL}/unsubscribe/t1",
         unsubscribe_mailto="mailto:unsubscribe@brightwave.example?subject=unsubscribe%20t1",
     )  # fmt: skip
     out["compose_and_as_bytes_per_s"] = rate(lambda: compose(email).as_bytes())
@@ -324,7 +327,7 @@ def main() -> int:
     parser.add_argument("--send-ms", type=float, default=0.0, help="each send waits this long")
     args = parser.parse_args()
     backends = ["postgresql", "sqlite"] if args.backend == "both" else [args.backend]
-    results: dict[str, Any] = {"machine": c.machine()}
+    results: dict[str, Any] = {"machine": output.machine()}
     stages = stage_baselines()
     results["stages"] = stages
     print("stages in one process (higher is better):")
@@ -333,7 +336,7 @@ def main() -> int:
     ratio = stages["cadence_renderer_render_per_s"] / stages["bare_jinja_compiled_render_per_s"]
     print(f"  cadence render / bare compiled render: {ratio:.2f}")
     for backend in backends:
-        c.log(f"per-touch harness on {backend}")
+        output.log(f"per-touch harness on {backend}")
         r = run_backend(
             backend, args.touches, args.outbox, args.top, args.batch, args.threads, args.send_ms
         )
@@ -353,7 +356,7 @@ def main() -> int:
         for key, v in r["statements"].items():
             print(f"    {v['per_touch']:4.1f}  {v['ms_per_touch']:6.3f} ms  {key}")
         print_cprofile(profiler, r["touches"], args.top)
-    c.emit_json("per_touch", results)
+    output.emit_json("per_touch", results)
     return 0
 
 

@@ -31,7 +31,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-import _common as c
+import _bench_config as bench_config
+import _output as output
+import _processes as procs
+import _scratch as scratch
+import _servers as servers
+import _store_rows as store_rows
+import _usage as usage
 from end_to_end import run_cadence
 from per_touch import StatementCounter
 
@@ -85,8 +91,8 @@ def fire(ctx: Any, pick: Callable[[int], str], count: int, rate: float) -> dict[
 def summary(latencies: list[float]) -> dict[str, float]:
     return {
         "count": len(latencies),
-        "p50_ms": c.percentile(latencies, 50),
-        "p99_ms": c.percentile(latencies, 99),
+        "p50_ms": output.percentile(latencies, 50),
+        "p99_ms": output.percentile(latencies, 99),
         "max_ms": max(latencies) if latencies else float("nan"),
     }
 
@@ -95,14 +101,16 @@ def idle_baseline(n_replies: int, rate: float) -> dict[str, Any]:
     """The same replies on a store with nothing being delivered."""
     from cadence.runtime.store_setup import init_store
 
-    with c.pg_schema("halt_idle") as db_url, c.workdir("halt-idle") as root:
-        env = c.cadence_env(database_url=db_url, redis_url=None, root=root)
-        ctx = c.context_from_env(env)
+    with servers.pg_schema("halt_idle") as db_url, scratch.workdir("halt-idle") as root:
+        env = bench_config.cadence_env(database_url=db_url, redis_url=None, root=root)
+        ctx = bench_config.context_from_env(env)
         try:
             init_store(ctx)
             n = max(2000, n_replies * 2)
-            c.load_due_touches(ctx.engine, n, datetime.now(UTC))
-            emails = [c.email_of(i) for i in random.Random(3).sample(range(1, n + 1), n_replies)]
+            store_rows.load_due_touches(ctx.engine, n, datetime.now(UTC))
+            emails = [
+                store_rows.email_of(i) for i in random.Random(3).sample(range(1, n + 1), n_replies)
+            ]
             out = fire(ctx, emails.__getitem__, len(emails), rate)
         finally:
             ctx.close()
@@ -118,7 +126,9 @@ def reply_targets(
     worker's locks, wherever delivery has got to, also when it lags the pace. Each prospect
     replies once. Without a pace, anyone of the run."""
     if not args.pace:
-        chosen = [c.email_of(i) for i in rng.sample(range(1, args.touches + 1), args.replies)]
+        chosen = [
+            store_rows.email_of(i) for i in rng.sample(range(1, args.touches + 1), args.replies)
+        ]
         return chosen.__getitem__
     from sqlalchemy import text
 
@@ -138,7 +148,7 @@ def reply_targets(
                 free = [i for i in range(1, args.touches + 1) if i not in taken]
             chosen = rng.choice(free)
             taken.add(chosen)
-        return c.email_of(chosen)
+        return store_rows.email_of(chosen)
 
     return pick
 
@@ -219,11 +229,11 @@ def main() -> int:
         )
     rng = random.Random(11)
     results: dict[str, Any] = {
-        "machine": c.machine(),
+        "machine": output.machine(),
         "touches": args.touches,
         "pace_per_s": args.pace,
     }
-    c.log("idle baseline")
+    output.log("idle baseline")
     idle = idle_baseline(args.replies, args.reply_rate)
     results["idle"] = idle
     print(
@@ -242,7 +252,7 @@ def main() -> int:
                 )
 
         # Let delivery reach its pace before the replies start.
-        c.wait_for(lambda: sent() >= 200, timeout=300, what="delivery to start")
+        procs.wait_for(lambda: sent() >= 200, timeout=300, what="delivery to start")
         from sqlalchemy import create_engine
         from sqlalchemy.pool import NullPool
 
@@ -261,7 +271,7 @@ def main() -> int:
         with ctx.engine.connect() as conn:
             delivered = conn.execute(
                 text("SELECT count(*) FROM touch WHERE sent_at BETWEEN :a AND :b"),
-                {"a": c.naive(start), "b": c.naive(end)},
+                {"a": store_rows.naive(start), "b": store_rows.naive(end)},
             ).scalar()
             late = 0
             halted = 0
@@ -272,7 +282,7 @@ def main() -> int:
                         "e.id AND t.started_at > :at) FROM enrollment e JOIN prospect p ON "
                         "p.id = e.prospect_id WHERE p.email = :email"
                     ),
-                    {"email": email, "at": c.naive(at)},
+                    {"email": email, "at": store_rows.naive(at)},
                 ).one()
                 halted += row[0] == "halted"
                 late += row[1]
@@ -291,7 +301,7 @@ def main() -> int:
             },
         }
 
-    with c.redis_server() as redis_url, c.workdir("halt-logs") as logdir:
+    with servers.redis_server() as redis_url, scratch.workdir("halt-logs") as logdir:
         run = run_cadence(
             redis_url, args.touches, processes=args.processes, threads=args.threads,
             logdir=logdir, during=during, pace=args.pace,
@@ -308,11 +318,11 @@ def main() -> int:
         f"touches/s (offered: {f'{args.pace:,.0f}/s' if args.pace else 'all due at once'}; "
         f"target load 1,000/s); whole run {run['per_s']:.0f} touches/s"
     )
-    busy = c.machine_busy(run["cpu_ms_per_touch"], run["sent"], run["wall_s"])
+    busy = usage.machine_busy(run["cpu_ms_per_touch"], run["sent"], run["wall_s"])
     results["loaded"]["cpu_busy_fraction"] = busy
     print(
-        f"  CPU of every process a touch: {c.cpu_ms_all_processes(run['cpu_ms_per_touch']):.2f}"
-        f" ms; over the run's {run['wall_s']:.1f} s the {c.cores()} cores were "
+        f"  CPU of every process a touch: {usage.cpu_ms_all_processes(run['cpu_ms_per_touch']):.2f}"
+        f" ms; over the run's {run['wall_s']:.1f} s the {usage.cores()} cores were "
         f"{100 * busy:.0f}% busy"
     )
     if args.pace and run["delivery_rate_during_replies"] < 0.95 * args.pace:
@@ -338,7 +348,7 @@ def main() -> int:
         )
     if run["reply_errors"]:
         print("  errors:", run["reply_errors"])
-    c.emit_json("reply_to_halt", results)
+    output.emit_json("reply_to_halt", results)
     return 0
 
 

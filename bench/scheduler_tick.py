@@ -22,15 +22,23 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import _common as c
+import _bench_config as bench_config
+import _output as output
+import _scratch as scratch
+import _servers as servers
+import _store_rows as store_rows
 
 
 def load_level(engine: Any, start: int, stop: int, now: datetime, rng: random.Random) -> None:
     ids = range(start, stop)
-    c.copy_rows(engine, "prospect", c.PROSPECT_COLS, c.prospect_rows(ids, now))
-    c.copy_rows(engine, "enrollment", c.ENROLLMENT_COLS, c.enrollment_rows(ids, now))
-    past = c.naive(now - timedelta(days=3))
-    future = c.naive(now)
+    store_rows.copy_rows(
+        engine, "prospect", store_rows.PROSPECT_COLS, store_rows.prospect_rows(ids, now)
+    )
+    store_rows.copy_rows(
+        engine, "enrollment", store_rows.ENROLLMENT_COLS, store_rows.enrollment_rows(ids, now)
+    )
+    past = store_rows.naive(now - timedelta(days=3))
+    future = store_rows.naive(now)
 
     def touches() -> Any:
         for i in ids:
@@ -44,9 +52,9 @@ def load_level(engine: Any, start: int, stop: int, now: datetime, rng: random.Ra
                 None, None, None, None, None, 0, 0,
             )  # fmt: skip
 
-    c.copy_rows(engine, "touch", c.TOUCH_COLS, touches())
-    c.setval(engine, "prospect", "enrollment", "touch")
-    c.analyze(engine)
+    store_rows.copy_rows(engine, "touch", store_rows.TOUCH_COLS, touches())
+    store_rows.setval(engine, "prospect", "enrollment", "touch")
+    store_rows.analyze(engine)
 
 
 def make_due(engine: Any, touch_ids: list[int], now: datetime) -> None:
@@ -58,7 +66,7 @@ def make_due(engine: Any, touch_ids: list[int], now: datetime) -> None:
                 "UPDATE touch SET due_at = :due - (id % 600) * interval '1 second', "
                 "status = 'scheduled', queued_at = NULL, enqueues = 0 WHERE id = ANY(:ids)"
             ),
-            {"due": c.naive(now), "ids": touch_ids},
+            {"due": store_rows.naive(now), "ids": touch_ids},
         )
 
 
@@ -71,7 +79,7 @@ def push_back(engine: Any, touch_ids: list[int], now: datetime) -> None:
                 "UPDATE touch SET due_at = :later, status = 'scheduled', queued_at = NULL, "
                 "enqueues = 0 WHERE id = ANY(:ids)"
             ),
-            {"later": c.naive(now + timedelta(days=40)), "ids": touch_ids},
+            {"later": store_rows.naive(now + timedelta(days=40)), "ids": touch_ids},
         )
 
 
@@ -136,12 +144,16 @@ def main() -> int:
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     rng = random.Random(7)
-    results: dict[str, Any] = {"machine": c.machine(), "postgresql": c.pg_version(), "levels": []}
+    results: dict[str, Any] = {
+        "machine": output.machine(),
+        "postgresql": servers.pg_version(),
+        "levels": [],
+    }
     from cadence.runtime.store_setup import init_store
 
-    with c.pg_schema("tick") as db_url, c.workdir("tick") as root:
-        env = c.cadence_env(database_url=db_url, redis_url=None, root=root)
-        ctx = c.context_from_env(env)
+    with servers.pg_schema("tick") as db_url, scratch.workdir("tick") as root:
+        env = bench_config.cadence_env(database_url=db_url, redis_url=None, root=root)
+        ctx = bench_config.context_from_env(env)
         ctx.settings = ctx.settings.model_copy(update={"claim_batch_size": 1000})
         capture = Capture(ctx.engine)
         try:
@@ -154,12 +166,12 @@ def main() -> int:
                 started = time.perf_counter()
                 load_level(ctx.engine, loaded + 1, level + 1, now, rng)
                 loaded = level
-                c.log(f"loaded to {level} enrollments in {time.perf_counter() - started:.0f}s")
+                output.log(f"loaded to {level} enrollments in {time.perf_counter() - started:.0f}s")
                 if previous:
                     push_back(ctx.engine, previous, now)
                 due = [2 * i for i in rng.sample(range(1, level + 1), 1000)]
                 make_due(ctx.engine, due, now)
-                c.analyze(ctx.engine)
+                store_rows.analyze(ctx.engine)
                 m = measure(ctx, capture, now, args.repeat)
                 tick_ms, ticked = whole_tick(ctx, due)
                 previous = due
@@ -200,7 +212,7 @@ def main() -> int:
             f"(×{row['claim_ms_median'] / base:.2f} of the {results['levels'][0]['enrollments']:,} "
             f"level), whole tick {row['scheduler_tick_ms']:6.1f} ms"
         )
-    c.emit_json("scheduler_tick", results)
+    output.emit_json("scheduler_tick", results)
     return 0
 
 

@@ -36,9 +36,8 @@ _ENROLLMENT_FACTS = sa_select(
 def summarize(ctx: AppContext, *, planned_replies: int) -> dict[str, Any]:
     with transaction(ctx.engine) as session:
         connection = session.connection()
-        # Rows as the columns read here, not as models: a 10,000-prospect demo has 75,000
-        # touches (their bodies included) and 13,000 enrollments; building models took
-        # seconds.
+        # Rows as the columns read here, not as models: a large demo has many times more
+        # touches than prospects, and a model of each (its body included) is slow to build.
         prospects: dict[int, Any] = {p.id: p for p in connection.execute(_PROSPECT_FACTS)}
         enrollments: dict[int, Any] = {e.id: e for e in connection.execute(_ENROLLMENT_FACTS)}
         touches: list[Any] = list(connection.execute(_TOUCH_FACTS))
@@ -111,8 +110,8 @@ def summarize(ctx: AppContext, *, planned_replies: int) -> dict[str, Any]:
 
 
 def _count_emails(outbox: Path) -> int:
-    """The ``.eml`` files in the outbox (scandir: 60,000 Path objects from a glob took a
-    second)."""
+    """The ``.eml`` files in the outbox (scandir: a glob builds a Path object a file, and
+    a large demo writes tens of thousands)."""
     if not outbox.is_dir():
         return 0
     with os.scandir(outbox) as entries:

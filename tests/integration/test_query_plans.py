@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, Update, select
 
 from cadence.delivery import preparation
-from cadence.demo import run as demo
+from cadence.demo import reactions as demo
 from cadence.scheduler import due_touches as claiming
 from cadence.sequences import halting
 from cadence.sequences import tasks as sdr_tasks

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from cadence.authoring.config_files import load_team
-from cadence.demo.run import PROSPECTS_PER_SDR, staff_team
+from cadence.demo.workspace import PROSPECTS_PER_SDR, staff_team
 from cadence.runtime.defaults import shipped_root
 
 
