@@ -35,7 +35,7 @@ class InFlightWatch:
     batch's first emails go out still stops the later ones, which have not left yet.
 
     One look every :data:`HALT_CHECK_SECONDS` covers every thread's batch (a look per thread
-    was 150 reads a second at 16 threads, a fifth of a worker's CPU). A look takes back what
+    grew with the thread count and took a large share of a worker's CPU). A look takes back what
     it finds; each thread asks, before each send, whether its email may still go. Emails are
     held per batch (a touch taken back, resumed and claimed again by another batch is that
     batch's), and a look's outcome is settled before anyone acts on it: dramatiq's time limit
@@ -164,7 +164,7 @@ HALT_CHECK_SECONDS = 0.1
 
 
 #: The look itself: a read without locks, as nearly every look finds nothing (a locking read
-#: in a transaction of its own cost 2.3 times the CPU, and took SQLite's write lock); what it
+#: in a transaction of its own costs several times the CPU, and takes SQLite's write lock); what it
 #: finds is taken back under the enrollment locks a halt takes, and checked again there.
 def _stopped_in_hand(among: ColumnElement[bool]) -> ColumnElement[bool]:
     """Among some touches, those still sending whose enrollment is no longer active: the

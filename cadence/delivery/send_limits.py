@@ -348,8 +348,8 @@ _WINDOWS = sa_select(
 
 def _insert_rows(session: Session, owners: list[str], day: date, insert: Any) -> None:
     """The day's rows of ``owners`` (in their order), with one read and one executemany: a
-    demo's first claim of a day makes a row for each of its 67 SDRs, and two ORM statements
-    a row cost it a second in all. A throttle minute that began before midnight still holds
+    large team's first claim of a day makes a row for each SDR, and two ORM statements a
+    row add up. A throttle minute that began before midnight still holds
     on the new day's row."""
     before = {
         owner: (started_at, sent)

@@ -65,7 +65,7 @@ def store_event(
         "detail": detail or {},
         "actor": actor,
     }
-    # A row, not a model added and flushed: the ORM's insert was a third of a reply's cost.
+    # A row, not a model added and flushed: the ORM's insert is a large share of a reply's cost.
     # The model returned is not in the session; read it with ``session.get`` to change it.
     event_id = session.connection().execute(_INSERT_EVENT, values).scalar_one()
     return Event(id=event_id, **values), False

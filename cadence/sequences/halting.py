@@ -32,7 +32,7 @@ from cadence.store.sql_lists import in_list
 from cadence.store.transitions import enrollment_moved
 
 #: Rows, not models: a reply reads and halts them with Core statements (through the ORM a
-#: reply cost about twice as much); in id order, the order every enrollment lock takes.
+#: reply costs much more); in id order, the order every enrollment lock takes.
 _LOCK_LIVE_ENROLLMENTS = (
     sa_select(*ENROLLMENT_VIEW_COLUMNS)
     .where(

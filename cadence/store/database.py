@@ -48,9 +48,9 @@ def _cache_batch_statements() -> None:
 
     psycopg converts each query's placeholders in Python and caches the result only for
     queries of at most 50 parameters; a worker's batch INSERTs (audit entries, next touches)
-    have hundreds, repeat in the same few shapes, and were re-parsed every time: 16% of a
-    worker's CPU. The limits are module constants of psycopg's (no public setting); if they
-    move, this does nothing and only speed is lost.
+    have hundreds, repeat in the same few shapes, and would be re-parsed every time, a
+    large share of a worker's CPU. The limits are module constants of psycopg's (no public
+    setting); if they move, this does nothing and only speed is lost.
     """
     try:
         from psycopg import _queries
@@ -71,8 +71,8 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=60000")
     # SQLite's defaults are sized for small devices: a 2 MiB page cache (a 10,000-prospect
     # store is 100 MB; its touch indexes alone outgrow it) and a checkpoint every 4 MB of
-    # WAL. In a 3,000-prospect demo these cut the page reads by 84% (104k to 16k) and the
-    # page writes by 12%; the WAL now grows to about 40 MB before a checkpoint.
+    # WAL. Larger, a demo's store reads and writes far fewer pages; the WAL grows to about
+    # 40 MB before a checkpoint (docs/benchmarks.md has the figures).
     cursor.execute("PRAGMA cache_size=-32768")  # KiB: up to 32 MiB a connection
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.execute("PRAGMA wal_autocheckpoint=10000")

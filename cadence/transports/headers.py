@@ -19,8 +19,8 @@ def envelope_address(message: Message, name: str) -> str:
     """The bare address of a From or To header, for the SMTP envelope or a file name.
 
     Headers as ``formataddr`` writes them (``Name <addr>``) are cut at the brackets;
-    anything else goes through ``parseaddr``, which cost a file-outbox send a tenth of its
-    time."""
+    anything else goes through ``parseaddr``, slow enough to show in a file-outbox send's
+    profile."""
     value = raw_header(message, name).strip()
     if value.endswith(">") and "<" in value:
         address = value[value.rfind("<") + 1 : -1]
