@@ -337,3 +337,14 @@ def test_a_chunked_upload_over_the_limit_is_answered_413_at_the_limit(
                 continue
         assert head.startswith(b"HTTP/1.1 413"), head[:200]
         assert sent < 4 * MB  # answered near the 1 MB limit, not after the whole upload
+
+
+@pytest.mark.parametrize("provider", ["sendgrid", "postmark"])
+def test_webhooks_with_basic_auth_refuse_a_stranger_unread(web: Web, provider: str) -> None:
+    """Their credentials are in a header, so nothing of the body is taken in without them."""
+    wrong = base64.b64encode(b"hook:guess").decode()
+    for credentials in ([], [("authorization", f"Basic {wrong}")], [("authorization", "Basic")]):
+        headers = [("content-type", "application/json"), *credentials]
+        path = f"/api/v1/inbound/{provider}"
+        answer = call(web.app, "POST", path, headers=headers, chunks=_slow_body(19 * MB))
+        assert (answer.status, answer.received) == (401, 0), credentials

@@ -41,8 +41,14 @@ Ctx = Annotated[AppContext, Depends(context)]
 Work = Callable[[bytes], list[Recorded]]
 
 
-async def _handle(request: Request, provider: str, work: Work) -> JSONResponse:
+async def _handle(
+    request: Request, provider: str, work: Work, *, before_body: Callable[[], None] | None = None
+) -> JSONResponse:
+    """Read the body and run ``work`` on it off the event loop; ``before_body`` checks what
+    the headers alone can (Basic auth), so a sender without credentials is refused unread."""
     try:
+        if before_body is not None:
+            before_body()
         body = await request.body()
         recorded = await run_in_threadpool(_parsed, work, body)
     except WebhookRejected as error:
@@ -109,14 +115,16 @@ async def sendgrid_webhook(request: Request, ctx: Ctx) -> JSONResponse:
     as_json = _is_json(request)
 
     def work(body: bytes) -> list[Recorded]:
-        check_basic_auth(authorization, ctx.settings.sendgrid_basic_auth)
         if as_json:
             events = sendgrid.parse_events(json_value(body), now=ctx.clock.now())
             return record_provider_events(ctx, events, raw=_text(body))
         message = sendgrid.parse_message(parse_form(content_type, body))
         return [record_message(ctx, message, provider=sendgrid.PROVIDER)]
 
-    return await _handle(request, sendgrid.PROVIDER, work)
+    def authorized() -> None:
+        check_basic_auth(authorization, ctx.settings.sendgrid_basic_auth)
+
+    return await _handle(request, sendgrid.PROVIDER, work, before_body=authorized)
 
 
 def sns_client(request: Request) -> sns.SnsClient:
@@ -177,7 +185,6 @@ async def postmark_webhook(request: Request, ctx: Ctx) -> JSONResponse:
     authorization = request.headers.get("authorization")
 
     def work(body: bytes) -> list[Recorded]:
-        check_basic_auth(authorization, ctx.settings.postmark_basic_auth)
         payload = json_object(body)
         if postmark.is_inbound(payload):
             message = postmark.parse_message(payload)
@@ -185,7 +192,10 @@ async def postmark_webhook(request: Request, ctx: Ctx) -> JSONResponse:
         event = postmark.parse_event(payload, now=ctx.clock.now())
         return record_provider_events(ctx, [event], raw=_text(body))
 
-    return await _handle(request, postmark.PROVIDER, work)
+    def authorized() -> None:
+        check_basic_auth(authorization, ctx.settings.postmark_basic_auth)
+
+    return await _handle(request, postmark.PROVIDER, work, before_body=authorized)
 
 
 @inbound_router.post("/raw")
