@@ -51,7 +51,7 @@ class AccessGate:
         await self.app(scope, receive, send)
 
     async def _admit(self, scope: Scope, headers: Headers) -> Principal | Response | None:
-        path: str = scope["path"]
+        path = _route_path(scope)
         if path.startswith(API) and not path.startswith(WEBHOOKS):
             token = _bearer(headers.get("authorization"))
             principal = await run_in_threadpool(principal_for_token, self.ctx, token)
@@ -67,6 +67,14 @@ class AccessGate:
         session_id = cookie_parser(headers.get("cookie", "")).get(SESSION_COOKIE)
         principal = await run_in_threadpool(principal_for_session, self.ctx, session_id)
         return principal or RedirectResponse(SIGN_IN, status_code=303, headers=_closing(headers))
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the routes match, without the prefix a proxy mounts us under
+    (``--root-path``): ASGI servers put it in ``path`` too."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def _bearer(authorization: str | None) -> str | None:

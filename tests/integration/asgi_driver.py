@@ -31,9 +31,11 @@ def call(
     *,
     headers: Sequence[tuple[str, str]] = (),
     chunks: Iterable[bytes] = (),
+    root_path: str = "",
 ) -> Answer:
-    """One request; ``chunks`` are the body's ``http.request`` messages, handed over lazily."""
-    return asyncio.run(_call(app, method, path, headers, chunks))
+    """One request; ``chunks`` are the body's ``http.request`` messages, handed over lazily.
+    ``root_path`` is a proxy's prefix, which servers put in ``path`` too (uvicorn does)."""
+    return asyncio.run(_call(app, method, path, headers, chunks, root_path))
 
 
 async def _call(
@@ -42,6 +44,7 @@ async def _call(
     path: str,
     headers: Sequence[tuple[str, str]],
     chunks: Iterable[bytes],
+    root_path: str,
 ) -> Answer:
     pending = iter(chunks)
     received = 0
@@ -72,10 +75,10 @@ async def _call(
         "http_version": "1.1",
         "method": method,
         "scheme": "https",
-        "path": path,
-        "raw_path": path.encode(),
+        "path": root_path + path,
+        "raw_path": (root_path + path).encode(),
         "query_string": b"",
-        "root_path": "",
+        "root_path": root_path,
         "headers": [(k.lower().encode(), v.encode()) for k, v in (("host", "testserver"),)]
         + [(k.lower().encode(), v.encode()) for k, v in headers],
         "client": ("127.0.0.1", 50000),

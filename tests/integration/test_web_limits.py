@@ -348,3 +348,17 @@ def test_webhooks_with_basic_auth_refuse_a_stranger_unread(web: Web, provider: s
         path = f"/api/v1/inbound/{provider}"
         answer = call(web.app, "POST", path, headers=headers, chunks=_slow_body(19 * MB))
         assert (answer.status, answer.received) == (401, 0), credentials
+
+
+def test_the_gate_holds_under_a_proxys_path_prefix(web: Web) -> None:
+    """Mounted under ``--root-path /cadence``, the server's paths carry the prefix."""
+    json_body = [("content-type", "application/json")]
+    api = call(web.app, "POST", "/api/v1/enrollments", headers=json_body, root_path="/cadence")
+    assert api.status == 401
+    form = [("content-type", "application/x-www-form-urlencoded")]
+    hostile = [*form, ("origin", "https://evil.example")]
+    chunks = [f"token={web.token}".encode()]
+    signin = call(
+        web.app, "POST", "/ui/signin", headers=hostile, chunks=chunks, root_path="/cadence"
+    )
+    assert signin.status == 403
