@@ -1,6 +1,7 @@
 """RFC 8058 one-click unsubscribe: GET confirms only, POST unsubscribes, once."""
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,24 @@ def test_an_address_suppressed_for_another_reason_still_records_the_unsubscribe(
     assert client.post(f"/unsubscribe/{bo.unsubscribe_token}").status_code == 200
     assert _counts(ctx)[0] == events + 1  # the unsubscribe, kept for when the bounce is undone
     assert _counts(ctx)[2] == suppressions  # the address was suppressed already
+
+
+def test_simultaneous_unsubscribe_posts_record_one_unsubscribe(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    ctx = make_context()
+    _setup(ctx, tmp_path)
+    with transaction(ctx.engine) as session:
+        ann = session.exec(select(Prospect).where(Prospect.email == "ann@acme.example")).one()
+    app = create_app(ctx)
+    url = f"/unsubscribe/{ann.unsubscribe_token}"
+
+    def post(_: int) -> int:
+        with TestClient(app) as client:
+            return client.post(url, content="List-Unsubscribe=One-Click", headers=FORM).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert set(pool.map(post, range(8))) == {200}
+    with transaction(ctx.engine) as session:
+        kinds = session.exec(select(Event.kind).where(Event.prospect_id == ann.id)).all()
+    assert kinds.count("unsubscribe") == 1
