@@ -33,6 +33,19 @@ class Settings(BaseSettings):
         default=None, description="HMAC-SHA256 key for /api/v1/inbound/raw and generic events"
     )
     webhook_max_age_seconds: int = 300
+    # The web process's limits and cookies (README, "Security").
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="largest request body but a webhook's"
+    )
+    inbound_max_body_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1024, description="largest body /api/v1/inbound/* reads"
+    )
+    secure_cookies: bool = Field(
+        default=True,
+        description="mark the pages' session cookie Secure whatever scheme the process sees "
+        "(it usually sees http behind a TLS proxy); false only for plain HTTP off loopback",
+    )
+    session_hours: float = Field(default=12, gt=0, le=24 * 30)
     scheduler_interval_seconds: float = 5.0
     claim_batch_size: int = 500
     #: Touches per worker message: they share the claim's and the record's commits. 40

@@ -191,6 +191,18 @@ class User(SQLModel, table=True):
     disabled: bool = False
 
 
+class PageSession(SQLModel, table=True):
+    """A signed-in browser of the pages: its cookie holds a random id of its own (never the
+    API token) and only that id's hash is stored, so a copy of the store opens no session.
+    Deleting the row is signing out."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    id_hash: str = Field(unique=True, max_length=64)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    created_at: datetime = _when()
+    expires_at: datetime = _when(index=True)
+
+
 class WebhookNonce(SQLModel, table=True):
     """A provider's one-time token or message id, kept so a replayed webhook changes nothing."""
 

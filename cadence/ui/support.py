@@ -1,8 +1,8 @@
-"""What every ``/ui`` page shares: the session cookie, the roles, rendering and headers.
+"""What every ``/ui`` page shares: the signed-in manager, rendering and error pages.
 
 Pages are rendered by a plain Jinja environment with autoescape on (not marketing's sandbox:
-these templates are ours, the data in them is not), and sent with a Content-Security-Policy
-that allows no script at all, so an escaping slip still cannot run anything.
+these templates are ours, the data in them is not); every response carries the web
+process's security headers (:mod:`cadence.web.headers`), whose policy allows no script.
 """
 
 from collections.abc import Callable, Coroutine
@@ -18,30 +18,19 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from cadence.core.errors import InputError, NotFoundError
 from cadence.core.geography import time_zone
 from cadence.store.api_users import Role
-from cadence.web.deps import context
 from cadence.web.params import as_utc
-from cadence.web.security import SESSION_COOKIE, Principal, principal_for_token
+from cadence.web.security import Principal, caller
 
-_SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-    "X-Frame-Options": "DENY",
-}
 PAGE_ROLES = (Role.MANAGER, Role.ADMIN)
 
 
 class SignInRequired(Exception):
-    """No valid session cookie: the page answers with a redirect to the sign-in form."""
+    """No live session: the page answers with a redirect to the sign-in form."""
 
 
 class PageRoute(APIRoute):
-    """Every page gets the security headers; a missing session redirects to sign-in, and
-    Cadence's input errors become a readable error page."""
+    """A missing session redirects to sign-in, and Cadence's input errors become a
+    readable error page."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -62,7 +51,6 @@ class PageRoute(APIRoute):
                     ),
                     status_code=status,
                 )
-            response.headers.update(_SECURITY_HEADERS)
             return response
 
         return handle
@@ -102,7 +90,8 @@ def _local(value: datetime | None, zone: str) -> str:
 
 
 def page_principal(request: Request) -> Principal:
-    principal = principal_for_token(context(request), request.cookies.get(SESSION_COOKIE))
+    """The session's user, found by the gate (:mod:`cadence.web.gate`)."""
+    principal = caller(request)
     if principal is None:
         raise SignInRequired
     return principal

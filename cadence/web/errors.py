@@ -4,10 +4,14 @@ Mapped per route rather than with app-wide exception handlers so that each route
 its own contract and the webhooks keep theirs.
 """
 
+import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import HTTPException, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from cadence.core.errors import ConflictError, InputError, NotFoundError
@@ -42,3 +46,20 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "The caller's role may not do this"},
     404: {"description": "No such record, or it belongs to another SDR"},
 }
+
+
+async def validation_failed(request: Request, exc: Exception) -> Response:
+    """FastAPI's 422, but each error's ``input`` echo is left out when it cannot be JSON:
+    a body of ``NaN`` or ``Infinity`` parses, fails validation, and the stock handler then
+    fails to encode it and answers 500."""
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse(status_code=422, content={"detail": [_echo(e) for e in exc.errors()]})
+
+
+def _echo(error: Any) -> Any:
+    encoded = jsonable_encoder(error)
+    try:
+        json.dumps(encoded, allow_nan=False)
+    except (ValueError, RecursionError):
+        return {key: value for key, value in encoded.items() if key != "input"}
+    return encoded

@@ -1,7 +1,9 @@
-"""Who is calling: bearer tokens (or the pages' cookie) to a user, and what each role may do.
+"""Who is calling: bearer tokens (or the pages' session) to a user, and what each role may do.
 
-An SDR only ever sees their own prospects; anyone else's look like they do not exist (404),
-so the API never confirms that an address is in the store.
+The caller is found by :class:`cadence.web.gate.AccessGate` before the body is read and left
+in the request's state; the dependencies here read it. An SDR only ever sees their own
+prospects; anyone else's look exactly like missing ones (404, same words), so the API never
+confirms that a record exists.
 """
 
 from collections.abc import Callable
@@ -15,10 +17,15 @@ from cadence.core.errors import NotFoundError
 from cadence.runtime.context import AppContext
 from cadence.store.api_users import Role, user_for_token
 from cadence.store.database import transaction
+from cadence.store.models import User
+from cadence.store.page_sessions import user_for_session
 from cadence.web.deps import context
 
-#: The pages' session cookie; it holds the same token as the API's bearer header.
+#: The pages' session cookie; it holds a session id of its own, never the API token.
 SESSION_COOKIE = "cadence_session"
+#: Where the gate leaves the caller in the request's state.
+PRINCIPAL_KEY = "cadence_principal"
+UNAUTHORIZED = "a valid bearer token is required (cadence users add NAME --role ROLE)"
 
 #: The process's context, for route parameters.
 Ctx = Annotated[AppContext, Depends(context)]
@@ -44,17 +51,15 @@ class Principal:
     def may_see_owner(self, owner: str) -> bool:
         return self.role is not Role.SDR or owner == self.name
 
-    def require_owner(self, owner: str, what: str) -> None:
-        """Raise NotFoundError (404) for another SDR's record: a 403 would confirm it exists."""
-        if not self.may_see_owner(owner):
-            raise NotFoundError(f"no {what}")
+
+def hidden(what: str, record_id: int) -> NotFoundError:
+    """The one answer for a record that is missing or another SDR's, in the words of the
+    id the caller sent (``no touch 7``): a 403, or naming the record's prospect, would
+    confirm that it exists."""
+    return NotFoundError(f"no {what} {record_id}")
 
 
-def principal_for_token(ctx: AppContext, token: str | None) -> Principal | None:
-    if not token:
-        return None
-    with transaction(ctx.engine) as session:
-        user = user_for_token(session, token)
+def _principal(user: User | None) -> Principal | None:
     if user is None:
         return None
     try:
@@ -63,23 +68,38 @@ def principal_for_token(ctx: AppContext, token: str | None) -> Principal | None:
         return None  # a role this version does not know grants nothing
 
 
-def _unauthorized() -> HTTPException:
-    return HTTPException(
-        status_code=401,
-        detail="a valid bearer token is required (cadence users add NAME --role ROLE)",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
+def principal_for_token(ctx: AppContext, token: str | None) -> Principal | None:
+    if not token:
+        return None
+    with transaction(ctx.engine) as session:
+        return _principal(user_for_token(session, token))
+
+
+def principal_for_session(ctx: AppContext, session_id: str | None) -> Principal | None:
+    """The user of a live page session (not expired, not signed out, user enabled)."""
+    if not session_id:
+        return None
+    with transaction(ctx.engine) as session:
+        return _principal(user_for_session(session, session_id, now=ctx.clock.now()))
+
+
+def caller(request: Request) -> Principal | None:
+    """The principal the gate admitted this request with, if any."""
+    principal = request.scope.get("state", {}).get(PRINCIPAL_KEY)
+    return principal if isinstance(principal, Principal) else None
 
 
 def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller behind ``Authorization: Bearer``; 401 without a valid token."""
-    ctx = context(request)
-    principal = principal_for_token(ctx, credentials.credentials if credentials else None)
+    """The caller behind ``Authorization: Bearer`` (checked by the gate before the body
+    was read; ``credentials`` is declared for the OpenAPI schema); 401 without one."""
+    principal = caller(request)
     if principal is None:
-        raise _unauthorized()
+        raise HTTPException(
+            status_code=401, detail=UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"}
+        )
     return principal
 
 

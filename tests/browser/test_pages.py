@@ -1,6 +1,7 @@
 """The managers' pages in headless Chromium against a store the demo filled."""
 
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +96,33 @@ def test_sign_out_ends_the_session(page: Any, demo_site: DemoSite) -> None:
     page.wait_for_url(f"{demo_site.url}/ui/signin")
     page.goto(f"{demo_site.url}/ui/report")
     assert page.url.endswith("/ui/signin")
+
+
+def _serve(route: Any, request: Any, *, html: str) -> None:
+    route.fulfill(body=html, content_type="text/html")
+
+
+def test_a_form_on_another_site_cannot_sign_the_browser_in_or_out(
+    page: Any, demo_site: DemoSite
+) -> None:
+    """Login CSRF in a real browser: a page on another origin posts the attacker's token to
+    our sign-in form, then tries to sign the victim out; both are refused."""
+    attacker = "http://attacker.example/"
+    for action, fields in (
+        ("/ui/signin", f'<input name="token" value="{demo_site.manager_token}">'),
+        ("/ui/signout", ""),
+    ):
+        html = (
+            f'<form id="f" method="post" action="{demo_site.url}{action}">{fields}</form>'
+            "<script>document.getElementById('f').submit()</script>"
+        )
+        page.route(attacker, partial(_serve, html=html))
+        with page.expect_response(f"{demo_site.url}{action}") as answer:
+            page.goto(attacker)
+        assert answer.value.status == 403, action
+        page.unroute(attacker)
+        assert not [c for c in page.context.cookies() if c["name"] == "cadence_session"]
+    sign_in(page, demo_site)  # our own form still works in the same browser
+    session = next(c for c in page.context.cookies() if c["name"] == "cadence_session")
+    assert session["secure"] is True
+    assert session["value"] != demo_site.manager_token

@@ -20,7 +20,7 @@ from cadence.store.database import transaction
 from cadence.store.models import Enrollment, Prospect
 from cadence.web.errors import CadenceRoute
 from cadence.web.params import Id, Limit, Name, Offset
-from cadence.web.security import Actor, Ctx, Principal, Reader
+from cadence.web.security import Actor, Ctx, Principal, Reader, hidden
 
 router = APIRouter(route_class=CadenceRoute, tags=["enrollments"])
 
@@ -118,8 +118,9 @@ def _visible(ctx: AppContext, who: Principal, enrollment_id: int) -> tuple[Enrol
     with transaction(ctx.engine) as session:
         enrollment = session.get(Enrollment, enrollment_id)
         if enrollment is None:
-            raise NotFoundError(f"no enrollment {enrollment_id}")
-        return enrollment, visible_prospect(session, who, enrollment.prospect_id)
+            raise hidden("enrollment", enrollment_id)
+        asked = ("enrollment", enrollment_id)
+        return enrollment, visible_prospect(session, who, enrollment.prospect_id, asked=asked)
 
 
 def _control(

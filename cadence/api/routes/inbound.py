@@ -1,8 +1,10 @@
 """Signed provider webhooks under ``/api/v1/inbound/{provider}`` (issue 4).
 
-Each endpoint reads the body (at most 20 MB), authenticates it, parses it, stores it raw
-and applies it. Refusals change nothing: 400 malformed, 401 missing or wrong credentials,
-403 bad signature, stale, replayed, unknown topic or unconfigured provider, 413 too large.
+Each endpoint reads the body (at most ``CADENCE_INBOUND_MAX_BODY_BYTES``, counted by the
+app's body limit as it arrives), authenticates it, parses it, stores it raw and applies it.
+Refusals change nothing: 400 malformed (JSON nested too deeply included), 401 missing or
+wrong credentials, 403 bad signature, stale, replayed, unknown topic or unconfigured
+provider, 413 too large.
 Accepted items answer 200 with what was recorded, also when nobody matched (kept for
 review): providers retry on errors, and a retry would not match anybody either.
 
@@ -17,12 +19,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from cadence.inbound.processing import MAX_MESSAGE_BYTES
 from cadence.inbound.providers import generic, mailgun, postmark, raw, sendgrid, ses, sns
 from cadence.inbound.providers.base import (
     Forbidden,
     Malformed,
-    TooLarge,
     WebhookRejected,
     json_object,
     json_value,
@@ -37,34 +37,20 @@ log = logging.getLogger(__name__)
 
 inbound_router = APIRouter(tags=["inbound"])
 Ctx = Annotated[AppContext, Depends(context)]
-#: The largest request body read; a message cannot be larger than what inbound accepts.
-MAX_BODY_BYTES = MAX_MESSAGE_BYTES
 
 Work = Callable[[bytes], list[Recorded]]
 
 
-async def _read_body(request: Request) -> bytes:
-    """The body, refusing (413) as soon as it is known to be too large, before buffering."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            size = int(declared)
-        except ValueError:
-            raise Malformed("bad Content-Length") from None
-        if size > MAX_BODY_BYTES:
-            raise TooLarge(f"body over {MAX_BODY_BYTES} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > MAX_BODY_BYTES:
-            raise TooLarge(f"body over {MAX_BODY_BYTES} bytes")
-    return bytes(body)
-
-
-async def _handle(request: Request, provider: str, work: Work) -> JSONResponse:
+async def _handle(
+    request: Request, provider: str, work: Work, *, before_body: Callable[[], None] | None = None
+) -> JSONResponse:
+    """Read the body and run ``work`` on it off the event loop; ``before_body`` checks what
+    the headers alone can (Basic auth), so a sender without credentials is refused unread."""
     try:
-        body = await _read_body(request)
-        recorded = await run_in_threadpool(work, body)
+        if before_body is not None:
+            before_body()
+        body = await request.body()
+        recorded = await run_in_threadpool(_parsed, work, body)
     except WebhookRejected as error:
         log.warning("inbound %s refused (%d): %s", provider, error.status_code, error)
         headers = {"WWW-Authenticate": 'Basic realm="cadence"'} if error.status_code == 401 else {}
@@ -72,6 +58,15 @@ async def _handle(request: Request, provider: str, work: Work) -> JSONResponse:
     return JSONResponse(
         {"provider": provider, "events": [r.as_json() for r in recorded]}, status_code=200
     )
+
+
+def _parsed(work: Work, body: bytes) -> list[Recorded]:
+    """Run ``work``; JSON nested deeper than Python's parser recurses (``[[[[...``) is
+    malformed input, whichever parser or walk over the value meets it."""
+    try:
+        return work(body)
+    except RecursionError:
+        raise Malformed("body is nested too deeply") from None
 
 
 def _is_json(request: Request) -> bool:
@@ -120,14 +115,16 @@ async def sendgrid_webhook(request: Request, ctx: Ctx) -> JSONResponse:
     as_json = _is_json(request)
 
     def work(body: bytes) -> list[Recorded]:
-        check_basic_auth(authorization, ctx.settings.sendgrid_basic_auth)
         if as_json:
             events = sendgrid.parse_events(json_value(body), now=ctx.clock.now())
             return record_provider_events(ctx, events, raw=_text(body))
         message = sendgrid.parse_message(parse_form(content_type, body))
         return [record_message(ctx, message, provider=sendgrid.PROVIDER)]
 
-    return await _handle(request, sendgrid.PROVIDER, work)
+    def authorized() -> None:
+        check_basic_auth(authorization, ctx.settings.sendgrid_basic_auth)
+
+    return await _handle(request, sendgrid.PROVIDER, work, before_body=authorized)
 
 
 def sns_client(request: Request) -> sns.SnsClient:
@@ -188,7 +185,6 @@ async def postmark_webhook(request: Request, ctx: Ctx) -> JSONResponse:
     authorization = request.headers.get("authorization")
 
     def work(body: bytes) -> list[Recorded]:
-        check_basic_auth(authorization, ctx.settings.postmark_basic_auth)
         payload = json_object(body)
         if postmark.is_inbound(payload):
             message = postmark.parse_message(payload)
@@ -196,7 +192,10 @@ async def postmark_webhook(request: Request, ctx: Ctx) -> JSONResponse:
         event = postmark.parse_event(payload, now=ctx.clock.now())
         return record_provider_events(ctx, [event], raw=_text(body))
 
-    return await _handle(request, postmark.PROVIDER, work)
+    def authorized() -> None:
+        check_basic_auth(authorization, ctx.settings.postmark_basic_auth)
+
+    return await _handle(request, postmark.PROVIDER, work, before_body=authorized)
 
 
 @inbound_router.post("/raw")

@@ -11,21 +11,24 @@ from sqlmodel import Session, col, or_, select
 
 from cadence.api.schemas import EnrollmentOut, EventOut, ProspectDetail, ProspectOut, TouchOut
 from cadence.core.domain import Channel, EventKind, TouchStatus
-from cadence.core.errors import NotFoundError
 from cadence.store.database import transaction
 from cadence.store.models import Enrollment, Event, Prospect, Touch
 from cadence.web.errors import CadenceRoute
 from cadence.web.params import Email, Id, Limit, Name, Offset, Since, Until, as_utc
-from cadence.web.security import Ctx, Principal, Reader
+from cadence.web.security import Ctx, Principal, Reader, hidden
 
 router = APIRouter(route_class=CadenceRoute, tags=["prospects"])
 
 
-def visible_prospect(session: Session, who: Principal, prospect_id: int) -> Prospect:
-    """The prospect, or NotFoundError when it does not exist or is another SDR's."""
+def visible_prospect(
+    session: Session, who: Principal, prospect_id: int, *, asked: tuple[str, int] | None = None
+) -> Prospect:
+    """The prospect, or NotFoundError when it does not exist or is another SDR's. ``asked``
+    is the record the caller named (``("touch", 7)``) when it is not the prospect itself:
+    the refusal names only that, exactly as when the record is missing."""
     prospect = session.get(Prospect, prospect_id)
     if prospect is None or not who.may_see_owner(prospect.owner):
-        raise NotFoundError(f"no prospect {prospect_id}")
+        raise hidden(*(asked or ("prospect", prospect_id)))
     return prospect
 
 
@@ -124,8 +127,8 @@ def get_touch(ctx: Ctx, who: Reader, touch_id: Id) -> Touch:
     with transaction(ctx.engine) as session:
         touch = session.get(Touch, touch_id)
         if touch is None:
-            raise NotFoundError(f"no touch {touch_id}")
-        visible_prospect(session, who, touch.prospect_id)
+            raise hidden("touch", touch_id)
+        visible_prospect(session, who, touch.prospect_id, asked=("touch", touch_id))
         return touch
 
 

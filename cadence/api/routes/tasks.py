@@ -5,13 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from cadence.api.schemas import TaskDoneIn, TaskOut
-from cadence.core.errors import NotFoundError
 from cadence.sequences.tasks import complete_task, list_tasks
 from cadence.store.database import transaction
 from cadence.store.models import Task
 from cadence.web.errors import CadenceRoute
 from cadence.web.params import Id, Name
-from cadence.web.security import Actor, Ctx, Reader
+from cadence.web.security import Actor, Ctx, Reader, hidden
 
 router = APIRouter(route_class=CadenceRoute, tags=["tasks"])
 
@@ -46,7 +45,7 @@ def complete(ctx: Ctx, who: Actor, task_id: Id, body: TaskDoneIn) -> TaskOut:
     with transaction(ctx.engine) as session:
         task = session.get(Task, task_id)
         if task is None or not who.may_see_owner(task.owner):
-            raise NotFoundError(f"no task {task_id}")
+            raise hidden("task", task_id)
         complete_task(session, task_id, outcome=body.outcome, now=now, actor=who.actor)
     with transaction(ctx.engine) as session:
         view = next(

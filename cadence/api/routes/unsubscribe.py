@@ -1,7 +1,9 @@
 """RFC 8058 one-click unsubscribe.
 
 GET on an unsubscribe link only shows a confirmation page, because mail scanners follow
-links; only a POST (the mail client's one-click, or the page's button) unsubscribes.
+links; only a POST (the mail client's one-click, or the page's button) unsubscribes. The
+POST takes no Origin check: mail providers send the one-click from their own servers, and
+the link's token is the credential. A second POST answers the same page and adds nothing.
 """
 
 import html
@@ -9,13 +11,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import HTMLResponse
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from cadence.core.domain import EventKind
 from cadence.runtime.context import AppContext
-from cadence.sequences.events import record as record_by_hand
+from cadence.sequences.events import record_event
 from cadence.store.database import transaction
-from cadence.store.models import Prospect
+from cadence.store.models import Event, Prospect, Suppression
 from cadence.web.deps import context
 
 unsubscribe_router = APIRouter(include_in_schema=False)
@@ -46,15 +48,35 @@ def confirm_unsubscribe(token: str, ctx: Ctx) -> str:
 @unsubscribe_router.post("/unsubscribe/{token}", response_class=HTMLResponse)
 def unsubscribe(token: str, ctx: Ctx) -> str:
     prospect = _prospect_for(ctx, token)
-    record_by_hand(
-        ctx,
-        EventKind.UNSUBSCRIBE,
-        prospect.email,
-        actor="prospect",
-        source="unsubscribe-link",
-        reason="unsubscribed by link",
-    )
+    with transaction(ctx.engine) as session:
+        # The prospect's row lock serialises two POSTs of the same link (PostgreSQL).
+        session.exec(select(Prospect.id).where(Prospect.id == prospect.id).with_for_update())
+        if not _unsubscribed(session, prospect):
+            record_event(
+                session,
+                ctx.catalog,
+                kind=EventKind.UNSUBSCRIBE,
+                email=prospect.email,
+                now=ctx.clock.now(),
+                actor="prospect",
+                source="unsubscribe-link",
+                reason="unsubscribed by link",
+            )
     return _page("You are unsubscribed.", "<p>You will not hear from us again.</p>")
+
+
+def _unsubscribed(session: Session, prospect: Prospect) -> bool:
+    """Unsubscribed already and still suppressed: a repeat changes nothing. Once the address
+    is let back in (``cadence dnc remove``), the link unsubscribes again."""
+    suppressed = session.exec(
+        select(Suppression.id).where(Suppression.value == prospect.email)
+    ).first()
+    said_so = session.exec(
+        select(Event.id).where(
+            Event.prospect_id == prospect.id, Event.kind == EventKind.UNSUBSCRIBE.value
+        )
+    ).first()
+    return suppressed is not None and said_so is not None
 
 
 def _page(title: str, body: str) -> str:

@@ -5,17 +5,22 @@ import hashlib
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import func, select
 
+from cadence.api.app import create_app
 from cadence.runtime.context import AppContext
 from cadence.store.database import transaction
 from cadence.store.models import AuditEntry, Enrollment, Prospect, Task, Touch, User
 from cadence.web.security import SESSION_COOKIE
 
 from .test_api import Store, _prospect_id, _store
+
+ORIGIN = "https://testserver"
 
 pytestmark = pytest.mark.integration
 
@@ -209,7 +214,8 @@ def test_pages_need_a_manager_session_and_escape_prospect_data(
     make_context: Callable[..., AppContext], tmp_path: Path
 ) -> None:
     store = _store(make_context, tmp_path, days=3)
-    c = store.client
+    # The cookie is Secure and form POSTs must name our origin, as a browser's do.
+    c = TestClient(create_app(store.ctx), base_url="https://testserver", headers={"Origin": ORIGIN})
     eve = _prospect_id(store, "eve@evil.example")
     pages = [
         "/ui/",
@@ -238,6 +244,7 @@ def test_pages_need_a_manager_session_and_escape_prospect_data(
     signed = c.post("/ui/signin", data={"token": store.tokens["morgan"]}, follow_redirects=False)
     cookie = signed.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/ui" in cookie
+    assert "Secure" in cookie
     for page in pages:
         response = c.get(page)
         assert response.status_code == 200, page
@@ -249,3 +256,54 @@ def test_pages_need_a_manager_session_and_escape_prospect_data(
     assert c.get("/ui/prospects/999999").status_code == 404
     assert c.get("/ui/cadences/%3Cb%3E").text.count("<b>") == 0
     assert c.post("/ui/signout", follow_redirects=False).status_code == 303
+
+
+def test_another_sdrs_record_answers_exactly_as_a_missing_one_on_every_id_route(
+    make_context: Callable[..., AppContext], tmp_path: Path
+) -> None:
+    """Every route with an id in its path, every method, from the schema: priya's record and
+    a record that does not exist give alex the same status and the same body, with only the
+    id he sent in it."""
+    store = _store(make_context, tmp_path)
+    c, alex = store.client, store.as_("alex")
+    cy = _prospect_id(store, "cy@initech.example")  # priya's
+    with transaction(store.ctx.engine) as session:
+        theirs = {
+            "prospect_id": cy,
+            "enrollment_id": session.exec(
+                select(Enrollment.id).where(Enrollment.prospect_id == cy)
+            ).one(),
+            "touch_id": session.exec(select(Touch.id).where(Touch.prospect_id == cy)).first(),
+            "task_id": session.exec(select(Task.id).where(Task.owner == "priya")).first(),
+        }
+        missing = {
+            name: (session.exec(select(func.max(model.id))).one() or 0) + 1000
+            for name, model in (
+                ("prospect_id", Prospect),
+                ("enrollment_id", Enrollment),
+                ("touch_id", Touch),
+                ("task_id", Task),
+            )
+        }
+    bodies: dict[str, Any] = {"/api/v1/tasks/{task_id}/complete": {"outcome": "connected"}}
+    tried = 0
+    for path, methods in _operations(store).items():
+        names = re.findall(r"\{([^}]+)\}", path)
+        if not names or not path.startswith("/api/v1/") or path.startswith("/api/v1/inbound"):
+            continue
+        for method in methods:
+            answers = []
+            for ids in (theirs, missing):
+                url = path
+                for name in names:
+                    url = url.replace("{" + name + "}", str(ids[name]))
+                response = c.request(method.upper(), url, json=bodies.get(path), headers=alex)
+                answers.append((response.status_code, response.text, ids))
+            (status_a, text_a, _), (status_b, text_b, _) = answers
+            assert status_a == status_b == 404, (method, path, answers)
+            for name in names:  # the same words, but for the id alex sent
+                text_a = text_a.replace(str(theirs[name]), "ID")
+                text_b = text_b.replace(str(missing[name]), "ID")
+            assert text_a == text_b, (method, path, text_a, text_b)
+            tried += 1
+    assert tried >= 6  # prospects, touches, enrollments (get, pause, resume, halt), tasks
