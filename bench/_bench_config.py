@@ -45,7 +45,7 @@ postal_address = "Brightwave Inc., 500 Market Street, Suite 300, San Francisco, 
 def write_config(root: Path) -> dict[str, str]:
     """Shipped templates and config, with one 24/7 two-step cadence and send limits raised
     out of the way (the default 200 a day per mailbox would stop a 20,000-touch run)."""
-    from cadence.runtime.defaults import shipped_root
+    from cadence.runtime.shipped_files import shipped_root
 
     source = shipped_root()
     config = root / "config"

@@ -271,7 +271,7 @@ def stage_baselines(n: int = 5000) -> dict[str, float]:
 
     from cadence.authoring.catalog import load_catalog
     from cadence.delivery.compose import compose
-    from cadence.runtime.defaults import shipped_root
+    from cadence.runtime.shipped_files import shipped_root
 
     root = shipped_root()
     catalog = load_catalog(root / "config", root / "templates")

@@ -62,7 +62,7 @@ def run(
 
 def scheduler() -> None:
     """The scheduler process alone (Procfile): claims due touches and enqueues them on Redis."""
-    from workers.embedded import run_scheduler
+    from workers.scheduler import run_scheduler
 
     with app_context() as ctx:
         if not ctx.settings.redis_url:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from cadence.core.errors import InputError
 from cadence.demo.sample_prospects import FIRST_NAMES, LAST_NAMES
-from cadence.runtime.defaults import shipped_root
 from cadence.runtime.settings import Settings, load_settings
+from cadence.runtime.shipped_files import shipped_root
 
 #: Prospects one demo SDR works at a time: enrolled together, their first emails fit one
 #: mailbox's daily cap (200 in the shipped team), as a real team would plan it.

@@ -25,8 +25,6 @@ from cadence.store.rows import (
     prospect_view_by_email,
 )
 
-#: Soft bounces (mailbox full, greylisting) tolerated before the address counts as dead.
-
 
 def find_prospect(session: Session, email: str) -> ProspectView:
     prospect = prospect_view_by_email(session, email.strip().lower())

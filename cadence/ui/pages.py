@@ -2,6 +2,7 @@
 activity, overdue tasks and the report. Each reads in one transaction and renders."""
 
 from collections import defaultdict
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -9,15 +10,16 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import col, func, or_, select
 
 from cadence.core.domain import STOPPING_EVENTS
-from cadence.core.errors import NotFoundError
+from cadence.core.errors import InputError, NotFoundError
 from cadence.reports.activity import funnel, overdue_tasks, sdr_activity
 from cadence.reports.queries import report
 from cadence.reports.timeline import prospect_timeline
 from cadence.store.database import transaction
 from cadence.store.models import Enrollment, Event, Prospect, Touch
-from cadence.ui.support import Manager, PageRoute, parse_range, render
+from cadence.ui.access import Manager, PageRoute
+from cadence.ui.rendering import render
 from cadence.web.deps import context
-from cadence.web.params import MAX_ID
+from cadence.web.params import MAX_ID, as_utc
 
 pages_router = APIRouter(route_class=PageRoute)
 _Text = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")]
@@ -164,3 +166,17 @@ def report_page(request: Request, who: Manager, since: _Text = None, until: _Tex
         since=since or "",
         until=until or "",
     )
+
+
+def parse_range(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
+    """The pages' date pickers send ``YYYY-MM-DD`` (UTC days); empty means open-ended."""
+    bounds: list[datetime | None] = []
+    for label, text in (("since", since), ("until", until)):
+        if not text:
+            bounds.append(None)
+            continue
+        try:
+            bounds.append(as_utc(datetime.fromisoformat(text)))
+        except ValueError as exc:
+            raise InputError(f"{label}: {text!r} is not a date like 2026-03-02") from exc
+    return bounds[0], bounds[1]

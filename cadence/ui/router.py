@@ -17,8 +17,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from cadence.store.api_users import user_for_token
 from cadence.store.database import transaction
 from cadence.store.page_sessions import close_session, open_session
+from cadence.ui.access import PageRoute
 from cadence.ui.pages import pages_router
-from cadence.ui.support import PageRoute, render
+from cadence.ui.rendering import render
 from cadence.web.deps import context
 from cadence.web.security import SESSION_COOKIE
 

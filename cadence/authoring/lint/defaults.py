@@ -3,7 +3,7 @@
 A test checks that the two agree, so change both together.
 """
 
-# Characters of the body as the prospect reads it (see lint_text.split_message). A ceo_email is
+# Characters of the body as the prospect reads it (see lint.text.split_message). A ceo_email is
 # "as short as a tweet"; a bump and a check-in are emails to the same executive; drip pieces are
 # short but carry a footer. Tasks have no limit: their text is a script for the SDR.
 MAX_BODY_CHARS: dict[str, int] = {"ceo_email": 400, "bump": 400, "check_in": 400, "drip": 1500}

@@ -1,6 +1,6 @@
 """The linter's rules and thresholds, built from config/lint.toml once the caller has parsed it.
 
-Every key is optional: what the file leaves out keeps the shipped default (lint_defaults), so
+Every key is optional: what the file leaves out keeps the shipped default (lint.defaults), so
 marketing can change one threshold without copying the rest.
 """
 

@@ -7,7 +7,7 @@ import pytest
 
 from cadence.authoring.config_files import load_team
 from cadence.demo.workspace import PROSPECTS_PER_SDR, staff_team
-from cadence.runtime.defaults import shipped_root
+from cadence.runtime.shipped_files import shipped_root
 
 
 @pytest.fixture
