@@ -106,12 +106,14 @@ def _classify(raw: bytes, received_at: datetime.datetime) -> Verdict:
         return unknown("feedback report that is not a complaint", sender=sender)
     bounce = read_bounce(msg, text)
     if bounce is not None:
-        if bounce.severity is None:
+        if bounce.judgement is None:
             reason = f"delivery notification without failure ({bounce.reason})"
             return unknown(reason, sender=sender)
         return Verdict(
             kind="bounce",
-            bounce=bounce.severity,
+            bounce=bounce.judgement.bounce,
+            bounce_reason=bounce.judgement.reason,
+            rejects_sender=bounce.judgement.rejects_sender,
             addresses=bounce.recipients,
             sender=sender,
             references=tuple(dict.fromkeys([*bounce.original_ids, *references])),
