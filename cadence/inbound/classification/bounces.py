@@ -81,10 +81,16 @@ def _block_outcome(block: dict[str, str], region: str) -> Outcome | None:
     return judged, f"DSN {judged.detail}", recipients
 
 
+_DSN_TYPES = ("message/delivery-status", "message/global-delivery-status", "text/delivery-status")
+
+
+def has_delivery_status(msg: Message) -> bool:
+    """Whether ``msg`` carries a machine-readable delivery status part (RFC 3464)."""
+    return bool(report_parts(msg, *_DSN_TYPES))
+
+
 def _from_dsn(msg: Message, originals: list[Message], text: str) -> Bounce | None:
-    parts = report_parts(
-        msg, "message/delivery-status", "message/global-delivery-status", "text/delivery-status"
-    )
+    parts = report_parts(msg, *_DSN_TYPES)
     region = failure_region(text)
     outcomes = [
         outcome
