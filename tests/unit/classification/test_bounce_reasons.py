@@ -130,3 +130,17 @@ def test_hostile_text_is_judged_quickly() -> None:
     started = time.perf_counter()
     judge(hostile)
     assert time.perf_counter() - started < 1.0
+
+
+def test_readme_table_lists_every_reason_with_its_effect() -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Bounces: reasons and effects", 1)[1]
+    rows = re.findall(r"^\| `(\w+)` \| [^|]+ \| (hard|soft) \| (yes|no) \|$", section, re.M)
+
+    assert sorted(name for name, _, _ in rows) == sorted(REASONS)
+    for name, bounce, rejects in rows:
+        assert (bounce == "hard") == (name in ADDRESS_IS_BAD)
+        assert (rejects == "yes") == (name in REJECTS_SENDER)
