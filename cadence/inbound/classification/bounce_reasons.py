@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from cadence.inbound.classification.reason_patterns import DELAY, REASON_PATTERNS
 from cadence.inbound.classification.verdict import BounceKind
 
-ADDRESS_IS_BAD = frozenset({"user_unknown", "host_unknown", "has_moved"})
+ADDRESS_IS_BAD = frozenset({"user_unknown", "host_unknown", "has_moved", "not_accept"})
 REJECTS_SENDER = frozenset(
     {
         "blocked",
@@ -60,6 +60,8 @@ _CODE_REASONS = {
     "1.2": "host_unknown",
     "1.3": "user_unknown",
     "1.6": "has_moved",
+    "1.7": "rejected",
+    "1.8": "rejected",
     "2.1": "suspended",
     "2.2": "mailbox_full",
     "2.3": "message_too_big",
@@ -75,7 +77,13 @@ _CODE_REASONS = {
     "7.26": "authentication",
     "7.27": "authentication",
 }
-_CLASS_REASONS = {"3": "system_error", "4": "network_error", "5": "system_error", "7": "policy"}
+_CLASS_REASONS = {
+    "3": "system_error",
+    "4": "network_error",
+    "5": "system_error",
+    "6": "content_error",
+    "7": "policy",
+}
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,18 @@ import re
 
 _I = re.I
 
+# Exchange Online's directory-based edge blocking says "access denied" for a recipient its
+# directory does not hold: an unknown user, whatever the policy wording.
+DIRECTORY_REJECT = re.compile(
+    r"5\.4\.1 recipient address rejected: access denied|access denied\. as\(201806281\)", _I
+)
+# A domain that accepts no mail at all (RFC 7505 null MX): the address can never work.
+NOT_ACCEPT = re.compile(
+    r"null mx|does not accept (?:any )?(?:e-?mail|mail|messages)(?! from)|"
+    r"domain (?:does not|doesn't) (?:accept|receive) (?:any )?(?:e-?mail|mail)|"
+    r"no mail is accepted for this domain",
+    _I,
+)
 AUTHENTICATION = re.compile(
     r"\b(?:spf|dkim|dmarc)\b|sender policy framework|unauthenticated (?:e-?mail|message|sender)|"
     r"(?:reverse dns|rdns|ptr record)|does not have a ptr|not pass(?:ing)? (?:authentication|"
@@ -84,7 +96,8 @@ HOST_UNKNOWN = re.compile(
 USER_UNKNOWN = re.compile(
     r"user unknown|unknown user|no such (?:user|mailbox|recipient|address|person|account)|"
     r"does ?n[o']t exist|address not found|(?:couldn't|could not|can't) be found|"
-    r"mailbox (?:unavailable|not found|does not exist)|invalid (?:recipient|mailbox|address|"
+    r"mailbox (?:unavailable|not found|does not exist)|\baddress rejected|"
+    r"invalid (?:recipient|mailbox|address|"
     r"final delivery userid|user)|recipient (?:address )?rejected|"
     r"not listed in (?:the )?(?:domino )?directory|no mailbox here|unrouteable address|"
     r"unknown (?:or illegal )?(?:recipient|user|local part|addressee)|addressee unknown|"
@@ -104,6 +117,7 @@ NO_RELAYING = re.compile(
 )
 REJECTED = re.compile(
     r"not accepting mail from|sender (?:address )?(?:rejected|denied|refused|blocked)|"
+    r"domain of sender address|sender (?:domain|address) (?:does not|must) (?:exist|resolve)|"
     r"not allowed to post|not a member of|non-?member|posting (?:is )?(?:not allowed|"
     r"restricted)|(?:refused|rejected) by (?:the )?recipient|does not accept mail from|"
     r"sender is not allowed|your address (?:is|has been) (?:blocked|rejected)",
@@ -165,6 +179,8 @@ DELAY = re.compile(
 )
 
 REASON_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("user_unknown", DIRECTORY_REJECT),
+    ("not_accept", NOT_ACCEPT),
     ("authentication", AUTHENTICATION),
     ("blocked", BLOCKED),
     ("rate_limited", RATE_LIMITED),

@@ -95,6 +95,17 @@ CASES = [
     ("451 4.7.1 Greylisting in action, please come back later", "4.7.1", True, "expired"),
     ("connect to mx.x.example[192.0.2.25]:25: Connection timed out", "4.4.1", True, "expired"),
     ("The following message could not be delivered.", None, False, "other"),
+    (
+        "550 5.4.1 Recipient address rejected: Access denied. AS(201806281)",
+        "5.4.1",
+        False,
+        "user_unknown",
+    ),
+    ("556 5.1.10 Recipient address has null MX", "5.1.10", False, "not_accept"),
+    ("550 #5.1.0 Address rejected", "5.1.0", False, "user_unknown"),
+    ("553 5.1.8 Domain of sender address does not exist", "5.1.8", False, "rejected"),
+    ("554 5.6.0 Message contains invalid header", "5.6.0", False, "content_error"),
+    ("554 5.6.1 Body type not supported", "5.6.1", False, "content_error"),
 ]
 
 
