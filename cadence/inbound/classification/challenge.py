@@ -20,7 +20,7 @@ _CHALLENGE = re.compile(
     r"(?:message|e-?mail)|click (?:on )?the (?:link|button) below to (?:verify|confirm|deliver|"
     r"release|request approval)|challenge[- ]response|awaiting (?:your )?(?:verification|"
     r"confirmation)|one[- ]time (?:verification|confirmation|inconvenience)|"
-    r"\b(?:boxbe|spam ?arrest|mailblocks|choicemail|sanebox|tmda)\b|"
+    r"\b(?:boxbe|spam ?arrest|mailblocks|choicemail|tmda)\b|"
     r"(?:message|e-?mail) (?:is|has been|was) (?:held|quarantined|pending|waitlisted) (?:until|for|"
     r"awaiting)|your message (?:about .{1,80} )?was waitlisted|"
     r"only (?:accepts?|allows?) (?:incoming )?(?:mail|messages|e-?mail) from (?:senders )?"

@@ -122,3 +122,26 @@ def test_a_bounce_that_mentions_a_whitelist_is_still_a_bounce() -> None:
         "blocked",
         True,
     )
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "kind"),
+    [
+        (
+            "Abuse report",
+            "This is an email abuse report for a message from 192.0.2.7.",
+            "complaint",
+        ),
+        ("[SpamCop (http://spamcop.example/) id:1234]", "Spam report attached.", "complaint"),
+        (
+            "Complaint",
+            "We received a spam complaint about a message sent from your server.",
+            "complaint",
+        ),
+        ("JMRP", "This is a Junk Mail Reporting Program report.", "complaint"),
+        ("Re: intro", "Please stop, I marked this message as spam.", "complaint"),
+        ("Re: intro", "Our spam filter caught your mail, but it looks interesting?", "reply"),
+    ],
+)
+def test_complaints_in_prose(subject: str, body: str, kind: str) -> None:
+    assert kind_of(message(subject, body)) == kind
