@@ -50,6 +50,8 @@ REASONS = (
 
 ENHANCED_CODE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
 _JUDGED_CHARS = 20_000
+# Troubles of the path that a delay notice reports while the server keeps trying.
+_PATH_TROUBLE = ("network_error", "mailer_error")
 _CODE_EDGES = ' :(#["'
 _BASIC_CODE = re.compile(r"(?:^|[\s:(#\[\"])([45])\d\d(?=[\s\-:)\"])", re.M)
 
@@ -122,33 +124,40 @@ def reason_of(text: str, code: str | None = None) -> tuple[str, str]:
     return "other", code or ""
 
 
+def _temporary(text: str, code: str | None, delayed: bool, reason: str) -> bool:
+    """Whether the server still tries: a DSN ``delayed``, a 4.x.x or 4xx code, or (without
+    any code) "will retry" wording beside a reason that leaves the address in doubt."""
+    if delayed or (code is not None and code.startswith("4")):
+        return True
+    if code is not None:
+        return False
+    basic = _BASIC_CODE.search(text)
+    if basic is not None:
+        return basic.group(1) == "4"
+    return DELAY.search(text) is not None and reason not in ADDRESS_IS_BAD
+
+
 def judge(text: str, *, code: str | None = None, delayed: bool = False) -> Judgement:
     """Judge a failure described by ``text`` (a DSN's diagnostic, or a text bounce's words).
 
-    ``delayed`` is a DSN's ``Action: delayed``; without it, "will retry" wording in the
-    text counts as a delay. A delayed or 4.x.x failure is never hard: the server still tries.
+    ``delayed`` is a DSN's ``Action: delayed``. A failure the server still retries is never
+    hard, and unless its words name a reason (a full mailbox, a rejection of us) it is
+    ``expired``: what the path's trouble or a bare status code says is no reason yet.
     """
     text = " ".join(text[:_JUDGED_CHARS].split())
     code = code or first_code(text)
     reason, detail = reason_of(text, code)
-    delay = DELAY.search(text)
-    temporary = delayed or (code is not None and code.startswith("4"))
-    if not temporary and code is None and delay is not None:
-        temporary = reason not in ADDRESS_IS_BAD
-    retrying = ("other", "system_error", "network_error", "mailer_error")
-    if (temporary and (reason in ("other", "system_error") or detail == code)) or (
-        delayed and reason in retrying
-    ):
-        # A failure the server still retries has expired its first attempts, whatever the
-        # status code alone says; a DSN "delayed" is that whatever the path's trouble.
+    temporary = _temporary(text, code, delayed, reason)
+    vague = reason in ("other", "system_error") or detail == code
+    if temporary and (vague or (delayed and reason in _PATH_TROUBLE)):
+        delay = DELAY.search(text)
         reason, detail = "expired", detail or (delay.group(0).lower() if delay else "delayed")
     if code is None and reason == "other":
         basic = _BASIC_CODE.search(text)
         detail = f"SMTP {basic.group(0).strip(_CODE_EDGES)}" if basic else "undeliverable"
-    hard = reason in ADDRESS_IS_BAD and not temporary
     shown = f"{code} {reason}" if code and code not in detail else reason
     return Judgement(
-        bounce="hard" if hard else "soft",
+        bounce="hard" if reason in ADDRESS_IS_BAD and not temporary else "soft",
         reason=reason,
         rejects_sender=reason in REJECTS_SENDER,
         detail=f"{shown} ({detail})" if detail and detail != code else shown,

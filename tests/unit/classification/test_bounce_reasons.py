@@ -126,10 +126,15 @@ def test_effect_follows_the_reason(text: str, code: str | None, delayed: bool, r
     assert judged.rejects_sender == (reason in REJECTS_SENDER)
 
 
-def test_a_retried_failure_is_never_hard() -> None:
-    judged = judge(
-        "450 4.1.1 <ann@x.example>: Recipient address rejected: User unknown", code="4.1.1"
-    )
+@pytest.mark.parametrize(
+    "text",
+    [
+        "450 4.1.1 <ann@x.example>: Recipient address rejected: User unknown",
+        "Remote host said: 450 <ann@x.example>: mailbox unavailable",
+    ],
+)
+def test_a_retried_failure_is_never_hard(text: str) -> None:
+    judged = judge(text)
 
     assert (judged.reason, judged.bounce) == ("user_unknown", "soft")
 
