@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.unit.classification.labelled import (  # noqa: E402
+    Measure,
     classify,
     load_samples,
     measures,
@@ -24,20 +25,32 @@ from tests.unit.classification.labelled import (  # noqa: E402
 )
 
 
+def print_table(title: str, table: list[Measure]) -> None:
+    """The measures that have samples, one line each."""
+    shown = [measure for measure in table if measure.total]
+    width = max(len(measure.name) for measure in shown)
+    print(f"{title:<{width}}  result")
+    for measure in shown:
+        print(f"{measure.name:<{width}}  {measure.shown()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--misses", action="store_true", help="list every wrong sample")
+    parser.add_argument("--by-source", action="store_true", help="one table per sample source")
     args = parser.parse_args()
     samples = load_samples()
     started = time.perf_counter()
     pairs = [(sample, classify(sample)) for sample in samples]
     elapsed = time.perf_counter() - started
     table = measures(pairs)
-    width = max(len(measure.name) for measure in table)
-    print(f"{'measure':<{width}}  result")
-    for measure in table:
-        print(f"{measure.name:<{width}}  {measure.shown()}")
+    print_table("all samples", table)
     print(f"\n{len(samples)} samples in {elapsed * 1000:.0f} ms")
+    if args.by_source:
+        for source in sorted({sample.source for sample in samples}):
+            chosen = [(sample, verdict) for sample, verdict in pairs if sample.source == source]
+            print()
+            print_table(f"{source} ({len(chosen)} samples)", measures(chosen))
     if args.misses:
         for sample, verdict in pairs:
             wrong = mismatches(sample, verdict)
