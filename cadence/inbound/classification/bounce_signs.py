@@ -70,6 +70,22 @@ _BODY = re.compile(
     re.I,
 )
 _DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")
+# "RE: Undeliverable: intro" from a person is their answer about a bounce, not a bounce;
+# "RE: intro : non remis" from a gateway keeps the failure after the subject.
+_ANSWER_TO_BOUNCE = re.compile(
+    r"^\s*(?:re|aw|sv|vs|fw|fwd|wg|tr|rv|enc|odp|antw)\s*:\s*(?:undeliver|returned mail|"
+    r"delivery status notification|mail delivery fail|failure notice|non[- ]?deliver|"
+    r"delivery (?:failure|has failed)|unzustellbar|nicht zustellbar|non remis|"
+    r"address not found|mail delivery system)",
+    re.I,
+)
+# Auto replies carry Auto-Submitted too; their footers may say "could not be delivered".
+_AUTO_REPLY_SUBJECT = re.compile(
+    r"auto(?:matic|mated)?[ -]?(?:reply|response|answer)|out of (?:the )?office|abwesen|"
+    r"réponse automatique|respuesta automática|automatisch antwoord|resposta automática|"
+    r"risposta automatica|odpowiedź automatyczna",
+    re.I,
+)
 
 
 def is_daemon(msg: Message) -> bool:
@@ -98,6 +114,11 @@ def looks_like_bounce(msg: Message, text: str) -> bool:
     automatic = header(msg, "Auto-Submitted").strip().lower() not in ("", "no")
     if daemon and (subject or body):
         return True
+    if _ANSWER_TO_BOUNCE.match(subject_value) and not null_sender:
+        return False
     if subject and body:
         return True
-    return body and (null_sender or automatic)
+    if _AUTO_REPLY_SUBJECT.search(subject_value):
+        return False
+    early = bool(_BODY.search(text[:1_500]))
+    return early and (null_sender or automatic)

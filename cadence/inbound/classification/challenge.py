@@ -30,8 +30,16 @@ _CHALLENGE = re.compile(
 )
 
 
+# An SMTP reply in the text makes it a server's refusal ("550 5.7.1 only accepts mail from
+# approved senders"), which is a bounce, not a check a person can pass.
+_SMTP_REPLY = re.compile(r"(?<![\d.])[45]\.\d{1,3}\.\d{1,3}(?![\d.])|^\s*[45]\d\d[ -]", re.M)
+
+
 def challenge_reason(subject: str, text: str) -> str | None:
     """Why the message asks us to pass a check by hand, or None; ``text`` is its own words
     (the copy of our message already cut off)."""
-    match = _CHALLENGE.search(text[:3_000]) or _CHALLENGE.search(subject)
+    top = text[:3_000]
+    if _SMTP_REPLY.search(top):
+        return None
+    match = _CHALLENGE.search(top) or _CHALLENGE.search(subject)
     return f"challenge-response: {match.group(0).lower()}" if match else None

@@ -100,6 +100,12 @@ def test_return_date(text: str, expected: datetime.date) -> None:
         ),
         ("Re: intro", "Sure, I'll add you to my contacts. Talk Thursday?", "reply"),
         ("Re: intro", "Our whitelist process is run by IT, not me.", "reply"),
+        (
+            "Undeliverable: intro",
+            "Your message could not be delivered.\n550 5.7.1 This list only accepts mail from "
+            "approved senders.",
+            "bounce",
+        ),
     ],
 )
 def test_challenge_response(subject: str, body: str, kind: str) -> None:
@@ -145,3 +151,34 @@ def test_a_bounce_that_mentions_a_whitelist_is_still_a_bounce() -> None:
 )
 def test_complaints_in_prose(subject: str, body: str, kind: str) -> None:
     assert kind_of(message(subject, body)) == kind
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "extra", "kind"),
+    [
+        # A person answering about a bounce is a reply: the reply must halt the sequence.
+        (
+            "RE: Undeliverable: intro",
+            "FYI your email to bob@customer.example could not be delivered, he left.",
+            "",
+            "reply",
+        ),
+        # An auto reply whose footer happens to say "could not be delivered".
+        (
+            "Automatic reply: intro",
+            "I am out of the office until 8 March.\n\nDisclaimer: if this message could not "
+            "be delivered to the intended recipient, delete it.",
+            "Auto-Submitted: auto-replied\r\n",
+            "auto_reply",
+        ),
+        # A gateway that keeps the original subject and adds the failure after it.
+        (
+            "RE: intro : non remis",
+            "Your message could not be delivered to\nann@customer.example",
+            "",
+            "bounce",
+        ),
+    ],
+)
+def test_bounce_or_not(subject: str, body: str, extra: str, kind: str) -> None:
+    assert kind_of(message(subject, body, extra=extra)) == kind
