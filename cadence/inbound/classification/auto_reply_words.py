@@ -45,7 +45,7 @@ AUTOMATED_BODY = re.compile(
     r"automātiski (?:ģenerēt|sūtīt)|automatiskt (?:genererat|svar)|automatisk (?:genereret|"
     r"svar)|automaattinen viesti|automaticky generovan|автоматическое сообщение|"
     r"сообщение (?:сгенерировано|отправлено) автоматически|otomatik (?:olarak )?(?:gönderil|"
-    r"oluşturul)|自動(?:送信|返信)|自动(?:发送|回复)|this inbox is (?:monitored|checked)",
+    r"oluşturul)|自動(?:送信|返信)|自动(?:发送|回复)",
     re.I,
 )
 OUT_OF_OFFICE = re.compile(

@@ -54,6 +54,7 @@ def kind_of(raw: bytes) -> str:
         ("Re: intro", "Vrátím se k tomu příští týden.", "reply"),
         ("Re: intro", "Давайте созвонимся в четверг?", "reply"),
         ("Re: intro", "木曜日にお電話いただけますか？", "reply"),
+        ("Re: intro", "This inbox is monitored on Fridays only, so call me.", "reply"),
     ],
 )
 def test_auto_reply_or_person(subject: str, body: str, kind: str) -> None:
