@@ -61,6 +61,15 @@ def _header_reason(msg: Message) -> str | None:
     return None
 
 
+def declared_automatic(msg: Message) -> bool:
+    """Whether the message's own headers say it is an auto reply (``Auto-Submitted:
+    auto-replied``, the ``X-Autoreply`` family): then ``Precedence: bulk``, which the Unix
+    vacation program sets, does not make it a newsletter. ``auto-generated`` is any machine's
+    mail, notifications included, so it does not count."""
+    reason = _header_reason(msg)
+    return reason is not None and not reason.startswith("Auto-Submitted: auto-generated")
+
+
 def weak_signals(msg: Message) -> list[str]:
     """Header hints that make automatic wording in the body decisive."""
     found: list[str] = []

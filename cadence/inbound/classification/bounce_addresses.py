@@ -25,6 +25,7 @@ _COPY_MARKER = re.compile(
     r"-{2,}\s*original message follows|-{2,}\s*returned message|-{2,}\s*unsent message below|"
     r"-{2,}\s*message header follows|return-path:|received: from|original message details|"
     r"a copy of the original message below|your message reads \(in part\)|"
+    r"(?:the )?first \d+ lines of (?:your|the) original message follow|"
     r"-{2,}\s*mensaje original|-{2,}\s*ursprüngliche nachricht|-{2,}\s*附件中的内容是原信件)",
     re.I | re.M,
 )

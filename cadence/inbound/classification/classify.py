@@ -14,6 +14,7 @@ from email.message import Message
 
 from cadence.inbound.classification.auto_reply import (
     auto_reply_reason,
+    declared_automatic,
     is_read_receipt,
     receipt_references,
 )
@@ -156,7 +157,7 @@ def _classify(raw: bytes, received_at: datetime.datetime) -> Verdict:
     auto = auto_reply_reason(msg, subject=subject, text=unquoted, in_thread=in_thread)
     if auto is not None:
         bulk = _is_bulk(msg, sender, in_thread)
-        if bulk and "auto-replied" not in auto and "out of office" not in auto:
+        if bulk and not declared_automatic(msg) and "out of office" not in auto:
             return unknown(bulk, sender=sender)
         if is_read_receipt(msg):
             cited = [*receipt_references(msg), *references]

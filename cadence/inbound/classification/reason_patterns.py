@@ -72,6 +72,7 @@ MAILBOX_FULL = re.compile(
     r"insufficient (?:system )?storage|mailbox size limit|inbox is full|disk quota|out of storage|"
     r"storage allocation|over (?:its|the|their|disk) quota|mailbox (?:has )?exceeded|full mailbox|"
     r"mailfolder is full|box space not enough|due to a full mailbox|mailbox quota|"
+    r"disk ?space quota|not (?:have )?enough (?:storage |disk )?space|insufficient space|"
     r"postfach (?:ist )?voll|speicherplatz|boîte (?:aux lettres )?(?:est )?pleine|"
     r"buzón (?:está )?lleno|mailbox (?:is )?vol|caixa (?:postal )?(?:está )?cheia|"
     r"casella (?:è )?piena|skrzynka (?:jest )?pełna",
@@ -132,6 +133,8 @@ POLICY = re.compile(
 )
 CONTENT_ERROR = re.compile(
     r"resent-from field|invalid (?:header|mime)|malformed|header (?:error|syntax)|"
+    r"without (?:to|from|date|subject|message-id):? (?:fields?|headers?)|missing (?:required )?"
+    r"(?:header|to:|from:)|"
     r"not (?:rfc ?\d+ )?compliant|rfc ?(?:5322|2822|822) (?:violation|error)|bare lf|"
     r"8-?bit (?:data|characters) (?:not|rejected)",
     _I,
@@ -143,6 +146,7 @@ MAILER_ERROR = re.compile(
 )
 SYSTEM_ERROR = re.compile(
     r"too many hops|loop(?:ing)? (?:detected|broken)|mail(?:ing)? loop|message looping|"
+    r"loops back to myself|"
     r"processing error|system error|internal (?:server )?error|local error|"
     r"server (?:error|failure)|configuration error",
     _I,
