@@ -35,6 +35,8 @@ def kind_of(raw: bytes) -> str:
         # Out-of-office notices with no Auto-Submitted or X-Autoreply header.
         ("Re: intro", "Esmu atvaļinājumā līdz 12. martam.", "auto_reply"),
         ("Automātiskā atbilde: intro", "Paldies par vēstuli.", "auto_reply"),
+        ("Arpus biroja atrasanas automatiska atbilde: intro", "Paldies.", "auto_reply"),
+        ("Atvalinajums Re: intro", "Esmu prom.", "auto_reply"),
         ("Odp: intro", "Przebywam na urlopie do 10 marca.", "auto_reply"),
         ("SV: intro", "Jag är på semester till och med 8 mars.", "auto_reply"),
         ("SV: intro", "Jeg er på ferie og er tilbage den 10. marts.", "auto_reply"),
