@@ -33,6 +33,8 @@ DEFAULT_OOO_BUSINESS_DAYS = 5
 _KINDS = {
     "reply": EventKind.REPLY,
     "auto_reply": EventKind.AUTO_REPLY,
+    # A challenge-response request pauses nothing: kept for review like unknown mail.
+    "challenge": EventKind.UNKNOWN,
     "complaint": EventKind.COMPLAINT,
     "unsubscribe": EventKind.UNSUBSCRIBE,
     "unknown": EventKind.UNKNOWN,
@@ -44,6 +46,7 @@ class InboundResult:
     file: str
     kind: str
     bounce: str | None
+    bounce_reason: str | None
     addresses: list[str]
     prospect: str | None
     return_date: str | None
@@ -51,6 +54,7 @@ class InboundResult:
     reason: str = ""
     event_id: int | None = None
     duplicate: bool = False
+    rejects_sender: bool = False
     effects: dict[str, list[int]] = field(default_factory=dict)
 
     def contract_json(self) -> dict[str, Any]:
@@ -59,6 +63,7 @@ class InboundResult:
             "file": self.file,
             "kind": self.kind,
             "bounce": self.bounce,
+            "bounce_reason": self.bounce_reason,
             "addresses": self.addresses,
             "prospect": self.prospect,
             "return_date": self.return_date,
@@ -167,6 +172,7 @@ def process_inbound(
             file=label,
             kind=verdict.kind,
             bounce=verdict.bounce,
+            bounce_reason=verdict.bounce_reason,
             addresses=list(verdict.addresses),
             prospect=prospect.email if prospect else None,
             return_date=verdict.return_date.isoformat() if verdict.return_date else None,
@@ -174,6 +180,7 @@ def process_inbound(
             reason=verdict.reason,
             event_id=event_id,
             duplicate=duplicate,
+            rejects_sender=verdict.rejects_sender,
         )
         if dry_run or duplicate or event_id is None:
             return result
@@ -190,6 +197,8 @@ def process_inbound(
             "applied": True,
             "verdict": verdict.kind,
             "bounce": verdict.bounce,
+            "bounce_reason": verdict.bounce_reason,
+            "rejects_sender": verdict.rejects_sender,
             "addresses": list(verdict.addresses),
             "references": list(verdict.references),
             "return_date": result.return_date,

@@ -1,4 +1,4 @@
-"""Auto replies: out-of-office notices, autoresponders, challenge-response and read receipts.
+"""Auto replies: out-of-office notices, autoresponders and read receipts.
 
 Headers decide first (RFC 3834 ``Auto-Submitted``, the ``X-Autoreply`` family,
 ``Precedence``); then the subject; the body's wording only counts when the message does not
@@ -11,6 +11,13 @@ from __future__ import annotations
 import re
 from email.message import Message
 
+from cadence.inbound.classification.auto_reply_words import (
+    AUTOMATED_BODY,
+    LEFT_COMPANY,
+    OUT_OF_OFFICE,
+    SUBJECT,
+    TICKET,
+)
 from cadence.inbound.classification.mime_text import header, message_ids
 from cadence.inbound.classification.report_fields import field_blocks, report_parts
 
@@ -28,83 +35,8 @@ _AUTO_HEADERS = (
     "X-FC-MachineGenerated",
     "X-Vacation",
 )
-_SUBJECT = re.compile(
-    r"auto(?:matic|mated)?[ -]?(?:reply|response|answer)|autoreply|autoresponse|out of (?:the )?"
-    r"office|\booo\b|away from (?:the |my )?office|on (?:vacation|holiday|leave|annual leave)|"
-    r"vacation (?:reply|response|notice)|annual leave|parental leave|maternity leave|"
-    r"is out of the office|abwesenheit|automatische antwort|nicht im büro|außer haus|"
-    r"ausser haus|urlaub|réponse automatique|reponse automatique|absence|absent(?:e)? du bureau|"
-    r"message d'absence|en congé|respuesta automática|respuesta automatica|fuera de la oficina|"
-    r"fuera de oficina|ausente|automatisch antwoord|afwezig|niet aanwezig|buiten kantoor|"
-    r"afwezigheid|resposta automática|resposta automatica|fora do escritório|ausência|"
-    r"risposta automatica|fuori (?:sede|ufficio)|assente|assenza|odpowiedź automatyczna|"
-    r"automatyczna odpowiedź|autoodpowiedź|poza biurem|nieobecnoś|automatiskt svar|frånvaro|"
-    r"autosvar|fravær|automatisk svar|automaattinen vastaus|automatická odpověď|"
-    r"mimo kancelář|otomatik yanıt|ofis dışında|автоответ|автоматический ответ|"
-    r"自動応答|自动回复|自動回覆|不在|automatikus válasz|răspuns automat",
-    re.I,
-)
 _RECEIPT_SUBJECT = re.compile(
     r"^\s*(?:read|gelesen|lu|leído|gelezen|lido|letto|przeczytano|read receipt)\s*:", re.I
-)
-_AUTOMATED_BODY = re.compile(
-    r"this is an? auto(?:matic(?:ally generated)?|mated|-generated)? ?(?:reply|response|"
-    r"message|e-?mail|notification|answer)|this (?:e-?mail|message) (?:was|is|has been) "
-    r"(?:automatically generated|sent automatically)|do not reply to this (?:e-?mail|message)|"
-    r"(?:mailbox|inbox|address) is (?:not|no longer) (?:monitored|active|in use)|"
-    r"automatische antwort|automatisch generiert|réponse automatique|message automatique|"
-    r"respuesta automática|mensaje automático|automatisch (?:antwoord|gegenereerd)|"
-    r"resposta automática|mensagem automática|risposta automatica|messaggio automatico|"
-    r"odpowiedź automatyczna|wiadomość (?:wygenerowana )?automatyczn",
-    re.I,
-)
-_OUT_OF_OFFICE = re.compile(
-    r"(?:i am|i'm|i will be|i'll be|i am currently|i'm currently) (?:currently )?"
-    r"(?:out of (?:the )?office|away|on (?:vacation|holiday|leave|annual leave|parental leave|"
-    r"maternity leave|paternity leave|sick leave|a business trip|business travel)|traveling|"
-    r"travelling|out of town|off (?:work|until)|not in the office|unavailable)|"
-    r"out of (?:the )?office (?:until|through|from|and|with|on)|limited access to (?:my )?e-?mail|"
-    r"(?:upon|on) my return|when i (?:get back|return)|respond (?:to your (?:e-?mail|message) )?"
-    r"(?:as soon as possible )?(?:upon|when|after) (?:my|i) return|"
-    r"ich bin (?:derzeit |zurzeit |momentan |aktuell |bis )?.{0,40}?(?:nicht im büro|abwesend|"
-    r"im urlaub|außer haus|ausser haus|nicht erreichbar)|nach meiner rückkehr|"
-    r"je suis (?:actuellement )?(?:absent|en congé|en vacances|en déplacement)|"
-    r"je serai (?:absent|de retour)|dès mon retour|à mon retour|"
-    r"estoy (?:actualmente )?(?:fuera de la oficina|de vacaciones|ausente|fuera)|"
-    r"a mi regreso|a mi vuelta|"
-    r"ik ben (?:momenteel |op dit moment |tot .{0,30})?(?:afwezig|niet aanwezig|met vakantie|"
-    r"op vakantie|buiten kantoor)|na mijn terugkomst|"
-    r"estou (?:atualmente )?(?:fora do escritório|de férias|ausente|fora)|no meu regresso|"
-    r"quando eu (?:voltar|retornar)|"
-    r"sono (?:attualmente )?(?:fuori (?:ufficio|sede)|in ferie|assente|in vacanza)|"
-    r"al mio rientro|"
-    r"jestem (?:obecnie |aktualnie )?(?:poza biurem|na urlopie|nieobecn)|po moim powrocie",
-    re.I,
-)
-_LEFT_COMPANY = re.compile(
-    r"(?:is|am|are) no longer (?:with|at|employed|working|part of)|"
-    r"(?:has|have) left (?:the company|the organi[sz]ation|[A-Z])|"
-    r"nicht mehr (?:im unternehmen|bei |für |tätig)|(?:hat|habe) das unternehmen verlassen|"
-    r"ne fait plus partie|(?:a|ai) quitté|ya no (?:trabaja|forma parte|está en)|"
-    r"werkt niet meer|não (?:faz parte|trabalha mais)|non (?:lavora|fa) più|"
-    r"nie pracuje już|już nie pracuje",
-)
-_CHALLENGE = re.compile(
-    r"verify (?:that )?you are (?:a )?(?:human|real person|not a (?:robot|spammer))|"
-    r"prove (?:that )?you(?: are|'re) (?:a )?human|"
-    r"(?:added|add yourself) to (?:my|the|our) (?:approved senders?|white ?list|guest ?list|"
-    r"allowed senders?|safe senders?)|(?:confirm|verify) (?:that )?you (?:sent|are the sender of) "
-    r"(?:this|the|your) (?:message|e-?mail)|click (?:on )?the (?:link|button) below to "
-    r"(?:verify|confirm|deliver|release)|challenge[- ]response|awaiting (?:your )?"
-    r"(?:verification|confirmation)|one[- ]time (?:verification|confirmation)|"
-    r"\b(?:boxbe|spam ?arrest|mailblocks|choicemail|sanebox|tmda)\b|"
-    r"(?:message|e-?mail) (?:is|has been) (?:held|quarantined|pending) (?:until|for|awaiting)",
-    re.I,
-)
-_TICKET = re.compile(
-    r"we (?:have|'ve) received your (?:request|e-?mail|message|inquiry|enquiry)|"
-    r"(?:ticket|case|request) (?:number|#|id)|thank you for contacting|thanks for contacting",
-    re.I,
 )
 _ENGAGEMENT = re.compile(
     r"\?|happy to|interested|let's|lets talk|sounds good|call me|schedule|book a|send me|"
@@ -127,6 +59,15 @@ def _header_reason(msg: Message) -> str | None:
     if "vacation" in header(msg, "X-Mailer").lower():
         return "X-Mailer: vacation"
     return None
+
+
+def declared_automatic(msg: Message) -> bool:
+    """Whether the message's own headers say it is an auto reply (``Auto-Submitted:
+    auto-replied``, the ``X-Autoreply`` family): then ``Precedence: bulk``, which the Unix
+    vacation program sets, does not make it a newsletter. ``auto-generated`` is any machine's
+    mail, notifications included, so it does not count."""
+    reason = _header_reason(msg)
+    return reason is not None and not reason.startswith("Auto-Submitted: auto-generated")
 
 
 def weak_signals(msg: Message) -> list[str]:
@@ -168,20 +109,17 @@ def auto_reply_reason(msg: Message, *, subject: str, text: str, in_thread: bool)
     if is_read_receipt(msg) or _RECEIPT_SUBJECT.search(subject):
         return "read receipt (MDN)"
     top = text[:3_000]
-    challenge = _CHALLENGE.search(top) or _CHALLENGE.search(subject)
-    if challenge:
-        return f"challenge-response: {challenge.group(0).lower()}"
     reason = _header_reason(msg)
     if reason:
         return reason
-    subject_match = _SUBJECT.search(subject)
+    subject_match = SUBJECT.search(subject)
     if subject_match:
         return f"subject: {subject_match.group(0).strip()}"
-    automated = _AUTOMATED_BODY.search(top)
+    automated = AUTOMATED_BODY.search(top)
     if automated:
         return f"body: {automated.group(0).lower()}"
     weak = weak_signals(msg)
-    for pattern, label in ((_OUT_OF_OFFICE, "out of office"), (_LEFT_COMPANY, "left company")):
+    for pattern, label in ((OUT_OF_OFFICE, "out of office"), (LEFT_COMPANY, "left company")):
         match = pattern.search(top)
         if not match:
             continue
@@ -189,7 +127,7 @@ def auto_reply_reason(msg: Message, *, subject: str, text: str, in_thread: bool)
             return f"{label}: {match.group(0).lower()}"
         if len(top) < 800 and not _ENGAGEMENT.search(top):
             return f"{label}: {match.group(0).lower()}"
-    ticket = _TICKET.search(top)
+    ticket = TICKET.search(top)
     if ticket and (weak or not in_thread):
         return f"autoresponder: {ticket.group(0).lower()}"
     return None

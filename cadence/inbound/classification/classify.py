@@ -14,10 +14,13 @@ from email.message import Message
 
 from cadence.inbound.classification.auto_reply import (
     auto_reply_reason,
+    declared_automatic,
     is_read_receipt,
     receipt_references,
 )
-from cadence.inbound.classification.bounces import read_bounce
+from cadence.inbound.classification.bounce_addresses import failure_region
+from cadence.inbound.classification.bounces import has_delivery_status, read_bounce
+from cadence.inbound.classification.challenge import challenge_reason
 from cadence.inbound.classification.complaints import read_complaint
 from cadence.inbound.classification.mime_text import (
     address,
@@ -31,7 +34,7 @@ from cadence.inbound.classification.mime_text import (
 from cadence.inbound.classification.reply_text import own_words, strip_quoted
 from cadence.inbound.classification.return_date import find_return_date
 from cadence.inbound.classification.unsubscribe import unsubscribe_reason
-from cadence.inbound.classification.verdict import Verdict, unknown
+from cadence.inbound.classification.verdict import Kind, Verdict, unknown
 
 _REPLY_PREFIX = re.compile(
     r"^\s*(?:re|aw|sv|vs|antw|antwort|rif|r|ref|res|odp|rv|réf|ynt|wg|fw|fwd|tr|enc)\s*"
@@ -81,6 +84,32 @@ def _is_bulk(msg: Message, sender: str | None, in_thread: bool) -> str | None:
     return None
 
 
+def _from_sender(
+    kind: Kind,
+    sender: str | None,
+    references: list[str],
+    reason: str,
+    *,
+    return_date: datetime.date | None = None,
+    reply_text: str | None = None,
+) -> Verdict:
+    """A verdict about the message's own sender (a reply, an auto reply, a challenge...)."""
+    return Verdict(
+        kind=kind,
+        addresses=(sender,) if sender else (),
+        sender=sender,
+        references=tuple(dict.fromkeys(references)),
+        return_date=return_date,
+        reply_text=reply_text,
+        reason=reason,
+    )
+
+
+def own_text(text: str) -> str:
+    """The message's own words: above a copy of our message, without quoted lines."""
+    return strip_quoted(failure_region(text))
+
+
 def _classify(raw: bytes, received_at: datetime.datetime) -> Verdict:
     if not raw.strip():
         return unknown("empty message")
@@ -104,44 +133,37 @@ def _classify(raw: bytes, received_at: datetime.datetime) -> Verdict:
         )
     if _report_type(msg) == "feedback-report":
         return unknown("feedback report that is not a complaint", sender=sender)
+    challenge = None if has_delivery_status(msg) else challenge_reason(subject, own_text(text))
+    if challenge is not None:
+        return _from_sender("challenge", sender, references, challenge)
     bounce = read_bounce(msg, text)
     if bounce is not None:
-        if bounce.severity is None:
+        if bounce.judgement is None:
             reason = f"delivery notification without failure ({bounce.reason})"
             return unknown(reason, sender=sender)
         return Verdict(
             kind="bounce",
-            bounce=bounce.severity,
+            bounce=bounce.judgement.bounce,
+            bounce_reason=bounce.judgement.reason,
+            rejects_sender=bounce.judgement.rejects_sender,
             addresses=bounce.recipients,
             sender=sender,
             references=tuple(dict.fromkeys([*bounce.original_ids, *references])),
             reason=bounce.reason,
         )
 
-    senders = (sender,) if sender else ()
     in_thread = bool(references) or bool(_REPLY_PREFIX.match(subject))
     unquoted = strip_quoted(text)
     auto = auto_reply_reason(msg, subject=subject, text=unquoted, in_thread=in_thread)
     if auto is not None:
         bulk = _is_bulk(msg, sender, in_thread)
-        if bulk and "auto-replied" not in auto and "out of office" not in auto:
+        if bulk and not declared_automatic(msg) and "out of office" not in auto:
             return unknown(bulk, sender=sender)
         if is_read_receipt(msg):
-            return Verdict(
-                kind="auto_reply",
-                addresses=senders,
-                sender=sender,
-                references=tuple(dict.fromkeys([*receipt_references(msg), *references])),
-                reason=auto,
-            )
-        return Verdict(
-            kind="auto_reply",
-            addresses=senders,
-            sender=sender,
-            references=tuple(references),
-            return_date=find_return_date(f"{subject}\n{unquoted}", today=received_at.date()),
-            reason=auto,
-        )
+            cited = [*receipt_references(msg), *references]
+            return _from_sender("auto_reply", sender, cited, auto)
+        back = find_return_date(f"{subject}\n{unquoted}", today=received_at.date())
+        return _from_sender("auto_reply", sender, references, auto, return_date=back)
     bulk = _is_bulk(msg, sender, in_thread)
     if bulk:
         return unknown(bulk, sender=sender)
@@ -149,21 +171,8 @@ def _classify(raw: bytes, received_at: datetime.datetime) -> Verdict:
     words = own_words(text, display_name(from_value))
     stop = unsubscribe_reason(subject, words)
     if stop is not None:
-        return Verdict(
-            kind="unsubscribe",
-            addresses=senders,
-            sender=sender,
-            references=tuple(references),
-            reply_text=words,
-            reason=stop,
-        )
+        return _from_sender("unsubscribe", sender, references, stop, reply_text=words)
     if not words and not in_thread and not subject:
         return unknown("no subject, no text and no thread", sender=sender)
-    return Verdict(
-        kind="reply",
-        addresses=senders,
-        sender=sender,
-        references=tuple(references),
-        reply_text=words,
-        reason="reply from a person" if in_thread else "message from a person (not in a thread)",
-    )
+    said = "reply from a person" if in_thread else "message from a person (not in a thread)"
+    return _from_sender("reply", sender, references, said, reply_text=words)

@@ -19,7 +19,10 @@ _COMPLAINT_TYPES = ("abuse", "fraud", "virus", "other", "opt-out", "complaint")
 _TEXT_REPORT = re.compile(
     r"this is an? (?:e-?mail )?abuse report|spam complaint|complaint about (?:a )?message|"
     r"\[spamcop|reported (?:this|the following) (?:message|email) as spam|"
-    r"feedback-type:\s*abuse",
+    r"feedback-type:\s*abuse|client tos notification|"
+    r"(?:marked|reported|flagged) (?:the attached|this|the following) (?:message|e-?mail) as "
+    r"(?:spam|junk)|junk mail reporting program|feedback-type:\s*(?:fraud|complaint)|"
+    r"(?:received|filed) (?:a |an )?(?:spam |abuse )?complaint (?:about|regarding|concerning)",
     re.I,
 )
 

@@ -36,6 +36,25 @@ for _number, _names in enumerate(
 ):
     for _name in _names.split():
         _MONTHS[_name] = _number
+_MORE_MONTHS: dict[int, str] = {
+    1: "janvāris janvārī janvāra januar januari tammikuuta ledna leden января январь ocak",
+    2: "februāris februārī februāra februari helmikuuta února únor февраля февраль şubat",
+    3: "marts martā marta mars maaliskuuta března březen марта март mart",
+    4: "aprīlis aprīlī aprīļa huhtikuuta dubna duben апреля апрель nisan",
+    5: "maijs maijā maija toukokuuta května květen мая май mayıs",
+    6: "jūnijs jūnijā jūnija kesäkuuta června červen июня июнь haziran",
+    7: "jūlijs jūlijā jūlija heinäkuuta července červenec июля июль temmuz",
+    8: "augusts augustā augusta augusti elokuuta srpna srpen августа август ağustos",
+    9: "septembris septembrī septembra syyskuuta září сентября сентябрь eylül",
+    10: "oktobris oktobrī oktobra lokakuuta října říjen октября октябрь ekim",
+    11: "novembris novembrī novembra marraskuuta listopadu ноября ноябрь kasım",
+    12: "decembris decembrī decembra desember joulukuuta prosince prosinec декабря декабрь aralık",
+}
+# Baltic, Nordic, Finnish, Czech, Russian and Turkish month names (nominative and the
+# forms dates take: "9. martā", "15. března", "11 марта").
+for _number, _names in _MORE_MONTHS.items():
+    for _name in _names.split():
+        _MONTHS.setdefault(_name, _number)
 
 _WEEKDAYS: dict[str, int] = {}
 for _number, _names in enumerate(
@@ -77,6 +96,8 @@ _MONTH_DAY = re.compile(
 _DAY_ONLY = re.compile(
     rf"(?:\bthe\s+|(?<!\w)(?:{_WEEKDAY_NAMES}),?\s+(?:the\s+)?)(\d{{1,2}})(?:st|nd|rd|th)\b", re.I
 )
+# "3月8日", "2027年3月8日" (Japanese, Chinese).
+_CJK = re.compile(r"(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月\s*(\d{1,2})\s*[日号號]")
 _WEEKDAY = re.compile(rf"(?<!\w)({_WEEKDAY_NAMES})(?!\w)", re.I)
 _RELATIVE = re.compile(rf"(?<!\w)({'|'.join(_TOMORROW)})(?!\w)", re.I)
 
@@ -86,20 +107,25 @@ _RETURN_BEFORE = re.compile(
     r"(?:\bback\b|\breturn|\bin\s+the\s+office\b|\bavailable\b|\breachable\b|zurück|\bwieder\b|"
     r"erreichbar|retour|regres|vuelta|volver[ée]|de\s+nuevo|terug|\bweer\b|bereikbaar|"
     r"\bvolto\b|\bvolta\b|retorn|regresso|rientr|ritorno|di\s+nuovo|wracam|powr[óo]t|"
-    r"powrocie|dostępn|ponownie|disponible|disponível|disponibile)",
+    r"powrocie|dostępn|ponownie|disponible|disponível|disponibile|atgriez|tilbage|tilbake|"
+    r"tillbaka|palaan|vrátím|zpět|верну|выйду|返回|回来|戻)",
     re.I,
 )
 _UNTIL_BEFORE = re.compile(
     r"(?:\buntil\b|\btill\b|'til\b|\bthrough\b|\bthru\b|\bup\s+to\b|\bbis\b|einschließlich|"
     r"jusqu|\bhasta\b|\btot\b|t/m|\baté\b|\bfino\b|\bdo\b|\bdnia\b|\bto\b|\bau\b|\bal\b|"
-    r"\ba\b|[-–—]|\btil\b|\bincluded\b|\binclusive\b)",
+    r"\ba\b|[-–—]|\btil\b|\bincluded\b|\binclusive\b|līdz|indtil|t\.o\.m\.|\bдо\b|"
+    r"\bpo\b)",
     re.I,
 )
 _RETURN_AFTER = re.compile(
     r"(?:\bagain\b|\bback\b|\bwieder\b|zurück|de\s+retour|de\s+vuelta|\bterug\b|\bweer\b|"
-    r"novamente|di\s+nuovo|ponownie|z\s+powrotem)",
+    r"novamente|di\s+nuovo|ponownie|z\s+powrotem|返回|回到|に戻|より出社|から出社|"
+    r"döneceğim|dönüyorum)",
     re.I,
 )
+# Words after the last day of an absence: "3月8日まで", "10 Mart tarihine kadar", "12.3. asti".
+_UNTIL_AFTER = re.compile(r"^\s*(?:まで|までの|\S{0,12}\s*kadar\b|asti\b|saakka\b|之前)", re.I)
 _US_SIGNALS = re.compile(r"\b(?:EST|EDT|CST|CDT|MST|MDT|PST|PDT|ET|PT|CT)\b|\bvacation\b")
 _ENGLISH = re.compile(r"\b(?:the|and|until|office|will|be|back|return|my|you|your|with)\b", re.I)
 _OTHER_LANGUAGE = re.compile(
@@ -205,6 +231,8 @@ def _mentions(text: str, today: datetime.date) -> list[_Mention]:
     for match in _MONTH_DAY.finditer(text):
         month = _MONTHS[match.group(1).lower()]
         add(match, _resolve(today, month, int(match.group(2)), year(match.group(3))))
+    for match in _CJK.finditer(text):
+        add(match, _resolve(today, int(match.group(2)), int(match.group(3)), year(match.group(1))))
     for match in _DOTTED.finditer(text):
         add(match, _resolve(today, int(match.group(2)), int(match.group(1)), year(match.group(3))))
     for pattern in (_SLASHED, _DASHED):
@@ -239,6 +267,8 @@ def _score(text: str, mention: _Mention) -> int:
         return 4 if _UNTIL_BEFORE.search(near) and not _RETURN_BEFORE.search(near) else 6
     if _RETURN_AFTER.search(after):
         return 5
+    if _UNTIL_AFTER.search(after):
+        return 4
     if _UNTIL_BEFORE.search(near) or re.search(r"\b(?:until|bis|jusqu|hasta|até|fino)", before):
         return 4
     return 0

@@ -6,7 +6,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["reply", "auto_reply", "bounce", "complaint", "unsubscribe", "unknown"]
+Kind = Literal["reply", "auto_reply", "challenge", "bounce", "complaint", "unsubscribe", "unknown"]
 BounceKind = Literal["hard", "soft"]
 
 
@@ -22,6 +22,8 @@ class Verdict:
 
     kind: Kind
     bounce: BounceKind | None = None
+    bounce_reason: str | None = None
+    rejects_sender: bool = False
     addresses: tuple[str, ...] = ()
     sender: str | None = None
     references: tuple[str, ...] = ()

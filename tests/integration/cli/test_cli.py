@@ -6,9 +6,11 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
+from cadence.inbound.classification import Kind
 from tests.integration.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -190,11 +192,13 @@ def test_inbound_json_lines_follow_the_contract(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["file"] for line in lines] == [str(f) for f in fixtures]
-    keys = {"file", "kind", "bounce", "addresses", "prospect", "return_date", "reply_text"}
+    keys = {"file", "kind", "bounce", "bounce_reason", "addresses", "prospect"}
+    keys |= {"return_date", "reply_text"}
     assert all(set(line) == keys for line in lines)
     kinds = {line["kind"] for line in lines}
-    assert kinds == {"reply", "auto_reply", "bounce", "complaint", "unsubscribe", "unknown"}
+    assert kinds == set(get_args(Kind))  # every kind the contract names
     assert all(line["bounce"] in ("hard", "soft") for line in lines if line["kind"] == "bounce")
+    assert all((line["bounce_reason"] is None) == (line["kind"] != "bounce") for line in lines)
     audit = cadence(tmp_path, "audit", "--events", "--format", "json")
     assert json.loads(audit.stdout)["events"] == []  # --dry-run changed nothing
     missing = cadence(tmp_path, "inbound", str(tmp_path / "nope.eml"))

@@ -5,16 +5,18 @@ from __future__ import annotations
 import datetime
 import random
 import time
+from typing import get_args
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cadence.inbound.classification import Verdict, classify_message
+from cadence.inbound.classification import Kind, Verdict, classify_message
+from cadence.inbound.classification.bounce_reasons import REASONS
 
 RECEIVED_AT = datetime.datetime(2027, 3, 1, 9, 30, tzinfo=ZoneInfo("Europe/Berlin"))
-KINDS = {"reply", "auto_reply", "bounce", "complaint", "unsubscribe", "unknown"}
+KINDS = set(get_args(Kind))
 
 
 def classify(raw: bytes) -> Verdict:
@@ -24,6 +26,7 @@ def classify(raw: bytes) -> Verdict:
 def assert_well_formed(verdict: Verdict) -> None:
     assert verdict.kind in KINDS
     assert (verdict.bounce is not None) is (verdict.kind == "bounce")
+    assert (verdict.bounce_reason in REASONS) is (verdict.kind == "bounce")
     assert isinstance(verdict.reason, str)
     assert verdict.reason
     assert all(isinstance(address, str) for address in verdict.addresses)
