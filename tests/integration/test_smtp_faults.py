@@ -9,8 +9,8 @@ from sqlmodel import col, select
 
 from cadence.core.clock import SimulatedClock
 from cadence.core.errors import TransientDeliveryError
+from cadence.core.holds import MAX_ATTEMPTS
 from cadence.delivery.batch import deliver_touch
-from cadence.delivery.claim import MAX_ATTEMPTS
 from cadence.runtime.context import AppContext
 from cadence.scheduler.tick import scheduler_tick
 from cadence.store.database import transaction
