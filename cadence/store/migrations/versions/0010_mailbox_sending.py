@@ -1,0 +1,34 @@
+"""SDR mailboxes, sending side: the mailbox each email left from, and the guard's counters
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-07 04:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0010"
+down_revision: str | None = "0009"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("touch") as batch:
+        batch.add_column(sa.Column("mailbox", sa.String(length=100), nullable=True))
+    with op.batch_alter_table("mailboxday") as batch:
+        for name in ("hard_bounces", "complaints", "forgiven_sends"):
+            batch.add_column(sa.Column(name, sa.Integer(), nullable=False, server_default="0"))
+    op.create_index("ix_mailboxday_day", "mailboxday", ["day"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index("ix_mailboxday_day", table_name="mailboxday")
+    with op.batch_alter_table("mailboxday") as batch:
+        for name in ("forgiven_sends", "complaints", "hard_bounces"):
+            batch.drop_column(name)
+    with op.batch_alter_table("touch") as batch:
+        batch.drop_column("mailbox")
