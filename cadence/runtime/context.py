@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Engine
 
 from cadence.authoring.catalog import Catalog, load_catalog
-from cadence.core.clock import Clock, SystemClock
+from cadence.core.clock import Clock, SimulatedClock, SystemClock
 from cadence.core.errors import ConfigurationError
 from cadence.runtime.mailbox_routes import mailbox_routes
 from cadence.runtime.settings import Settings
@@ -37,12 +37,16 @@ def build_context(
     transport: MailTransport | None = None,
     engine: Engine | None = None,
 ) -> AppContext:
-    """Everything a process needs. Refuses to send real mail (``CADENCE_SMTP_URL``, or an
-    SDR mailbox with ``smtp``) whose unsubscribe links would point at this machine
+    """Everything a process needs, its transport routing each SDR's email through their own
+    mailbox (team.toml) on real time only. Refuses to send real mail (``CADENCE_SMTP_URL``,
+    or an SDR mailbox with ``smtp``) whose unsubscribe links would point at this machine
     (``CADENCE_PUBLIC_URL`` left at its localhost default)."""
     catalog = load_catalog(settings.config_dir, settings.templates_dir)
     if transport is None:
-        routes = mailbox_routes(catalog.team)
+        # The SDRs' mailboxes are real accounts: simulated time (``cadence run --simulate``,
+        # the demo) never sends through them, as it never sends by CADENCE_SMTP_URL.
+        simulated = isinstance(clock, SimulatedClock)
+        routes = [] if simulated else mailbox_routes(catalog.team)
         if settings.smtp_url or routes:
             _check_public_url(settings, "an SDR mailbox" if routes else "CADENCE_SMTP_URL")
         transport = build_transport(

@@ -3,8 +3,7 @@ AUTH per SDR), the others' through the team transport; a refused login stops onl
 mailbox, moves its emails later and loses none; a bump stays on its thread's mailbox."""
 
 import logging
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from cadence.core.outcomes import TouchOutcome
 from cadence.delivery.batch import deliver_touches
 from cadence.runtime.context import AppContext
 from cadence.scheduler.tick import scheduler_tick
-from cadence.sequences.enrollment import enroll_prospects
 from cadence.store.database import transaction
 from cadence.store.mailbox_health import MailboxHealth
 from cadence.store.models import (
@@ -28,9 +26,19 @@ from cadence.store.models import (
     Touch,
 )
 
-from .batch_setup import AT, berlins, config_with, import_rows, queue_due
+from .batch_setup import AT, queue_due
 from .conftest import START
-from .mailbox_servers import MailboxServer, mailbox_server, password_env, team_toml
+from .mailbox_servers import mailbox_server, password_env
+from .mailbox_team import (
+    ALEX_PASSWORD,
+    PRIYA_PASSWORD,
+    Team,
+    enroll,
+    health,
+    routed,
+    team_config,
+    team_fixture,  # noqa: F401 - the ``team`` fixture
+)
 from .smtp_sink import free_port
 from .test_claim_prepared import _sent as _touch
 
@@ -40,58 +48,13 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning"),
 ]
 
-ALEX_PASSWORD = "alex-app-password-4711"
-PRIYA_PASSWORD = "priya-app-password-0815"
 WRONG_PASSWORD = "wrong-horse-battery-staple-9"
 
 
-@dataclass
-class Team:
-    ctx: AppContext
-    clock: SimulatedClock
-    alex: MailboxServer
-    priya: MailboxServer
-    outbox: Path
-
-
-@pytest.fixture
-def team(
-    make_context: Callable[..., AppContext], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Team]:
-    """alex and priya send through their own mailboxes; jonas through the team's outbox."""
-    with (
-        mailbox_server("alex@brightwave.example", ALEX_PASSWORD) as alex,
-        mailbox_server("priya@brightwave.example", PRIYA_PASSWORD) as priya,
-    ):
-        config = config_with(tmp_path)
-        (config / "team.toml").write_text(
-            team_toml({"alex": alex.port, "priya": priya.port, "jonas": None}), encoding="utf-8"
-        )
-        monkeypatch.setenv(password_env("alex"), ALEX_PASSWORD)
-        monkeypatch.setenv(password_env("priya"), PRIYA_PASSWORD)
-        clock = SimulatedClock(START)
-        ctx = make_context(clock=clock, config_dir=config)
-        yield Team(ctx, clock, alex, priya, tmp_path / "outbox")
-
-
-def _enroll(team: Team, tmp_path: Path, owner: str, *emails: str) -> None:
-    import_rows(team.ctx, tmp_path, berlins(*emails), owner=owner)
-    result = enroll_prospects(team.ctx, list(emails), "seven-touch", owner=None, actor="test")
-    assert len(result.enrolled) == len(emails)
-
-
-def _health(ctx: AppContext, owner: str) -> MailboxState | None:
-    with transaction(ctx.engine) as session:
-        state = session.get(MailboxState, owner)
-        if state is not None:
-            session.expunge(state)
-    return state
-
-
 def test_each_sdr_sends_through_their_own_mailbox(team: Team, tmp_path: Path) -> None:
-    _enroll(team, tmp_path, "alex", "ann@acme.example")
-    _enroll(team, tmp_path, "priya", "bob@bolt.example")
-    _enroll(team, tmp_path, "jonas", "cy@cog.example")
+    enroll(team, tmp_path, "alex", "ann@acme.example")
+    enroll(team, tmp_path, "priya", "bob@bolt.example")
+    enroll(team, tmp_path, "jonas", "cy@cog.example")
     queued = queue_due(team.ctx, team.clock)
     outcomes = deliver_touches(team.ctx, list(queued.values()))
     assert set(outcomes.values()) == {TouchOutcome.SENT}
@@ -111,7 +74,7 @@ def test_each_sdr_sends_through_their_own_mailbox(team: Team, tmp_path: Path) ->
 
 
 def test_connections_are_reused_across_a_mailboxs_emails(team: Team, tmp_path: Path) -> None:
-    _enroll(team, tmp_path, "alex", "ann@acme.example", "abe@axe.example", "amy@arc.example")
+    enroll(team, tmp_path, "alex", "ann@acme.example", "abe@axe.example", "amy@arc.example")
     queued = queue_due(team.ctx, team.clock)
     deliver_touches(team.ctx, list(queued.values()))
     assert len(team.alex.messages) == 3
@@ -124,8 +87,8 @@ def test_a_refused_login_stops_only_that_mailbox_and_loses_nothing(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv(password_env("alex"), WRONG_PASSWORD)
-    _enroll(team, tmp_path, "alex", "ann@acme.example", "abe@axe.example")
-    _enroll(team, tmp_path, "priya", "bob@bolt.example")
+    enroll(team, tmp_path, "alex", "ann@acme.example", "abe@axe.example")
+    enroll(team, tmp_path, "priya", "bob@bolt.example")
     queued = queue_due(team.ctx, team.clock)
     ids = [queued["ann@acme.example"], queued["abe@axe.example"], queued["bob@bolt.example"]]
     outcomes = deliver_touches(team.ctx, ids)
@@ -136,7 +99,7 @@ def test_a_refused_login_stops_only_that_mailbox_and_loses_nothing(
     assert team.alex.messages == []
     tried = len(team.alex.attempts)
     assert tried and not any(ok for _, _, ok in team.alex.attempts)
-    state = _health(team.ctx, "alex")
+    state = health(team.ctx, "alex")
     assert state is not None and state.health == MailboxHealth.AUTHENTICATION
     assert state.reason is not None and password_env("alex") in state.reason
     # alex's two emails wait for it: scheduled later, with the reason, nothing failed.
@@ -180,7 +143,7 @@ def test_a_refused_login_stops_only_that_mailbox_and_loses_nothing(
         "abe@axe.example",
         "ann@acme.example",
     ]
-    state = _health(team.ctx, "alex")
+    state = health(team.ctx, "alex")
     assert state is not None and state.health == MailboxHealth.OK
 
     # The password was never written anywhere: logs, reasons, audit entries.
@@ -197,23 +160,18 @@ def test_an_unreachable_mailbox_waits_and_the_others_send(
     make_context: Callable[..., AppContext], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with mailbox_server("priya@brightwave.example", PRIYA_PASSWORD) as priya:
-        config = config_with(tmp_path)
         nothing_there = free_port()
-        (config / "team.toml").write_text(
-            team_toml({"alex": nothing_there, "priya": priya.port}), encoding="utf-8"
-        )
-        monkeypatch.setenv(password_env("alex"), ALEX_PASSWORD)
-        monkeypatch.setenv(password_env("priya"), PRIYA_PASSWORD)
+        config = team_config(tmp_path, {"alex": nothing_there, "priya": priya.port}, monkeypatch)
         clock = SimulatedClock(START)
-        ctx = make_context(clock=clock, config_dir=config)
+        ctx = routed(make_context, clock, config)
         team = Team(ctx, clock, priya, priya, tmp_path / "outbox")
-        _enroll(team, tmp_path, "alex", "ann@acme.example", "abe@axe.example")
-        _enroll(team, tmp_path, "priya", "bob@bolt.example")
+        enroll(team, tmp_path, "alex", "ann@acme.example", "abe@axe.example")
+        enroll(team, tmp_path, "priya", "bob@bolt.example")
         queued = queue_due(ctx, clock)
         outcomes = deliver_touches(ctx, list(queued.values()))
     assert outcomes[queued["bob@bolt.example"]] is TouchOutcome.SENT
     assert len(priya.messages) == 1
-    state = _health(ctx, "alex")
+    state = health(ctx, "alex")
     assert state is not None and state.health == MailboxHealth.UNREACHABLE
     assert state.reason is not None and f"127.0.0.1:{nothing_there}" in state.reason
     for email in ("ann@acme.example", "abe@axe.example"):
@@ -225,7 +183,7 @@ def test_an_unreachable_mailbox_waits_and_the_others_send(
 def test_a_bump_leaves_from_the_first_emails_mailbox_after_an_owner_change(
     team: Team, tmp_path: Path
 ) -> None:
-    _enroll(team, tmp_path, "alex", "ann@acme.example")
+    enroll(team, tmp_path, "alex", "ann@acme.example")
     first = queue_due(team.ctx, team.clock)["ann@acme.example"]
     assert deliver_touches(team.ctx, [first]) == {first: TouchOutcome.SENT}
     first_id = team.alex.messages[0].message["Message-ID"]
@@ -243,3 +201,21 @@ def test_a_bump_leaves_from_the_first_emails_mailbox_after_an_owner_change(
     body = reply.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "Alex Test <alex@brightwave.example> wrote:" in " ".join(body.split())
     assert _touch(team.ctx, bump).mailbox == "alex"
+
+
+def test_an_unset_password_variable_stops_the_mailbox_and_names_it(
+    team: Team, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(password_env("alex"))
+    enroll(team, tmp_path, "alex", "ann@acme.example")
+    queued = queue_due(team.ctx, team.clock)
+    touch_id = queued["ann@acme.example"]
+    assert deliver_touches(team.ctx, [touch_id]) == {touch_id: TouchOutcome.SKIPPED_MAILBOX}
+    assert team.alex.attempts == []  # nothing to log in with: no AUTH tried
+    state = health(team.ctx, "alex")
+    assert state is not None and state.health == MailboxHealth.AUTHENTICATION
+    assert state.reason == (
+        "alex's mailbox cannot log in: the environment variable "
+        "CADENCE_MAILBOX_ALEX_PASSWORD is not set"
+    )
+    assert _touch(team.ctx, touch_id).status == "scheduled"
