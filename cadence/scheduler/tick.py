@@ -47,7 +47,8 @@ def scheduler_tick(ctx: AppContext, enqueue: Callable[[Sequence[int]], None]) ->
     if resumed:
         log.info("resumed %d enrollments after out-of-office", len(resumed))
     # Before the claims: a mailbox the guard pauses now holds this tick's emails back.
-    pause_over_limits(ctx)
+    if work.guard:
+        pause_over_limits(ctx)
     if stale:
         log.warning("re-enqueueing %d touches queued but never picked up", len(stale))
         enqueue(stale)

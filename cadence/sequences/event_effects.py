@@ -147,7 +147,7 @@ def _halt(happening: _Happening) -> None:
     h.outcome.halted.extend(_id(e) for e in h.enrollments)
     # The kind recorded, not the one applied: a third soft bounce halts as a bounce but is
     # no hard bounce of the mailbox's.
-    count_event(h.session, h.prospect.id, h.outcome.kind)
+    count_event(h.session, h.prospect.id, h.outcome.kind, now=h.now)
     if h.kind in (EventKind.UNSUBSCRIBE, EventKind.COMPLAINT, EventKind.BOUNCE):
         if h.kind is EventKind.BOUNCE:
             h.session.flush()  # a loaded model's changes first: it is expired below

@@ -1,11 +1,12 @@
 """The deliverability guard: a mailbox whose hard bounces or complaints over its recent
 sends pass their limits pauses until a person resumes it.
 
-Counted when a bounce or complaint is recorded (:func:`count_bad_outcome`, from the event's
-effect), judged at the scheduler's tick (:func:`pause_over_limits`), where the settings
-are: one grouped read of the window's mailbox-day rows, no cost on a send's path. The
-window is the last ``CADENCE_MAILBOX_GUARD_DAYS`` UTC days of sends; each bounce or
-complaint counts on the day of the email it answers."""
+Counted when a bounce or complaint is recorded (:func:`count_event`, from the event's
+effect), which marks the mailbox; judged at the scheduler's next tick
+(:func:`pause_over_limits`, where the settings are), only for marked mailboxes: no cost on
+a send's path, and a tick with nothing marked asks one more question in the read it makes
+anyway. The window is the last ``CADENCE_MAILBOX_GUARD_DAYS`` UTC days of sends; each
+bounce or complaint counts on the day of the email it answers."""
 
 import logging
 from datetime import datetime, timedelta
@@ -24,6 +25,7 @@ from cadence.store.mailbox_deliverability import (
     count_bad_outcome,
     delivery_records,
     forgive,
+    take_guard_marks,
 )
 from cadence.store.mailbox_health import MailboxHealth, resume, set_health
 
@@ -49,20 +51,23 @@ def window_start(limits: DeliverabilityLimits, now: datetime) -> datetime:
     return now - timedelta(days=limits.window_days - 1)
 
 
-def count_event(session: Session, prospect_id: int, kind: EventKind) -> None:
+def count_event(session: Session, prospect_id: int, kind: EventKind, *, now: datetime) -> None:
     """A hard bounce or complaint recorded for the prospect: counted against the mailbox
     that last emailed them. Other kinds (a soft bounce, even a third) count nothing."""
     what = _COUNTED.get(kind)
     if what is not None:
-        count_bad_outcome(session, prospect_id, what)
+        count_bad_outcome(session, prospect_id, what, now=now)
 
 
 def pause_over_limits(ctx: AppContext) -> list[str]:
-    """Pause each mailbox whose rates are over the limits; the names paused now."""
+    """Judge the mailboxes marked since the last time, and pause each whose rates are over
+    the limits; the names paused now."""
     now = ctx.clock.now()
     limits = guard_limits(ctx.settings)
+    with transaction(ctx.engine) as session:
+        marked = take_guard_marks(session)
     with reading(ctx.engine) as connection:
-        records = delivery_records(connection, since=window_start(limits, now).date())
+        records = delivery_records(connection, marked, since=window_start(limits, now).date())
     over = {owner: why for owner, r in records.items() if (why := guard_verdict(r, limits))}
     if not over:
         return []

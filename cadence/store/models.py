@@ -234,6 +234,9 @@ class MailboxState(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=500)
     changed_at: datetime = _when()
     last_sync_at: datetime | None = _when(default=None)
+    #: A hard bounce or complaint was counted against this mailbox since the deliverability
+    #: guard last judged it: the scheduler's tick asks this of a few rows, not the window.
+    guard_due: bool = False
 
 
 class MailboxFolder(SQLModel, table=True):

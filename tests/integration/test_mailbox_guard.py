@@ -80,10 +80,11 @@ def test_hard_bounces_over_the_limit_pause_the_mailbox_until_a_person_resumes_it
     with transaction(ctx.engine) as session:
         day = session.get(MailboxDay, ("alex", AT.date()))
         assert day is not None and (day.started, day.hard_bounces) == (4, 1)
-    assert health(ctx, "alex") is None
+    marked = health(ctx, "alex")
+    assert marked is not None and (marked.health, marked.guard_due) == (MailboxHealth.OK, True)
     _tick(ctx)
     state = health(ctx, "alex")
-    assert state is not None and state.health == MailboxHealth.PAUSED
+    assert state is not None and (state.health, state.guard_due) == (MailboxHealth.PAUSED, False)
     assert state.reason == "hard bounces 25% of the last 4 sends in 30 days (limit 5%)"
     assert health(ctx, "priya") is None
 
@@ -148,3 +149,14 @@ def test_resuming_an_sdr_not_on_the_team_says_who_is(
         0,
         "priya's mailbox was not stopped; nothing changed\n",
     )
+
+
+def test_too_few_sends_are_not_judged_and_the_mark_is_taken(team: Team, tmp_path: Path) -> None:
+    ctx = team.ctx
+    enroll(team, tmp_path, "alex", *ALEXS)
+    first = queue_due(ctx, team.clock)
+    deliver_touches(ctx, list(first.values()))
+    record_by_hand(ctx, EventKind.BOUNCE, "ann@acme.example")
+    _tick(ctx)
+    state = health(ctx, "alex")  # 1 in 4 is 25%, but 4 sends are under the 50 judged
+    assert state is not None and (state.health, state.guard_due) == (MailboxHealth.OK, False)

@@ -1,4 +1,4 @@
-"""SDR mailboxes, sending side: the mailbox each email left from, and the guard's counters
+"""SDR mailboxes, sending: the mailbox each email left from, the guard's counters and mark
 
 Revision ID: 0010
 Revises: 0009
@@ -23,9 +23,15 @@ def upgrade() -> None:
         for name in ("hard_bounces", "complaints", "forgiven_sends"):
             batch.add_column(sa.Column(name, sa.Integer(), nullable=False, server_default="0"))
     op.create_index("ix_mailboxday_day", "mailboxday", ["day"], unique=False)
+    with op.batch_alter_table("mailboxstate") as batch:
+        batch.add_column(
+            sa.Column("guard_due", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("mailboxstate") as batch:
+        batch.drop_column("guard_due")
     op.drop_index("ix_mailboxday_day", table_name="mailboxday")
     with op.batch_alter_table("mailboxday") as batch:
         for name in ("forgiven_sends", "complaints", "hard_bounces"):
