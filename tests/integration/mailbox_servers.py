@@ -43,7 +43,10 @@ class MailboxServer(SinkHandler):
 
 
 @contextmanager
-def mailbox_server(login: str, password: str) -> Iterator[MailboxServer]:
+def mailbox_server(
+    login: str, password: str, *, without: tuple[str, ...] = ()
+) -> Iterator[MailboxServer]:
+    """The server, offering AUTH PLAIN and LOGIN but the mechanisms named in ``without``."""
     handler = MailboxServer(login=login, password=password, port=free_port())
     controller = Controller(
         handler,
@@ -52,6 +55,7 @@ def mailbox_server(login: str, password: str) -> Iterator[MailboxServer]:
         auth_require_tls=False,  # loopback only, as the mailbox config allows
         auth_required=True,
         authenticator=handler.authenticate,
+        auth_exclude_mechanism=without,
     )
     controller.start()
     try:

@@ -3,8 +3,10 @@ AUTH per SDR), the others' through the team transport; a refused login stops onl
 mailbox, moves its emails later and loses none; a bump stays on its thread's mailbox."""
 
 import logging
+import traceback
 from collections.abc import Callable
 from datetime import timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from cadence.core.clock import SimulatedClock
+from cadence.core.errors import MailboxUnavailable
 from cadence.core.outcomes import TouchOutcome
 from cadence.delivery.batch import deliver_touches
 from cadence.runtime.context import AppContext
@@ -219,3 +222,37 @@ def test_an_unset_password_variable_stops_the_mailbox_and_names_it(
         "CADENCE_MAILBOX_ALEX_PASSWORD is not set"
     )
     assert _touch(team.ctx, touch_id).status == "scheduled"
+
+
+def test_a_server_offering_only_auth_login_is_logged_in_to(
+    make_context: Callable[..., AppContext], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with mailbox_server("alex@brightwave.example", ALEX_PASSWORD, without=("PLAIN",)) as alex:
+        config = team_config(tmp_path, {"alex": alex.port}, monkeypatch)
+        clock = SimulatedClock(START)
+        team = Team(routed(make_context, clock, config), clock, alex, alex, tmp_path / "outbox")
+        enroll(team, tmp_path, "alex", "ann@acme.example")
+        queued = queue_due(team.ctx, clock)
+        assert set(deliver_touches(team.ctx, list(queued.values())).values()) == {TouchOutcome.SENT}
+    assert alex.attempts == [("alex@brightwave.example", "LOGIN", True)]
+    assert alex.senders == ["alex@brightwave.example"]
+
+
+def test_a_refused_login_raises_nothing_that_holds_the_password(
+    team: Team, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The error, its whole chain and its traceback, as a log line with exc_info would
+    print them."""
+    monkeypatch.setenv(password_env("alex"), WRONG_PASSWORD)
+    enroll(team, tmp_path, "alex", "ann@acme.example")
+    message = EmailMessage()
+    message["From"] = "Alex Test <alex@brightwave.example>"
+    message["To"] = "ann@acme.example"
+    message["Message-ID"] = "<x@brightwave.example>"
+    message.set_content("hi")
+    with pytest.raises(MailboxUnavailable) as raised:
+        team.ctx.transport.send(message)
+    printed = "".join(traceback.format_exception(raised.value))
+    assert "SMTPAuthenticationError" in printed  # the chain is there, the password is not
+    assert WRONG_PASSWORD not in printed and ALEX_PASSWORD not in printed
+    assert (raised.value.mailbox, raised.value.health) == ("alex", "authentication")
