@@ -39,7 +39,9 @@ class PreparedBatch:
     instead of a statement long. Whatever must stop a touch (a reply, bounce or unsubscribe
     suppressing the address or marking it invalid) halts the enrollment in the same
     transaction, which the comparison sees. A reply step's parent is an earlier step of the
-    same enrollment, sent before this touch was planned."""
+    same enrollment, sent before this touch was planned. A mailbox stopped between the
+    preparation and the claim (a pause, a refused login elsewhere) lets this one batch go
+    as prepared, as a pause committed a moment after the claim would."""
 
     reservation: Reservation
     ready: Mapping[int, ComposedEmail | ReadyTask] = field(default_factory=dict)
