@@ -102,6 +102,14 @@ def _unavailable(route: MailboxRoute, exc: MailServerUnavailable) -> MailboxUnav
     if isinstance(cause, smtplib.SMTPAuthenticationError):
         answer = cause.smtp_error
         text = answer.decode(errors="replace") if isinstance(answer, bytes) else str(answer)
+        if 400 <= cause.smtp_code < 500:  # e.g. 454: the server's trouble, not the password
+            return MailboxUnavailable(
+                f"{route.owner}'s mailbox server {s.host}:{s.port} could not check the login "
+                f"for now (SMTP {cause.smtp_code} {text.strip()}); its emails wait and are "
+                "tried again later",
+                mailbox=route.owner,
+                health=UNREACHABLE,
+            )
         return MailboxUnavailable(
             f"{route.owner}'s mailbox refused the login as {s.username} "
             f"(SMTP {cause.smtp_code} {text.strip()}): check the app password in "

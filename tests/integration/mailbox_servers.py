@@ -24,14 +24,17 @@ class MailboxServer(SinkHandler):
     attempts: list[tuple[str, str, bool]] = field(default_factory=list)
     #: The login each accepted message was sent with, in order.
     senders: list[str] = field(default_factory=list)
+    #: When set, every AUTH is answered with this instead (e.g. a temporary 454).
+    auth_answer: str | None = None
 
     def authenticate(
         self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
     ) -> AuthResult:
         login = auth_data.login.decode()
         ok = login == self.login and auth_data.password.decode() == self.password
+        ok = ok and self.auth_answer is None
         self.attempts.append((login, mechanism, ok))
-        return AuthResult(success=ok, handled=False, auth_data=auth_data)
+        return AuthResult(success=ok, handled=False, message=self.auth_answer, auth_data=auth_data)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.senders.append(session.auth_data.login.decode())

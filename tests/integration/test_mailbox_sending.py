@@ -256,3 +256,17 @@ def test_a_refused_login_raises_nothing_that_holds_the_password(
     assert "SMTPAuthenticationError" in printed  # the chain is there, the password is not
     assert WRONG_PASSWORD not in printed and ALEX_PASSWORD not in printed
     assert (raised.value.mailbox, raised.value.health) == ("alex", "authentication")
+
+
+def test_a_temporary_login_failure_marks_the_mailbox_unreachable_not_its_password(
+    team: Team, tmp_path: Path
+) -> None:
+    team.alex.auth_answer = "454 4.7.0 Temporary authentication failure"
+    enroll(team, tmp_path, "alex", "ann@acme.example")
+    touch_id = queue_due(team.ctx, team.clock)["ann@acme.example"]
+    assert deliver_touches(team.ctx, [touch_id]) == {touch_id: TouchOutcome.SKIPPED_MAILBOX}
+    state = health(team.ctx, "alex")
+    assert state is not None and state.health == MailboxHealth.UNREACHABLE
+    assert state.reason is not None and "could not check the login for now (SMTP 454" in (
+        state.reason
+    )
