@@ -17,7 +17,7 @@ from cadence.runtime.context import AppContext
 from cadence.scheduler.tick import scheduler_tick
 from cadence.sequences.events import record as record_by_hand
 from cadence.store.database import transaction
-from cadence.store.mailbox_health import MailboxHealth
+from cadence.store.mailbox_health import MailboxHealth, resume, set_health
 from cadence.store.models import MailboxDay
 
 from .batch_setup import AT, queue_due
@@ -160,3 +160,23 @@ def test_too_few_sends_are_not_judged_and_the_mark_is_taken(team: Team, tmp_path
     _tick(ctx)
     state = health(ctx, "alex")  # 1 in 4 is 25%, but 4 sends are under the 50 judged
     assert state is not None and (state.health, state.guard_due) == (MailboxHealth.OK, False)
+
+
+def test_a_pause_outlives_any_connection_until_a_person_resumes_it(team: Team) -> None:
+    """A refused login (or the reader's) written over a pause would be cleared by the next
+    login that works, and the pause with it."""
+    now = team.clock.now()
+    steps = [
+        (MailboxHealth.PAUSED, True),
+        (MailboxHealth.AUTHENTICATION, False),
+        (MailboxHealth.UNREACHABLE, False),
+        (MailboxHealth.OK, False),
+        (MailboxHealth.PAUSED, False),
+    ]
+    for found, changed in steps:
+        with transaction(team.ctx.engine) as session:
+            assert set_health(session, "alex", found, reason=found.value, now=now) is changed
+        assert health(team.ctx, "alex").health == MailboxHealth.PAUSED  # type: ignore[union-attr]
+    with transaction(team.ctx.engine) as session:
+        assert resume(session, "alex", now=now, actor="test")
+    assert health(team.ctx, "alex").health == MailboxHealth.OK  # type: ignore[union-attr]
