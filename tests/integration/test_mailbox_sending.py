@@ -19,6 +19,7 @@ from cadence.core.outcomes import TouchOutcome
 from cadence.delivery.batch import deliver_touches
 from cadence.runtime.context import AppContext
 from cadence.scheduler.tick import scheduler_tick
+from cadence.sequences.mailbox_guard import guard_limits, resume_mailbox
 from cadence.store.database import transaction
 from cadence.store.mailbox_health import MailboxHealth
 from cadence.store.models import (
@@ -270,3 +271,33 @@ def test_a_temporary_login_failure_marks_the_mailbox_unreachable_not_its_passwor
     assert state.reason is not None and "could not check the login for now (SMTP 454" in (
         state.reason
     )
+
+
+def test_a_fixed_password_and_a_resume_send_the_held_emails(
+    team: Team, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(password_env("alex"), WRONG_PASSWORD)
+    enroll(team, tmp_path, "alex", "ann@acme.example", "abe@axe.example")
+    ids = list(queue_due(team.ctx, team.clock).values())
+    assert set(deliver_touches(team.ctx, ids).values()) == {TouchOutcome.SKIPPED_MAILBOX}
+    monkeypatch.setenv(password_env("alex"), ALEX_PASSWORD)
+    with transaction(team.ctx.engine) as session:
+        assert resume_mailbox(
+            session,
+            team.ctx.catalog,
+            "alex",
+            now=team.clock.now(),
+            actor="test",
+            limits=guard_limits(team.ctx.settings),
+        )
+    state = health(team.ctx, "alex")
+    assert state is not None and state.health == MailboxHealth.OK
+    team.clock.advance_to(AT + timedelta(minutes=team.ctx.settings.mailbox_retry_minutes))
+    claimed: list[int] = []
+    scheduler_tick(team.ctx, claimed.extend)
+    assert sorted(claimed) == sorted(ids)
+    assert set(deliver_touches(team.ctx, claimed).values()) == {TouchOutcome.SENT}
+    assert sorted(r.rcpt_tos[0] for r in team.alex.messages) == [
+        "abe@axe.example",
+        "ann@acme.example",
+    ]
