@@ -15,7 +15,9 @@ OAUTH2_UNSUPPORTED = (
 
 def mailbox_routes(team: Team) -> list[MailboxRoute]:
     """One route per SDR whose mailbox has ``smtp``; the others send through the team
-    transport. Raises :class:`ConfigurationError` naming the SDR for an unusable URL."""
+    transport. Raises :class:`ConfigurationError` naming the SDR for an unusable URL, or
+    the SDRs who share the address of a mailbox (mail From it would leave by that one)."""
+    _one_sdr_an_address(team)
     routes = []
     for sender in team.sdr:
         box = sender.mailbox
@@ -39,3 +41,16 @@ def mailbox_routes(team: Team) -> list[MailboxRoute]:
             )
         )
     return routes
+
+
+def _one_sdr_an_address(team: Team) -> None:
+    senders: dict[str, list[str]] = {}
+    for sender in team.sdr:
+        senders.setdefault(str(sender.email).lower(), []).append(sender.name)
+    for sender in team.sdr:
+        names = senders[str(sender.email).lower()]
+        if len(names) > 1 and sender.mailbox is not None and sender.mailbox.smtp is not None:
+            raise ConfigurationError(
+                f"team.toml: {' and '.join(names)} share the address {sender.email}, and "
+                f"{sender.name}'s mailbox sends as it: give each SDR their own address"
+            )

@@ -136,3 +136,11 @@ def test_a_mailbox_that_sends_needs_a_public_unsubscribe_link(config: Path, tmp_
     settings = _settings(config, tmp_path, "http://localhost:8000")
     with pytest.raises(ConfigurationError, match="an SDR mailbox sends real email"):
         build_context(settings, clock=SystemClock())  # type: ignore[arg-type]
+
+
+def test_two_sdrs_sharing_a_mailboxs_address_are_refused(config: Path) -> None:
+    text = (config / "team.toml").read_text(encoding="utf-8")
+    text += '\n[[sdr]]\nname = "al"\nfull_name = "Al Morgan"\nemail = "alex@brightwave.example"\n'
+    (config / "team.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="alex and al share the address"):
+        mailbox_routes(load_team(config))
