@@ -46,3 +46,14 @@ class MailServerUnavailable(TransientDeliveryError):
 class DeliveryOutcomeUnknown(DeliveryError):
     """The message was handed over but the server's answer was lost (a timeout or a dropped
     connection after DATA): it may have been delivered, so it must never be re-sent blindly."""
+
+
+class MailboxUnavailable(MailServerUnavailable):
+    """An SDR's own mailbox refused the login or could not be reached, before anything was
+    handed over: that mailbox stops (its health says why) and its emails wait; the other
+    mailboxes' emails go on. ``health`` is ``authentication`` or ``unreachable``."""
+
+    def __init__(self, message: str, *, mailbox: str, health: str) -> None:
+        super().__init__(message)
+        self.mailbox = mailbox
+        self.health = health

@@ -25,6 +25,8 @@ class TouchOutcome(StrEnum):
     SKIPPED_NOT_CONTACTABLE = "skipped:not-contactable"
     SKIPPED_NO_THREAD = "skipped:no-thread"
     SKIPPED_SEND_LIMIT = "skipped:send-limit"
+    #: Its mailbox may not send now (a refused login, unreachable, paused): moved later.
+    SKIPPED_MAILBOX = "skipped:mailbox"
     # The touch was no longer queued when its claim looked (another worker took it, or a
     # person settled it).
     SKIPPED_SCHEDULED = "skipped:scheduled"

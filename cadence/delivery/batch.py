@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from functools import partial
 
 from cadence.core.errors import (
+    MailboxUnavailable,
     MailServerUnavailable,
     TransientDeliveryError,
 )
@@ -25,7 +26,8 @@ from cadence.core.outcomes import TouchOutcome
 from cadence.delivery.claim import claim_touches
 from cadence.delivery.claimed import Claimed, NextStepInputs
 from cadence.delivery.halt_watch import UNSETTLED, in_flight_watch
-from cadence.delivery.preparation import prepared_batch
+from cadence.delivery.mailbox_stops import hold_back, mark_working
+from cadence.delivery.prepared import prepared_batch
 from cadence.delivery.record import record_sent_batch
 from cadence.delivery.send_outcomes import (
     STORE_ERRORS,
@@ -71,6 +73,10 @@ def deliver_touches(ctx: AppContext, touch_ids: Sequence[int]) -> dict[int, Touc
     sent: dict[int, NextStepInputs] = {}
     handed_over: set[int] = set()
     transient: TransientDeliveryError | None = None
+    #: SDR mailboxes that refused the login or could not be reached, and the emails of
+    #: theirs that wait for them (touch id → mailbox); the other mailboxes' go on.
+    refused: dict[str, MailboxUnavailable] = {}
+    waiting: dict[int, str] = {}
     in_flight = in_flight_watch(ctx)
     batch = in_flight.hold([touch_id for touch_id, _ in emails])
     try:
@@ -80,9 +86,16 @@ def deliver_touches(ctx: AppContext, touch_ids: Sequence[int]) -> dict[int, Touc
                 if stopped != UNSETTLED:  # else back to "queued" below, with the untried
                     outcomes[touch_id] = stopped
                 continue
+            if claim.mailbox in refused:
+                waiting[touch_id], outcomes[touch_id] = claim.mailbox, TouchOutcome.SKIPPED_MAILBOX
+                continue
             handed_over.add(touch_id)
             try:
                 outcomes[touch_id] = send_email(ctx, touch_id, claim)
+            except MailboxUnavailable as exc:
+                refused[exc.mailbox], waiting[touch_id] = exc, exc.mailbox
+                outcomes[touch_id] = TouchOutcome.SKIPPED_MAILBOX
+                log.warning("touch %s waits: %s", touch_id, exc)
             except MailServerUnavailable as exc:
                 transient, outcomes[touch_id] = exc, TouchOutcome.RETRYING
                 break
@@ -108,11 +121,20 @@ def deliver_touches(ctx: AppContext, touch_ids: Sequence[int]) -> dict[int, Touc
             if untried:
                 with_store_retries(ctx, partial(requeue, ctx, touch_ids=untried))
                 outcomes.update(dict.fromkeys(untried, TouchOutcome.RETRYING))
+            if refused:
+                with_store_retries(ctx, partial(hold_back, ctx, refused=refused, waiting=waiting))
         finally:
             if sent:
                 # The server has the messages: a dropped store connection (or the requeue
                 # failing) must not make them unconfirmed.
                 record_sent_batch(ctx, sent)
+    working = {
+        c.mailbox
+        for i, c in emails
+        if c.mailbox and c.probing and outcomes.get(i) is TouchOutcome.SENT
+    }
+    if working:
+        with_store_retries(ctx, partial(mark_working, ctx, owners=working))
     if transient is not None:
         raise transient
     return outcomes

@@ -40,11 +40,11 @@ from cadence.delivery.claimed import Claimed
 from cadence.delivery.preparation import (
     ComposedEmail,
     NotNow,
-    PreparedBatch,
     ReadyTask,
     attempts_for,
     claimable,
 )
+from cadence.delivery.prepared import PreparedBatch
 from cadence.delivery.send_limits import MailboxAllowance
 from cadence.runtime.context import AppContext
 from cadence.store.models import Touch

@@ -42,7 +42,7 @@ from cadence.store.transitions import fail_touch, move_enrollment, move_touch
 #: The columns a claim sets on an email it moves to ``sending``, or on a task's touch it
 #: marks ``sent``; one statement shape each, so a batch is one executemany.
 _EMAIL_COLUMNS = ("status", "attempts", "started_at", "template_version", "message_id",
-                  "subject", "body", "in_reply_to", "references")  # fmt: skip
+                  "subject", "body", "in_reply_to", "references", "mailbox")  # fmt: skip
 
 
 _TASK_COLUMNS = ("status", "attempts", "started_at", "template_version", "sent_at", "subject",
@@ -121,7 +121,9 @@ def start_email(email: ComposedEmail, writes: ClaimWrites) -> Claimed:
     next_step = NextStepInputs(
         work.enrollment.cadence, work.enrollment.id, work.touch.prospect_id, work.touch.step
     )
-    return Claimed(email.touch_id, email.message, next_step)
+    return Claimed(
+        email.touch_id, email.message, next_step, mailbox=work.sender.name, probing=email.probing
+    )
 
 
 def record_not_now(
@@ -131,6 +133,8 @@ def record_not_now(
     work, outcome, now = not_now.work, not_now.outcome, not_now.work.now
     if outcome is TouchOutcome.SKIPPED_OUTSIDE_WINDOW:
         reschedule(writes, work, now, work.touch.reason)
+    elif outcome is TouchOutcome.SKIPPED_MAILBOX:
+        reschedule(writes, work, not_now.not_before or now, not_now.reason)
     elif outcome is TouchOutcome.SKIPPED_NOT_CONTACTABLE:
         assert not_now.reason is not None
         touch, enrollment = touch_models(session, work)

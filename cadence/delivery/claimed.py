@@ -22,3 +22,7 @@ class Claimed:
     message: EmailMessage | None
     #: For an email; a task's next step is planned by its claim.
     next_step: NextStepInputs | None = None
+    #: For an email: the SDR whose mailbox sends it, and whether that mailbox was failing
+    #: and is being tried again (a send that goes through marks it ``ok``).
+    mailbox: str | None = None
+    probing: bool = False

@@ -3,15 +3,12 @@ why not), from rows read once for the batch, with no writes, so on PostgreSQL a 
 prepared before its claim takes any lock (:func:`prepared_batch`)."""
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from cadence.authoring.config_files import Sender
@@ -28,29 +25,26 @@ from cadence.core.domain import (
 from cadence.core.errors import RenderError
 from cadence.core.geography import time_zone
 from cadence.core.holds import why_held
+from cadence.core.mailbox_rules import MailboxCondition, mailbox_hold
 from cadence.core.outcomes import TouchOutcome
 from cadence.delivery.compose import (
     OutgoingEmail,
-    ThreadParent,
     compose,
     new_message_id,
     quote_below,
     reply_subject,
 )
-from cadence.delivery.send_limits import Reservation
+from cadence.delivery.reply_threads import SentEmails, parent_email, sent_emails, thread_parent
 from cadence.runtime.context import AppContext
-from cadence.store.database import is_postgres
-from cadence.store.models import TOUCHES, Enrollment, Touch
+from cadence.store.mailbox_sending import mailbox_conditions
+from cadence.store.models import Enrollment, Touch
 from cadence.store.rows import (
     EnrollmentView,
     ProspectView,
     TouchView,
-    batch_views,
     model_of,
     prospect_views,
-    same_row,
 )
-from cadence.store.sql_lists import in_list
 from cadence.store.suppressions import suppression_reasons
 
 log = logging.getLogger(__name__)
@@ -65,17 +59,10 @@ class TouchWork:
     prospect: ProspectView
     cadence: CadenceDefinition
     step: Step
+    #: The SDR the touch is sent as: the enrollment's owner, or for a reply in a thread the
+    #: one its parent email left as.
     sender: Sender
     now: datetime
-
-
-@dataclass(frozen=True)
-class SentEmail:
-    message_id: str | None
-    references: str | None
-    subject: str | None
-    body: str | None
-    sent_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -84,7 +71,10 @@ class BatchFacts:
 
     suppressed: Mapping[str, str]
     #: Per enrollment, its sent emails by step, for the batch's reply-thread steps.
-    sent_emails: Mapping[int, Mapping[int, SentEmail]]
+    sent_emails: SentEmails
+    #: The batch's sending mailboxes that are not ``ok``, and how long a failed one waits.
+    mailboxes: Mapping[str, MailboxCondition]
+    retry_after: timedelta
 
 
 def touch_row(touch_id: int, **values: Any) -> dict[str, Any]:
@@ -104,110 +94,12 @@ def started_row(work: "TouchWork", rendered: "RenderedTouch", **values: Any) -> 
     )
 
 
-#: By enrollment only, the channel and status checked here: with them in the query SQLite's
-#: planner (no statistics) took the status index and read every sent touch of the store,
-#: 20 ms a batch at 5,000 prospects.
-_SENT_EMAILS = select(
-    TOUCHES.c.enrollment_id,
-    TOUCHES.c.step,
-    TOUCHES.c.channel,
-    TOUCHES.c.status,
-    TOUCHES.c.message_id,
-    TOUCHES.c.references,
-    TOUCHES.c.subject,
-    TOUCHES.c.body,
-    TOUCHES.c.sent_at,
-).where(in_list(TOUCHES.c.enrollment_id, "ids"))
-
-
-def _sent_emails(session: Session, works: list[TouchWork]) -> dict[int, dict[int, SentEmail]]:
-    """The sent emails of every enrollment with a reply-thread step in the batch, in one
-    query (one a touch before): the parent each reply quotes is among them."""
-    enrollment_ids = {w.touch.enrollment_id for w in works if w.step.thread is Thread.REPLY}
-    found: dict[int, dict[int, SentEmail]] = {}
-    if not enrollment_ids:
-        return found
-    rows = session.connection().execute(_SENT_EMAILS, {"ids": list(enrollment_ids)})
-    for enrollment_id, step, channel, status, *fields in rows:
-        if channel == "email" and status == TouchStatus.SENT:
-            found.setdefault(enrollment_id, {})[step] = SentEmail(*fields)
-    return found
-
-
 @dataclass(frozen=True)
 class ReadyTask:
     """A call or LinkedIn step rendered, to be issued as the owner's task."""
 
     work: TouchWork
     rendered: "RenderedTouch"
-
-
-@dataclass(frozen=True)
-class PreparedBatch:
-    """A batch checked, rendered and composed before its claim, from rows read without
-    locks, with the sends reserved for its emails. The claim uses a touch's result only if
-    its touch and enrollment rows, once locked, are as they were read here (same rows,
-    same clock), and holds its locks for a few statements instead of the batch's rendering.
-
-    The other inputs are not compared, and need not be. Prospect rows were never locked by
-    a claim: an edit (a re-import moving a prospect's time zone, say) committed a moment
-    before the claim's read or a moment after made the same race, now a render long
-    instead of a statement long. Whatever must stop a touch (a reply, bounce or unsubscribe
-    suppressing the address or marking it invalid) halts the enrollment in the same
-    transaction, which the comparison sees. A reply step's parent is an earlier step of the
-    same enrollment, sent before this touch was planned."""
-
-    reservation: Reservation
-    ready: Mapping[int, "ComposedEmail | ReadyTask"] = field(default_factory=dict)
-
-    def reusable_for(
-        self, touch: TouchView, enrollment: EnrollmentView
-    ) -> "ComposedEmail | ReadyTask | None":
-        assert touch.id is not None
-        ready = self.ready.get(touch.id)
-        if ready is None:
-            return None
-        work = ready.work
-        if same_row(work.touch, touch) and same_row(work.enrollment, enrollment):
-            return ready
-        return None
-
-
-@contextmanager
-def prepared_batch(ctx: AppContext, touch_ids: Sequence[int]) -> Iterator[PreparedBatch]:
-    """The batch prepared for its claim (PostgreSQL), the unused sends given back when the
-    claim ends. On SQLite nothing is prepared: its one write lock serializes claims and
-    halts whatever a claim holds it for, and reading the batch twice would only cost."""
-    now = ctx.clock.now()
-    if not is_postgres(ctx.engine):
-        yield PreparedBatch(Reservation.none(now))
-        return
-    with ctx.engine.connect() as connection:
-        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-        with Session(connection) as reader:
-            ready = _prepare(ctx, reader, touch_ids, now)
-        senders = [r.work.sender for r in ready.values() if isinstance(r, ComposedEmail)]
-        reservation = Reservation.take_ahead(connection, senders, now=now)
-    try:
-        yield PreparedBatch(reservation, ready)
-    except BaseException:
-        reservation.untake()
-        raise
-    finally:
-        try:
-            reservation.give_back(ctx.engine)
-        except SQLAlchemyError:  # never the claim's failure: its emails are committed now
-            log.warning("unused sends reserved for a claim stay counted", exc_info=True)
-
-
-def _prepare(
-    ctx: AppContext, reader: Session, touch_ids: Sequence[int], now: datetime
-) -> dict[int, "ComposedEmail | ReadyTask"]:
-    """What each touch that may start now renders and composes to; the rest (held back,
-    failing, already taken) are left to the claim, which records why under its locks."""
-    found, prospects = batch_views(reader, touch_ids)
-    attempts = attempts_for(ctx, reader, claimable(found.values()), now, prospects)
-    return {i: a for i, a in attempts.items() if not isinstance(a, NotNow)}
 
 
 def claimable(
@@ -234,29 +126,51 @@ def attempts_for(
         return {}
     if prospects is None:
         prospects = prospect_views(session, {t.prospect_id for t, _ in pairs})
-    works = []
+    steps = []
     for touch, enrollment in pairs:
         cadence = ctx.catalog.cadence(enrollment.cadence)
-        works.append(
-            TouchWork(
-                touch,
-                enrollment,
-                prospects[touch.prospect_id],
-                cadence,
-                cadence.step(touch.step),
-                ctx.catalog.team.sender(enrollment.owner),
-                now,
-            )
+        steps.append((touch, enrollment, cadence, cadence.step(touch.step)))
+    sent = sent_emails(
+        session, [t.enrollment_id for t, _, _, s in steps if s.thread is Thread.REPLY]
+    )
+    works = [
+        TouchWork(
+            touch,
+            enrollment,
+            prospects[touch.prospect_id],
+            cadence,
+            step,
+            _sent_as(ctx, sent, touch, enrollment, step),
+            now,
         )
+        for touch, enrollment, cadence, step in steps
+    ]
     batch = BatchFacts(
         suppressed=suppression_reasons(session, [w.prospect.email for w in works]),
-        sent_emails=_sent_emails(session, works),
+        sent_emails=sent,
+        mailboxes=mailbox_conditions(
+            session, {w.sender.name for w in works if not w.step.kind.is_task}
+        ),
+        retry_after=timedelta(minutes=ctx.settings.mailbox_retry_minutes),
     )
     attempts = {}
     for work in works:
         assert work.touch.id is not None
         attempts[work.touch.id] = _attempt(ctx, work, batch)
     return attempts
+
+
+def _sent_as(
+    ctx: AppContext, sent: SentEmails, touch: TouchView, enrollment: EnrollmentView, step: Step
+) -> Sender:
+    """The SDR a touch goes out as: a reply in a thread stays on its parent's mailbox (if
+    that SDR is still on the team), else the enrollment's owner."""
+    team = ctx.catalog.team
+    if step.thread is Thread.REPLY:
+        parent = parent_email(sent, touch.enrollment_id, touch.step)
+        if parent is not None and parent.mailbox in {s.name for s in team.sdr}:
+            return team.sender(parent.mailbox)
+    return team.sender(enrollment.owner)
 
 
 @dataclass(frozen=True)
@@ -266,6 +180,8 @@ class ComposedEmail:
     work: TouchWork
     row: dict[str, Any]
     message: EmailMessage
+    #: Its mailbox was failing and is tried again: a send that goes through clears it.
+    probing: bool = False
 
     @property
     def touch_id(self) -> int:
@@ -280,6 +196,8 @@ class NotNow:
     reason: str | None
     #: The no-thread skip records the template version it rendered.
     rendered: "RenderedTouch | None" = None
+    #: For a touch held back by its mailbox: the earliest moment to try it again.
+    not_before: datetime | None = None
 
 
 def _attempt(
@@ -318,7 +236,17 @@ def _why_held(work: TouchWork, batch: BatchFacts) -> NotNow | None:
         attempts=work.touch.attempts,
         last_reason=work.touch.reason,
     )
-    return None if hold is None else NotNow(work, hold.outcome, hold.reason)
+    if hold is not None:
+        return NotNow(work, hold.outcome, hold.reason)
+    if work.step.kind.is_task:
+        return None
+    name = work.sender.name
+    waits = mailbox_hold(
+        name, batch.mailboxes.get(name), now=work.now, retry_after=batch.retry_after
+    )
+    if waits is None:
+        return None
+    return NotNow(work, TouchOutcome.SKIPPED_MAILBOX, waits.reason, not_before=waits.not_before)
 
 
 @dataclass(frozen=True)
@@ -367,7 +295,8 @@ def _compose_email(
     assert touch.id is not None
     display = f"{sender.full_name} <{sender.email}>"
     replying = work.step.thread is Thread.REPLY
-    parent = _thread_parent(batch, touch, display) if replying else None
+    sent = parent_email(batch.sent_emails, touch.enrollment_id, touch.step) if replying else None
+    parent = thread_parent(sent, display) if sent is not None else None
     if replying and parent is None:
         why = "reply step has no earlier sent email in this enrollment to reply to"
         return NotNow(work, TouchOutcome.SKIPPED_NO_THREAD, why, rendered)
@@ -387,6 +316,7 @@ def _compose_email(
         body=body,
         in_reply_to=parent.message_id if parent else None,
         references=" ".join((*parent.references, parent.message_id)) if parent else None,
+        mailbox=sender.name,
     )
     message = compose(
         OutgoingEmail(
@@ -405,21 +335,4 @@ def _compose_email(
             parent=parent,
         )
     )
-    return ComposedEmail(work, row, message)
-
-
-def _thread_parent(batch: BatchFacts, touch: TouchView, sender_display: str) -> ThreadParent | None:
-    """The last email sent in this enrollment before the touch's step."""
-    sent = batch.sent_emails.get(touch.enrollment_id, {})
-    earlier_steps = [step for step in sent if step < touch.step]
-    earlier = sent[max(earlier_steps)] if earlier_steps else None
-    if earlier is None or earlier.message_id is None or earlier.sent_at is None:
-        return None
-    return ThreadParent(
-        message_id=earlier.message_id,
-        references=tuple((earlier.references or "").split()),
-        subject=earlier.subject or "",
-        body=earlier.body or "",
-        sent_at=earlier.sent_at,
-        sender_display=sender_display,
-    )
+    return ComposedEmail(work, row, message, probing=sender.name in batch.mailboxes)

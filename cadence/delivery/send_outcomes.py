@@ -15,6 +15,7 @@ from cadence.core.domain import EnrollmentState, TouchStatus
 from cadence.core.errors import (
     DeliveryError,
     DeliveryOutcomeUnknown,
+    MailboxUnavailable,
     TransientDeliveryError,
 )
 from cadence.core.outcomes import TouchOutcome
@@ -36,6 +37,8 @@ def send_email(ctx: AppContext, touch_id: int, claim: Claimed) -> TouchOutcome:
     assert claim.message is not None
     try:
         ctx.transport.send(claim.message)
+    except MailboxUnavailable:
+        raise  # the batch moves that mailbox's emails later (delivery.mailbox_stops)
     except TransientDeliveryError as exc:
         with_store_retries(ctx, partial(requeue, ctx, touch_ids=[touch_id], reason=str(exc)))
         raise

@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     #: and reply -> halt p99 was 49.6-103.1 ms in 5 runs against 83.2-225.0 in 6 at 8
     #: (docs/benchmarks.md, twelfth session); hence the Procfile's 4.
     worker_threads: int = 4
+    #: SDR mailboxes (team.toml [sdr.mailbox]). A mailbox whose login was refused or whose
+    #: server was unreachable holds its emails back this long, then one batch tries again.
+    mailbox_retry_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
+    #: The deliverability guard: a mailbox pauses when its hard bounces or complaints over
+    #: its sends of the last ``mailbox_guard_days`` UTC days pass these fractions (0.05 is
+    #: 5%), once it has ``mailbox_guard_min_sends`` sends there; a person resumes it.
+    mailbox_max_hard_bounce_rate: float = Field(default=0.05, gt=0, le=1)
+    mailbox_max_complaint_rate: float = Field(default=0.003, gt=0, le=1)
+    mailbox_guard_min_sends: int = Field(default=50, ge=1)
+    mailbox_guard_days: int = Field(default=30, ge=1, le=365)
 
 
 def load_settings(**overrides: object) -> Settings:

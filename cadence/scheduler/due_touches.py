@@ -19,6 +19,7 @@ from sqlalchemy import (
     exists,
     func,
     select,
+    true,
     update,
 )
 from sqlmodel import Session, col
@@ -26,7 +27,7 @@ from sqlmodel import select as orm_select
 
 from cadence.core.domain import EnrollmentState, TouchStatus
 from cadence.scheduler.resumes import resumable
-from cadence.store.models import ENROLLMENTS, TOUCHES, Touch
+from cadence.store.models import ENROLLMENTS, MAILBOX_STATES, TOUCHES, Touch
 from cadence.store.transitions import move_touch
 
 #: A queued touch not picked up within this long is enqueued again (duplicates are harmless).
@@ -198,6 +199,8 @@ class TickWork:
 
     sweep: bool
     resume: bool
+    #: A mailbox had a hard bounce or complaint counted: the deliverability guard judges it.
+    guard: bool
 
 
 #: The sweeps' probes and the resumes' in one read: at most ticks they all find nothing,
@@ -206,11 +209,13 @@ _TICK_WORK = select(
     exists().where(*_queued_before(bindparam("stale_before"))),
     exists().where(*_started_sending_before(bindparam("stuck_before"))),
     exists().where(*resumable(bindparam("now"))),
+    # One row per SDR mailbox at most: no index needed.
+    exists().where(MAILBOX_STATES.c.guard_due == true()),
 )
 
 
 def tick_work(connection: Connection, *, now: datetime) -> TickWork:
-    stale, stuck, resume = connection.execute(
+    stale, stuck, resume, guard = connection.execute(
         _TICK_WORK,
         {
             "stale_before": now - REQUEUE_AFTER,
@@ -218,4 +223,4 @@ def tick_work(connection: Connection, *, now: datetime) -> TickWork:
             "now": now,
         },
     ).one()
-    return TickWork(sweep=bool(stale or stuck), resume=bool(resume))
+    return TickWork(sweep=bool(stale or stuck), resume=bool(resume), guard=bool(guard))

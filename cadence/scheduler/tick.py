@@ -1,5 +1,6 @@
 """The scheduler's tick (Procfile ``scheduler``): claim what is due and enqueue it, resume
-out-of-office pauses, re-send lost messages and flag crashed sends."""
+out-of-office pauses, re-send lost messages, flag crashed sends, and pause the mailboxes
+whose bounces or complaints pass the deliverability guard's limits."""
 
 import logging
 from collections.abc import Callable, Sequence
@@ -13,6 +14,7 @@ from cadence.scheduler.due_touches import (
     unclaim,
 )
 from cadence.scheduler.resumes import resume_due
+from cadence.sequences.mailbox_guard import pause_over_limits
 from cadence.store.database import is_postgres, reading, transaction
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,9 @@ def scheduler_tick(ctx: AppContext, enqueue: Callable[[Sequence[int]], None]) ->
             resumed = resume_due(session, ctx.catalog, now=now)
     if resumed:
         log.info("resumed %d enrollments after out-of-office", len(resumed))
+    # Before the claims: a mailbox the guard pauses now holds this tick's emails back.
+    if work.guard:
+        pause_over_limits(ctx)
     if stale:
         log.warning("re-enqueueing %d touches queued but never picked up", len(stale))
         enqueue(stale)

@@ -24,6 +24,7 @@ from cadence.core.domain import (
 from cadence.core.errors import InputError
 from cadence.core.planning import plan_step
 from cadence.sequences.halting import halt_enrollments, lock_live_enrollments
+from cadence.sequences.mailbox_guard import count_event
 from cadence.store.audit_log import audit_row, record_audits
 from cadence.store.models import PROSPECTS, Enrollment, Event, Prospect, Touch
 from cadence.store.rows import (
@@ -144,6 +145,9 @@ def _halt(happening: _Happening) -> None:
         first_entries=[h.event_entry] if EFFECTS.get(h.outcome.kind) is _halt else [],
     )
     h.outcome.halted.extend(_id(e) for e in h.enrollments)
+    # The kind recorded, not the one applied: a third soft bounce halts as a bounce but is
+    # no hard bounce of the mailbox's.
+    count_event(h.session, h.prospect.id, h.outcome.kind, now=h.now)
     if h.kind in (EventKind.UNSUBSCRIBE, EventKind.COMPLAINT, EventKind.BOUNCE):
         if h.kind is EventKind.BOUNCE:
             h.session.flush()  # a loaded model's changes first: it is expired below

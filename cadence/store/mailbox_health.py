@@ -34,11 +34,12 @@ def set_health(
 ) -> bool:
     """Record the mailbox's health; an audit entry when it changes. Returns whether it did.
 
-    A paused mailbox stays paused when a connection works again: only :func:`resume`
-    (a person) clears a pause."""
+    A paused mailbox stays paused whatever a connection finds: only :func:`resume` (a
+    person) clears a pause. A failure written over it would be cleared by the next
+    connection that works, and the pause with it."""
     state = session.get(MailboxState, owner)
     before = MailboxHealth(state.health) if state is not None else MailboxHealth.OK
-    if before is health or (before is MailboxHealth.PAUSED and health is MailboxHealth.OK):
+    if before is health or before is MailboxHealth.PAUSED:
         return False
     if state is None:
         state = MailboxState(owner=owner, changed_at=now)

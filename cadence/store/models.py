@@ -106,6 +106,10 @@ class Touch(SQLModel, table=True):
     in_reply_to: str | None = None
     references: str | None = Field(default=None, sa_type=Text)
     reason: str | None = Field(default=None, sa_type=Text)
+    #: The SDR (team.toml name) an email left as, set when its claim starts it: its From,
+    #: and the mailbox whose caps, health and deliverability it counts against. A reply in
+    #: the thread leaves from the same one, whoever owns the enrollment by then.
+    mailbox: str | None = Field(default=None, max_length=100)
     attempts: int = 0
     enqueues: int = Field(default=0, description="times sent to the broker; capped")
 
@@ -215,13 +219,20 @@ class WebhookNonce(SQLModel, table=True):
 
 class MailboxDay(SQLModel, table=True):
     """Emails started per sender mailbox and UTC day, and in its current throttle minute:
-    the send limits read one row, not a count over every touch of the day or minute."""
+    the send limits read one row, not a count over every touch of the day or minute. The
+    deliverability guard adds up a window of these rows: the day's hard bounces and
+    complaints (counted on the day they arrive), less what a person forgave on resuming."""
 
     owner: str = Field(primary_key=True, max_length=100)
-    day: date = Field(primary_key=True)
+    day: date = Field(primary_key=True, index=True)
     started: int = 0
     window_started_at: datetime | None = _when(default=None)
     window_sent: int = 0
+    hard_bounces: int = 0
+    complaints: int = 0
+    #: ``started`` as it stood when a person resumed the mailbox: those sends no longer
+    #: count for the guard, as the bounces and complaints of that time are cleared then.
+    forgiven_sends: int = 0
 
 
 class MailboxState(SQLModel, table=True):
@@ -235,6 +246,9 @@ class MailboxState(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=500)
     changed_at: datetime = _when()
     last_sync_at: datetime | None = _when(default=None)
+    #: A hard bounce or complaint was counted against this mailbox since the deliverability
+    #: guard last judged it: the scheduler's tick asks this of a few rows, not the window.
+    guard_due: bool = False
 
 
 class MailboxFolder(SQLModel, table=True):
@@ -273,3 +287,4 @@ AUDIT_ENTRIES = _table(AuditEntry)
 EVENTS = _table(Event)
 SUPPRESSIONS = _table(Suppression)
 MAILBOX_DAYS = _table(MailboxDay)
+MAILBOX_STATES = _table(MailboxState)

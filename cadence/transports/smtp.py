@@ -5,6 +5,7 @@ import smtplib
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -80,10 +81,16 @@ IDLE_CHECK_SECONDS = 2.0
 
 
 class SmtpTransport:
-    """Keeps one open connection per thread; a dropped connection is reopened once."""
+    """Keeps one open connection per thread; a dropped connection is reopened once.
 
-    def __init__(self, settings: SmtpSettings) -> None:
+    ``password``, when given, is called for the login each time a connection is made (an
+    SDR mailbox's app password, read from the environment then, never kept here)."""
+
+    def __init__(
+        self, settings: SmtpSettings, *, password: Callable[[], str] | None = None
+    ) -> None:
         self.settings = settings
+        self._password = password
         self._local = threading.local()
         self._open: set[smtplib.SMTP] = set()
         self._lock = threading.Lock()
@@ -101,10 +108,15 @@ class SmtpTransport:
             )
         else:
             client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
-            if s.starttls:
+        try:
+            if s.starttls and not s.implicit_tls:
                 client.starttls(context=ssl.create_default_context())
-        if s.username:
-            client.login(s.username, s.password or "")
+            if s.username:
+                password = self._password() if self._password is not None else s.password
+                client.login(s.username, password or "")
+        except BaseException:
+            client.close()  # a refused login or TLS must not leave the socket open
+            raise
         return client
 
     def _connection(self) -> smtplib.SMTP:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, Update, select
 
-from cadence.delivery import preparation
+from cadence.delivery import reply_threads
 from cadence.demo import reactions as demo
 from cadence.scheduler import due_touches as claiming
 from cadence.sequences import halting
@@ -47,7 +47,7 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("statement", "params", "expected"),
     [
-        (preparation._SENT_EMAILS, IDS, f"USING INDEX {BY_ENROLLMENT}"),
+        (reply_threads._SENT_EMAILS, IDS, f"USING INDEX {BY_ENROLLMENT}"),
         (demo._STOP_TOUCHES, IDS, "USING INTEGER PRIMARY KEY"),
         (_LOCK_TOUCHES, IDS, "USING INTEGER PRIMARY KEY"),
         (_PROSPECTS_BY_ID, IDS, "USING INTEGER PRIMARY KEY"),
