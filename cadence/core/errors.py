@@ -46,3 +46,18 @@ class MailServerUnavailable(TransientDeliveryError):
 class DeliveryOutcomeUnknown(DeliveryError):
     """The message was handed over but the server's answer was lost (a timeout or a dropped
     connection after DATA): it may have been delivered, so it must never be re-sent blindly."""
+
+
+class MailboxError(CadenceError):
+    """An SDR's own mailbox could not be used; the message names the mailbox and what to
+    fix, never a secret."""
+
+
+class MailboxLoginRefused(MailboxError):
+    """The server refused the login (a wrong or revoked password or token), or the secret
+    is missing from the environment: a person must fix the credentials."""
+
+
+class MailboxUnreachable(MailboxError):
+    """The server could not be reached, timed out or dropped the connection: it may pass,
+    so readers retry with backoff."""
