@@ -1,0 +1,143 @@
+"""One pass over one mailbox folder: the messages that arrived since its checkpoint, each
+through :func:`take_in`, the checkpoint moved after every chunk.
+
+The folder is opened read-only and bodies are fetched with ``BODY.PEEK``: reading the rep's
+mailbox never marks their mail as read. A folder read for the first time, or renumbered by
+the server (a new UIDVALIDITY), is read from the look-back window only, newest messages
+first up to a bound; anything read twice that way is one event, as the inbound path
+de-duplicates by Message-ID. A message over the size cap is read as its headers only.
+"""
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from imapclient import IMAPClient
+
+from cadence.inbound.mailboxes.intake import Intake, take_in
+from cadence.inbound.mailboxes.sdr_mailboxes import SdrMailbox
+from cadence.runtime.context import AppContext
+from cadence.runtime.settings import Settings
+from cadence.store.database import transaction
+from cadence.store.mailbox_checkpoints import advance, checkpoint
+
+log = logging.getLogger(__name__)
+
+#: Messages fetched per round trip; the checkpoint moves after each chunk.
+CHUNK = 50
+#: Of a message over the size cap, this much of its header is read.
+HEADER_BYTES = 64 * 1024
+_BODY, _HEADER = b"BODY[]", b"BODY[HEADER]<0>"
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    lookback_days: int
+    first_sync_max_messages: int
+    max_message_bytes: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "ReadLimits":
+        return cls(
+            lookback_days=settings.mailbox_lookback_days,
+            first_sync_max_messages=settings.mailbox_first_sync_max_messages,
+            max_message_bytes=settings.mailbox_max_message_bytes,
+        )
+
+
+@dataclass
+class FolderPass:
+    folder: str
+    #: The folder was read from its look-back window (first pass, or a new UIDVALIDITY).
+    from_window: bool = False
+    intake: Counter[str] = field(default_factory=Counter)
+    #: Messages over the size cap, read as their headers only.
+    truncated: int = 0
+    #: The pass stopped early (the lease was lost, or the process is stopping).
+    interrupted: bool = False
+
+
+def sync_folder(
+    ctx: AppContext,
+    client: IMAPClient,
+    sdr: SdrMailbox,
+    folder: str,
+    *,
+    limits: ReadLimits,
+    keep_going: Callable[[], bool],
+) -> FolderPass:
+    """Read what is new in ``folder``; raises the connection's errors (the checkpoint keeps
+    what was done). ``keep_going`` is asked before each chunk."""
+    status = client.select_folder(folder, readonly=True)
+    uidvalidity = int(status[b"UIDVALIDITY"])
+    newest = int(status.get(b"UIDNEXT", 1)) - 1
+    done = FolderPass(folder)
+    with transaction(ctx.engine) as session:
+        mark = checkpoint(session, sdr.owner, folder)
+        last_uid = mark.last_uid if mark is not None and mark.uidvalidity == uidvalidity else None
+    if last_uid is None:
+        done.from_window = True
+        since = (ctx.clock.now() - timedelta(days=limits.lookback_days)).date()
+        uids = sorted(client.search(["SINCE", since]))[-limits.first_sync_max_messages :]
+        last_uid = 0
+    else:
+        uids = sorted(u for u in client.search(["UID", f"{last_uid + 1}:*"]) if u > last_uid)
+    for start in range(0, len(uids), CHUNK):
+        if not keep_going():
+            done.interrupted = True
+            return done
+        chunk = uids[start : start + CHUNK]
+        for uid, raw, truncated in _fetch(client, chunk, limits.max_message_bytes):
+            done.truncated += truncated
+            label = f"mailbox:{sdr.owner}/{folder}/{uidvalidity}/{uid}"
+            intake = take_in(
+                ctx, raw, owner=sdr.owner, own_addresses=sdr.own_addresses, label=label
+            )
+            done.intake[intake] += 1
+        last_uid = chunk[-1]
+        _advance(ctx, sdr.owner, folder, uidvalidity, last_uid)
+    # Messages outside the window, and those expunged while reading, are passed for good.
+    if newest > last_uid:
+        _advance(ctx, sdr.owner, folder, uidvalidity, newest)
+    if done.intake[Intake.STORED] or done.truncated:
+        log.info("mailbox %s, %s: %s", sdr.owner, folder, dict(done.intake))
+    return done
+
+
+def _advance(ctx: AppContext, owner: str, folder: str, uidvalidity: int, last_uid: int) -> None:
+    with transaction(ctx.engine) as session:
+        advance(
+            session, owner, folder, uidvalidity=uidvalidity, last_uid=last_uid, now=ctx.clock.now()
+        )
+
+
+def _fetch(
+    client: IMAPClient, uids: Sequence[int], max_bytes: int
+) -> list[tuple[int, bytes, bool]]:
+    """``(uid, raw, truncated)`` in UID order: whole messages up to ``max_bytes``, the first
+    :data:`HEADER_BYTES` of the header of larger ones (marked so in an added header)."""
+    sizes: dict[int, Any] = client.fetch(list(uids), ["RFC822.SIZE"])
+    small = [u for u in uids if u in sizes and int(sizes[u][b"RFC822.SIZE"]) <= max_bytes]
+    large = [u for u in uids if u in sizes and u not in small]
+    found: dict[int, tuple[bytes, bool]] = {}
+    if small:
+        for uid, data in client.fetch(small, ["BODY.PEEK[]"]).items():
+            if isinstance(data.get(_BODY), bytes):
+                found[uid] = (data[_BODY], False)
+    if large:
+        for uid, data in client.fetch(large, [f"BODY.PEEK[HEADER]<0.{HEADER_BYTES}>"]).items():
+            if isinstance(data.get(_HEADER), bytes):
+                size = int(sizes[uid][b"RFC822.SIZE"])
+                note = f"X-Cadence-Truncated: headers only, the message was {size} bytes\r\n"
+                found[uid] = (note.encode() + _whole_lines(data[_HEADER]), True)
+    return [(uid, *found[uid]) for uid in uids if uid in found]
+
+
+def _whole_lines(header: bytes) -> bytes:
+    """A header cut at :data:`HEADER_BYTES` ends at its last whole line, then a blank line."""
+    if len(header) >= HEADER_BYTES and b"\n" in header:
+        header = header[: header.rindex(b"\n") + 1]
+    return header.rstrip(b"\r\n") + b"\r\n\r\n"

@@ -1,0 +1,148 @@
+"""A private Dovecot IMAP server on loopback for the mailbox tests: its own config, users,
+maildirs, sockets and logs under one temporary folder, on a free port, plain text (loopback
+only). Started and stopped by the tests, restarted to cut connections."""
+
+import getpass
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from imapclient import IMAPClient
+
+#: The mail processes' user when the tests run as root: Dovecot refuses mail access as root.
+_NOBODY = 65534
+
+
+def dovecot_binary() -> str | None:
+    return shutil.which("dovecot") or next(
+        (p for p in ("/usr/sbin/dovecot", "/usr/local/sbin/dovecot") if os.access(p, os.X_OK)),
+        None,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Dovecot:
+    def __init__(self, binary: str, root: Path) -> None:
+        self.binary, self.root = binary, root
+        self.port = free_port()
+        self.users = root / "users"
+        self.mail = root / "mail"
+        self._process: subprocess.Popen[bytes] | None = None
+        for folder in ("run", "state", "mail"):
+            (root / folder).mkdir(parents=True, exist_ok=True)
+        self.users.write_text("")
+        if os.geteuid() == 0:
+            self.uid = self.gid = _NOBODY
+            os.chown(self.mail, _NOBODY, _NOBODY)
+        else:
+            self.uid, self.gid = os.getuid(), os.getgid()
+        self.config = root / "dovecot.conf"
+        self.config.write_text(self._config())
+
+    def _config(self) -> str:
+        if os.geteuid() == 0:
+            unprivileged = ""
+        else:
+            me = getpass.getuser()
+            unprivileged = (
+                f"default_login_user = {me}\ndefault_internal_user = {me}\n"
+                "service anvil {\n  chroot =\n}\nservice imap-login {\n  chroot =\n}\n"
+            )
+        return f"""\
+protocols = imap
+listen = 127.0.0.1
+base_dir = {self.root}/run
+state_dir = {self.root}/state
+log_path = {self.root}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+first_valid_uid = 1
+mail_location = maildir:~/Maildir
+mailbox_idle_check_interval = 1 secs
+{unprivileged}passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {self.users}
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {self.users}
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+"""
+
+    def start(self) -> None:
+        with open(self.root / "master.err", "ab") as errors:
+            self._process = subprocess.Popen(
+                [self.binary, "-F", "-c", str(self.config)],
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+            )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"dovecot exited at start: {self.log_tail()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"dovecot did not listen on {self.port}: {self.log_tail()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self._process is None:
+            return
+        self._process.send_signal(sig)
+        self._process.wait(timeout=15)
+        self._process = None
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # its children close the listener after it
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                time.sleep(0.05)
+            except OSError:
+                return
+
+    def log_tail(self) -> str:
+        text = ""
+        for name in ("master.err", "dovecot.log"):
+            path = self.root / name
+            if path.exists():
+                text += path.read_text(errors="replace")[-2000:]
+        return text
+
+    def add_user(self, password: str | None = None) -> tuple[str, str]:
+        """A new account (user name, password) with an empty INBOX."""
+        user = f"sdr{uuid.uuid4().hex[:10]}"
+        password = password or uuid.uuid4().hex
+        home = self.mail / user
+        with self.users.open("a") as users:
+            users.write(f"{user}:{{PLAIN}}{password}:{self.uid}:{self.gid}::{home}\n")
+        return user, password
+
+    def client(self, user: str, password: str) -> IMAPClient:
+        client = IMAPClient("127.0.0.1", port=self.port, ssl=False, timeout=10)
+        try:
+            client.login(user, password)
+        except Exception:
+            client.shutdown()
+            raise
+        return client
