@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from cadence.cli.authoring import cadences_app, templates_app
+from cadence.cli.mailboxes import mailboxes_app
 from cadence.cli.support import (
     app_context,
     cli_actor,
@@ -44,6 +45,7 @@ app.add_typer(prospects_app, name="prospects")
 app.add_typer(templates_app, name="templates")
 app.add_typer(cadences_app, name="cadences")
 app.add_typer(users_app, name="users")
+app.add_typer(mailboxes_app, name="mailboxes")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 OwnerOption = Annotated[str | None, typer.Option("--owner", help="SDR who owns the prospects.")]
@@ -590,6 +592,7 @@ def status(as_json: JsonFlag = False) -> None:
         "unconfirmed",
         "failed",
         "overdue_tasks",
+        "unhealthy_mailboxes",
         "broker",
     ):
         table.add_row(key.replace("_", " "), _cell(health[key]))
