@@ -69,9 +69,17 @@ def check(names: NamesArgument = None) -> None:
         err_console.print("no SDR has a [sdr.mailbox] in config/team.toml")
     for result in results:
         for passed in result.passed:
-            out_console.print(f"{result.owner}: {passed} ok", highlight=False)
+            out_console.print(
+                f"{result.owner}: {passed} ok", highlight=False, soft_wrap=True, markup=False
+            )
         for problem in result.problems:
-            out_console.print(f"{result.owner}: [red]{problem}[/red]", highlight=False)
+            out_console.print(
+                f"{result.owner}: {problem}",
+                style="red",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
     if not all(result.ok for result in results):
         raise typer.Exit(1)
 
@@ -92,7 +100,7 @@ def sync(
         if once:
             passes = sync_once(ctx, mailboxes, holder=holder)
             for done in passes:
-                out_console.print(_summary(done), highlight=False)
+                out_console.print(_summary(done), highlight=False, soft_wrap=True, markup=False)
             if any(done.error for done in passes):
                 raise typer.Exit(1)
             return

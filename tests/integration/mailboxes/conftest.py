@@ -59,6 +59,16 @@ class World:
     password: str
     #: Each prospect's first touch, by email.
     touches: dict[str, Touch]
+    config_dir: Path
+
+    def cli_env(self, **extra: str) -> dict[str, str]:
+        """The environment a ``cadence`` subprocess needs to see this world."""
+        return {
+            "CADENCE_DATABASE_URL": self.ctx.settings.database_url,
+            "CADENCE_CONFIG_DIR": str(self.config_dir),
+            PASSWORD_ENV: self.password,
+            **extra,
+        }
 
     @property
     def sdr(self) -> SdrMailbox:
@@ -123,8 +133,11 @@ def message(
     ).encode()
 
 
-def team_with_mailbox(config_dir: Path, imap_url: str, folders: list[str]) -> None:
-    """The repository's config with alex given a mailbox that only reads (imap, no smtp)."""
+def team_with_mailbox(
+    config_dir: Path, imap_url: str, folders: list[str], smtp_url: str | None = None
+) -> None:
+    """The repository's config with alex given a mailbox that reads (imap) and, with
+    ``smtp_url``, sends."""
     shutil.copytree(REPO / "config", config_dir)
     team = config_dir / "team.toml"
     text = team.read_text()
@@ -132,7 +145,8 @@ def team_with_mailbox(config_dir: Path, imap_url: str, folders: list[str]) -> No
     quoted = ", ".join(f'"{f}"' for f in folders)
     section = (
         f'[sdr.mailbox]\nimap = "{imap_url}"\npassword_env = "{PASSWORD_ENV}"\n'
-        f"folders = [{quoted}]\n\n"
+        + (f'smtp = "{smtp_url}"\n' if smtp_url else "")
+        + f"folders = [{quoted}]\n\n"
     )
     assert sep, "config/team.toml no longer has priya after alex"
     team.write_text(head + section + sep + rest)
@@ -148,13 +162,22 @@ def make_world(
     """A world whose alex reads ``folders`` of a fresh Dovecot account; ``settings`` are the
     mailbox settings to change (``mailbox_lease_seconds=…``)."""
 
-    def make(folders: tuple[str, ...] = ("INBOX",), **settings: object) -> World:
-        user, password = dovecot.add_user()
+    def make(
+        folders: tuple[str, ...] = ("INBOX",),
+        *,
+        password: str | None = None,
+        smtp_url: str | None = None,
+        **settings: object,
+    ) -> World:
+        user, password = dovecot.add_user(password)
         monkeypatch.setenv(PASSWORD_ENV, password)
         config_dir = tmp_path / "config"
-        team_with_mailbox(config_dir, f"imap://{user}@127.0.0.1:{dovecot.port}", list(folders))
+        imap_url = f"imap://{user}@127.0.0.1:{dovecot.port}"
+        team_with_mailbox(config_dir, imap_url, list(folders), smtp_url)
         clock = SimulatedClock(START)
         ctx = make_context(clock=clock, config_dir=config_dir)
+        unknown = set(settings) - set(type(ctx.settings).model_fields)
+        assert not unknown, f"no such settings: {unknown}"
         ctx.settings = ctx.settings.model_copy(update=settings)
         _setup(ctx, tmp_path)
         with EmbeddedEngine(ctx, worker_threads=2) as engine:
@@ -167,6 +190,6 @@ def make_world(
             ).all()
         touches = {email: touch for email, touch in rows}
         assert len(touches) == 3
-        return World(ctx, clock, dovecot, user, password, touches)
+        return World(ctx, clock, dovecot, user, password, touches, config_dir)
 
     return make

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from imapclient import IMAPClient
 
+from ..smtp_sink import free_port
+
 #: The mail processes' user when the tests run as root: Dovecot refuses mail access as root.
 _NOBODY = 65534
 
@@ -23,12 +25,6 @@ def dovecot_binary() -> str | None:
         (p for p in ("/usr/sbin/dovecot", "/usr/local/sbin/dovecot") if os.access(p, os.X_OK)),
         None,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Dovecot:
