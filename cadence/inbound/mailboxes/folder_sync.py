@@ -51,6 +51,9 @@ class ReadLimits:
 @dataclass
 class FolderPass:
     folder: str
+    uidvalidity: int = 0
+    #: The checkpoint's last UID after the pass: mail with a higher UID is still unread.
+    read_through: int = 0
     #: The folder was read from its look-back window (first pass, or a new UIDVALIDITY).
     from_window: bool = False
     intake: Counter[str] = field(default_factory=Counter)
@@ -74,7 +77,7 @@ def sync_folder(
     status = client.select_folder(folder, readonly=True)
     uidvalidity = int(status[b"UIDVALIDITY"])
     newest = int(status.get(b"UIDNEXT", 1)) - 1
-    done = FolderPass(folder)
+    done = FolderPass(folder, uidvalidity=uidvalidity)
     with transaction(ctx.engine) as session:
         mark = checkpoint(session, sdr.owner, folder)
         last_uid = mark.last_uid if mark is not None and mark.uidvalidity == uidvalidity else None
@@ -97,11 +100,13 @@ def sync_folder(
                 ctx, raw, owner=sdr.owner, own_addresses=sdr.own_addresses, label=label
             )
             done.intake[intake] += 1
-        last_uid = chunk[-1]
+        last_uid = done.read_through = chunk[-1]
         _advance(ctx, sdr.owner, folder, uidvalidity, last_uid)
-    # Messages outside the window, and those expunged while reading, are passed for good.
-    if newest > last_uid:
-        _advance(ctx, sdr.owner, folder, uidvalidity, newest)
+    # Messages outside the window, and those expunged while reading, are passed for good;
+    # a folder read from its window keeps its UIDVALIDITY even when it was empty.
+    done.read_through = max(newest, last_uid)
+    if newest > last_uid or done.from_window:
+        _advance(ctx, sdr.owner, folder, uidvalidity, done.read_through)
     if done.intake[Intake.STORED] or done.truncated:
         log.info("mailbox %s, %s: %s", sdr.owner, folder, dict(done.intake))
     return done

@@ -13,6 +13,7 @@ import time
 from imapclient import IMAPClient
 
 from cadence.core.errors import MailboxError, MailboxLoginRefused
+from cadence.inbound.mailboxes.folder_sync import FolderPass
 from cadence.inbound.mailboxes.imap_session import close_quietly, connection_errors, imap_server
 from cadence.inbound.mailboxes.leases import LeaseKeeper
 from cadence.inbound.mailboxes.reader import connect, read_folders
@@ -74,20 +75,29 @@ class MailboxWatcher:
         return not self._stop.is_set() and self._keeper.still_held()
 
     def _watch(self, client: IMAPClient) -> None:
+        first = self._sdr.mailbox.folders[0]
         while self.keep_going():
-            read_folders(self._ctx, client, self._sdr, keep_going=self.keep_going)
-            self._wait_for_mail(client)
+            done = read_folders(self._ctx, client, self._sdr, keep_going=self.keep_going)
+            read = next((f for f in done.folders if f.folder == first), None)
+            self._wait_for_mail(client, read)
 
-    def _wait_for_mail(self, client: IMAPClient) -> None:
+    def _wait_for_mail(self, client: IMAPClient, read: FolderPass | None) -> None:
         """Return when new mail may have come, the poll interval has passed, or the reader
-        must stop. Raises :class:`MailboxUnreachable` when the connection is gone."""
+        must stop. ``read`` is the last pass over the first folder, IDLE's: mail that came
+        between that pass and the IDLE would bring no notice, so it ends the wait at once.
+        Raises :class:`MailboxUnreachable` when the connection is gone."""
         settings = self._ctx.settings
         deadline = time.monotonic() + settings.mailbox_poll_seconds
         with connection_errors(self._server):
-            if not (settings.mailbox_idle and client.has_capability("IDLE")):
+            if read is None or not (settings.mailbox_idle and client.has_capability("IDLE")):
                 self._pause(settings.mailbox_poll_seconds)
                 return
-            client.select_folder(self._sdr.mailbox.folders[0], readonly=True)
+            status = client.select_folder(read.folder, readonly=True)
+            if (
+                int(status[b"UIDVALIDITY"]) != read.uidvalidity
+                or int(status.get(b"UIDNEXT", 0)) - 1 > read.read_through
+            ):
+                return
             client.idle()
             try:
                 while self.keep_going() and time.monotonic() < deadline:

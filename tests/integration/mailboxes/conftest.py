@@ -2,7 +2,6 @@
 first touches of three prospects sent. Dovecot missing fails the run: never skipped."""
 
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +21,7 @@ from workers.embedded import EmbeddedEngine
 
 from ..conftest import REPO, START
 from ..test_engine import _setup
-from .dovecot import Dovecot, dovecot_binary
+from .dovecot import Dovecot, running_dovecot
 
 ALEX = "alex@brightwave.example"
 PASSWORD_ENV = "CADENCE_MAILBOX_ALEX_PASSWORD"
@@ -30,22 +29,8 @@ PASSWORD_ENV = "CADENCE_MAILBOX_ALEX_PASSWORD"
 
 @pytest.fixture(scope="session")
 def dovecot() -> Iterator[Dovecot]:
-    binary = dovecot_binary()
-    if binary is None:
-        pytest.fail(
-            "dovecot is not installed: the mailbox tests need a real IMAP server; run "
-            "scripts/services (it installs dovecot-imapd with apt-get) or install "
-            "dovecot-imapd — integration tests are never skipped",
-            pytrace=False,
-        )
-    # Not under pytest's temporary folder: Dovecot's unprivileged processes must reach it.
-    root = Path(tempfile.mkdtemp(prefix="cadence-dovecot-"))
-    root.chmod(0o755)
-    server = Dovecot(binary, root)
-    server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(root, ignore_errors=True)
+    with running_dovecot() as server:
+        yield server
 
 
 @dataclass

@@ -8,10 +8,14 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from imapclient import IMAPClient
 
 from ..smtp_sink import free_port
@@ -36,7 +40,7 @@ class Dovecot:
         self._process: subprocess.Popen[bytes] | None = None
         for folder in ("run", "state", "mail"):
             (root / folder).mkdir(parents=True, exist_ok=True)
-        self.users.write_text("")
+        self.users.mkdir()
         if os.geteuid() == 0:
             self.uid = self.gid = _NOBODY
             os.chown(self.mail, _NOBODY, _NOBODY)
@@ -68,11 +72,11 @@ mail_location = maildir:~/Maildir
 mailbox_idle_check_interval = 1 secs
 {unprivileged}passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {self.users}
+  args = scheme=PLAIN username_format=%u {self.users}/%u
 }}
 userdb {{
   driver = passwd-file
-  args = username_format=%u {self.users}
+  args = username_format=%u {self.users}/%u
 }}
 service imap-login {{
   inet_listener imap {{
@@ -91,6 +95,7 @@ service imap-login {{
                 [self.binary, "-F", "-c", str(self.config)],
                 stdout=subprocess.DEVNULL,
                 stderr=errors,
+                start_new_session=True,  # one process group: kill() takes every child
             )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -103,10 +108,18 @@ service imap-login {{
                 time.sleep(0.05)
         raise RuntimeError(f"dovecot did not listen on {self.port}: {self.log_tail()}")
 
-    def stop(self, sig: int = signal.SIGTERM) -> None:
+    def stop(self) -> None:
+        self._end(lambda pid: os.kill(pid, signal.SIGTERM))
+
+    def kill(self) -> None:
+        """Kill the server and every process it started, as a crash would: open
+        connections drop."""
+        self._end(lambda pid: os.killpg(pid, signal.SIGKILL))
+
+    def _end(self, signal_it: Callable[[int], None]) -> None:
         if self._process is None:
             return
-        self._process.send_signal(sig)
+        signal_it(self._process.pid)
         self._process.wait(timeout=15)
         self._process = None
         deadline = time.monotonic() + 10
@@ -130,8 +143,11 @@ service imap-login {{
         user = f"sdr{uuid.uuid4().hex[:10]}"
         password = password or uuid.uuid4().hex
         home = self.mail / user
-        with self.users.open("a") as users:
-            users.write(f"{user}:{{PLAIN}}{password}:{self.uid}:{self.gid}::{home}\n")
+        # A file per user: Dovecot notices a changed passwd-file at most once a second, a
+        # new file at once.
+        (self.users / user).write_text(
+            f"{user}:{{PLAIN}}{password}:{self.uid}:{self.gid}::{home}\n"
+        )
         return user, password
 
     def client(self, user: str, password: str) -> IMAPClient:
@@ -142,3 +158,27 @@ service imap-login {{
             client.shutdown()
             raise
         return client
+
+
+@contextmanager
+def running_dovecot() -> Iterator[Dovecot]:
+    """A started Dovecot in a fresh folder, stopped and removed afterwards. Fails the test
+    when Dovecot is not installed: integration tests are never skipped."""
+    binary = dovecot_binary()
+    if binary is None:
+        pytest.fail(
+            "dovecot is not installed: the mailbox tests need a real IMAP server; run "
+            "scripts/services (it installs dovecot-imapd with apt-get) or install "
+            "dovecot-imapd — integration tests are never skipped",
+            pytrace=False,
+        )
+    # Not under pytest's temporary folder: Dovecot's unprivileged processes must reach it.
+    root = Path(tempfile.mkdtemp(prefix="cadence-dovecot-"))
+    root.chmod(0o755)
+    server = Dovecot(binary, root)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
