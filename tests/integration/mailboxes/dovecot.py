@@ -3,6 +3,7 @@ maildirs, sockets and logs under one temporary folder, on a free port, plain tex
 only). Started and stopped by the tests, restarted to cut connections."""
 
 import getpass
+import grp
 import os
 import shutil
 import signal
@@ -53,9 +54,10 @@ class Dovecot:
         if os.geteuid() == 0:
             unprivileged = ""
         else:
-            me = getpass.getuser()
+            me, group = getpass.getuser(), grp.getgrgid(os.getgid()).gr_name
             unprivileged = (
                 f"default_login_user = {me}\ndefault_internal_user = {me}\n"
+                f"default_internal_group = {group}\n"
                 "service anvil {\n  chroot =\n}\nservice imap-login {\n  chroot =\n}\n"
             )
         return f"""\
@@ -119,7 +121,8 @@ service imap-login {{
     def _end(self, signal_it: Callable[[int], None]) -> None:
         if self._process is None:
             return
-        signal_it(self._process.pid)
+        if self._process.poll() is None:
+            signal_it(self._process.pid)
         self._process.wait(timeout=15)
         self._process = None
         deadline = time.monotonic() + 10
