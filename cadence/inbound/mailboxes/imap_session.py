@@ -23,6 +23,7 @@ from cadence.core.errors import (
     MailboxLoginRefused,
     MailboxUnreachable,
 )
+from cadence.inbound.mailboxes.oauth2_tokens import access_token
 
 #: Errors that mean the connection is gone or never came up.
 CONNECTION_ERRORS = (OSError, ssl.SSLError, socket.timeout, IMAPClientAbortError, EOFError)
@@ -57,13 +58,25 @@ def imap_server(mailbox: Mailbox) -> ImapServer:
 def open_session(
     mailbox: Mailbox, *, timeout: float, environ: Mapping[str, str] | None = None
 ) -> IMAPClient:
-    """A connection signed in to the mailbox. Raises :class:`MailboxLoginRefused` or
+    """A connection signed in to the mailbox, with its app password or, for ``oauth2``, a
+    fresh access token over XOAUTH2. Raises :class:`MailboxLoginRefused` or
     :class:`MailboxUnreachable`; the caller logs out (:func:`close_quietly`)."""
     server = imap_server(mailbox)
-    try:
-        password = mailbox.secret(environ)
-    except ConfigurationError as exc:
-        raise MailboxLoginRefused(f"IMAP login for {server} not tried: {exc}") from exc
+    if mailbox.oauth2 is not None:
+        password = access_token(mailbox.oauth2, timeout=timeout, environ=environ)
+        hint = (
+            f"check the oauth2 grant in {mailbox.oauth2.refresh_token_env} and that IMAP "
+            "is enabled for the account"
+        )
+    else:
+        try:
+            password = mailbox.secret(environ)
+        except ConfigurationError as exc:
+            raise MailboxLoginRefused(f"IMAP login for {server} not tried: {exc}") from exc
+        hint = (
+            f"check the app password in {mailbox.password_env} and that IMAP is enabled "
+            "for the account"
+        )
     try:
         client = IMAPClient(
             server.host,
@@ -78,12 +91,14 @@ def open_session(
             f"({_described(exc, password)}): check the imap URL and the network"
         ) from exc
     try:
-        client.login(server.username, password)
+        if mailbox.oauth2 is not None:
+            client.oauth2_login(server.username, password)
+        else:
+            client.login(server.username, password)
     except LoginError as exc:
         close_quietly(client)
         raise MailboxLoginRefused(
-            f"IMAP login refused for {server} ({_described(exc, password)}): check the "
-            f"app password in {mailbox.password_env} and that IMAP is enabled for the account"
+            f"IMAP login refused for {server} ({_described(exc, password)}): {hint}"
         ) from exc
     except CONNECTION_ERRORS as exc:
         close_quietly(client)

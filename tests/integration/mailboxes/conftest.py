@@ -119,17 +119,21 @@ def message(
 
 
 def team_with_mailbox(
-    config_dir: Path, imap_url: str, folders: list[str], smtp_url: str | None = None
+    config_dir: Path,
+    imap_url: str,
+    folders: list[str],
+    smtp_url: str | None = None,
+    secret: str = f'password_env = "{PASSWORD_ENV}"',
 ) -> None:
     """The repository's config with alex given a mailbox that reads (imap) and, with
-    ``smtp_url``, sends."""
+    ``smtp_url``, sends; ``secret`` is the line that says how it signs in."""
     shutil.copytree(REPO / "config", config_dir)
     team = config_dir / "team.toml"
     text = team.read_text()
     head, sep, rest = text.partition('[[sdr]]\nname = "priya"')
     quoted = ", ".join(f'"{f}"' for f in folders)
     section = (
-        f'[sdr.mailbox]\nimap = "{imap_url}"\npassword_env = "{PASSWORD_ENV}"\n'
+        f'[sdr.mailbox]\nimap = "{imap_url}"\n{secret}\n'
         + (f'smtp = "{smtp_url}"\n' if smtp_url else "")
         + f"folders = [{quoted}]\n\n"
     )
@@ -152,13 +156,15 @@ def make_world(
         *,
         password: str | None = None,
         smtp_url: str | None = None,
+        secret: Callable[[str], str] | None = None,
         **settings: object,
     ) -> World:
         user, password = dovecot.add_user(password)
         monkeypatch.setenv(PASSWORD_ENV, password)
         config_dir = tmp_path / "config"
         imap_url = f"imap://{user}@127.0.0.1:{dovecot.port}"
-        team_with_mailbox(config_dir, imap_url, list(folders), smtp_url)
+        lines = [secret(user)] if secret is not None else []
+        team_with_mailbox(config_dir, imap_url, list(folders), smtp_url, *lines)
         clock = SimulatedClock(START)
         ctx = make_context(clock=clock, config_dir=config_dir)
         unknown = set(settings) - set(type(ctx.settings).model_fields)

@@ -33,8 +33,9 @@ def dovecot_binary() -> str | None:
 
 
 class Dovecot:
-    def __init__(self, binary: str, root: Path) -> None:
+    def __init__(self, binary: str, root: Path, introspection_url: str | None = None) -> None:
         self.binary, self.root = binary, root
+        self.introspection_url = introspection_url
         self.port = free_port()
         self.users = root / "users"
         self.mail = root / "mail"
@@ -72,7 +73,7 @@ auth_mechanisms = plain login
 first_valid_uid = 1
 mail_location = maildir:~/Maildir
 mailbox_idle_check_interval = 1 secs
-{unprivileged}passdb {{
+{self._oauth2()}{unprivileged}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {self.users}/%u
 }}
@@ -90,6 +91,22 @@ service imap-login {{
   }}
 }}
 """
+
+    def _oauth2(self) -> str:
+        """With an introspection URL: XOAUTH2 and OAUTHBEARER logins, each access token
+        checked by the provider's introspection endpoint."""
+        if self.introspection_url is None:
+            return ""
+        settings = self.root / "oauth2.conf.ext"
+        settings.write_text(
+            f"introspection_mode = post\nintrospection_url = {self.introspection_url}\n"
+            "username_attribute = username\nactive_attribute = active\nactive_value = true\n"
+        )
+        return (
+            "auth_mechanisms = plain login xoauth2 oauthbearer\n"
+            f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+            f"  args = {settings}\n}}\n"
+        )
 
     def start(self) -> None:
         with open(self.root / "master.err", "ab") as errors:
@@ -164,7 +181,7 @@ service imap-login {{
 
 
 @contextmanager
-def running_dovecot() -> Iterator[Dovecot]:
+def running_dovecot(introspection_url: str | None = None) -> Iterator[Dovecot]:
     """A started Dovecot in a fresh folder, stopped and removed afterwards. Fails the test
     when Dovecot is not installed: integration tests are never skipped."""
     binary = dovecot_binary()
@@ -178,7 +195,7 @@ def running_dovecot() -> Iterator[Dovecot]:
     # Not under pytest's temporary folder: Dovecot's unprivileged processes must reach it.
     root = Path(tempfile.mkdtemp(prefix="cadence-dovecot-"))
     root.chmod(0o755)
-    server = Dovecot(binary, root)
+    server = Dovecot(binary, root, introspection_url)
     try:
         server.start()
         yield server
