@@ -6,18 +6,12 @@ health, as the reader and the sender record it; both sides working clears a logi
 reachability failure (never a pause).
 """
 
-import smtplib
-import ssl
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from imapclient.exceptions import IMAPClientError
 
 from cadence.core.errors import (
-    ConfigurationError,
     MailboxError,
-    MailboxLoginRefused,
-    MailboxUnreachable,
 )
 from cadence.inbound.mailboxes.connection_health import (
     clear_connection_failures,
@@ -30,6 +24,7 @@ from cadence.inbound.mailboxes.imap_session import (
     open_session,
 )
 from cadence.inbound.mailboxes.sdr_mailboxes import SdrMailbox
+from cadence.inbound.mailboxes.smtp_login import smtp_sign_in
 from cadence.runtime.context import AppContext
 
 
@@ -56,7 +51,7 @@ def check_mailbox(ctx: AppContext, sdr: SdrMailbox, *, actor: str) -> MailboxChe
     timeout = ctx.settings.mailbox_timeout_seconds
     for side, url, attempt in (
         ("IMAP", sdr.mailbox.imap, _check_imap),
-        ("SMTP", sdr.mailbox.smtp, _check_smtp),
+        ("SMTP", sdr.mailbox.smtp, smtp_sign_in),
     ):
         if url is None:
             continue
@@ -95,47 +90,3 @@ def _check_imap(sdr: SdrMailbox, timeout: float) -> str:
             "folders in config/team.toml (the names the mail client shows)"
         )
     return "login, " + ", ".join(opened)
-
-
-def _check_smtp(sdr: SdrMailbox, timeout: float) -> str:
-    assert sdr.mailbox.smtp is not None
-    parts = urlsplit(sdr.mailbox.smtp)
-    host, implicit = parts.hostname or "", parts.scheme == "smtps"
-    port = parts.port or (465 if implicit else 587 if "starttls=1" in parts.query else 25)
-    where = f"{sdr.mailbox.username} at {host}:{port}"
-    try:
-        password = sdr.mailbox.secret()
-    except ConfigurationError as exc:
-        raise MailboxLoginRefused(f"SMTP login for {where} not tried: {exc}") from exc
-    context = ssl.create_default_context()
-    try:
-        server = (
-            smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
-            if implicit
-            else smtplib.SMTP(host, port, timeout=timeout)
-        )
-    except (OSError, smtplib.SMTPException) as exc:
-        raise MailboxUnreachable(
-            f"SMTP server {host}:{port} unreachable ({type(exc).__name__}): check the smtp URL "
-            "and the network"
-        ) from exc
-    try:
-        if not implicit and "starttls=1" in parts.query:
-            server.starttls(context=context)
-        server.login(sdr.mailbox.username, password)
-    except smtplib.SMTPAuthenticationError as exc:
-        raise MailboxLoginRefused(
-            f"SMTP login refused for {where} ({exc.smtp_code}): check the app password in "
-            f"{sdr.mailbox.password_env}"
-        ) from exc
-    except (OSError, smtplib.SMTPException) as exc:
-        raise MailboxUnreachable(
-            f"SMTP session with {where} failed ({type(exc).__name__}: {str(exc)[:120]}): "
-            "check the smtp URL (port, starttls=1 or smtps://)"
-        ) from exc
-    finally:
-        try:
-            server.quit()
-        except (OSError, smtplib.SMTPException):
-            server.close()
-    return "login"
