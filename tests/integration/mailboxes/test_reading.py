@@ -8,6 +8,7 @@ import pytest
 from cadence.inbound.mailboxes import Intake
 from cadence.store.database import transaction
 from cadence.store.mailbox_checkpoints import checkpoint
+from cadence.store.models import Touch
 
 from .conftest import ALEX, World, message
 
@@ -136,12 +137,22 @@ def test_private_mail_and_the_reps_own_sent_copies_are_not_stored(
     assert world.state("ann@acme.example") == "active"
 
 
-def test_a_bounce_of_our_email_is_kept_though_no_prospect_sent_it(
-    make_world: Callable[..., World],
-) -> None:
-    world = make_world()
-    bo = world.touches["bo@globex.example"]
-    bounce = (
+def _plain_bounce(bo: Touch) -> bytes:
+    """A bounce with no delivery report: plain text from the mailer daemon."""
+    return (
+        "From: MAILER-DAEMON@mx.globex.example\r\n"
+        f"To: <{ALEX}>\r\nSubject: failure notice\r\n"
+        "Message-ID: <bounce.2@mx.globex.example>\r\n\r\n"
+        "Hi. This is the qmail-send program at mx.globex.example.\r\n"
+        "I'm afraid I wasn't able to deliver your message to the following addresses.\r\n"
+        "This is a permanent error; I've given up. Sorry it didn't work out.\r\n\r\n"
+        "<bo@globex.example>:\r\n550 5.1.1 user unknown\r\n\r\n"
+        f"--- Below this line is a copy of the message.\r\n\r\nMessage-ID: {bo.message_id}\r\n"
+    ).encode()
+
+
+def _report_bounce(bo: Touch) -> bytes:
+    return (
         "From: Mail Delivery System <MAILER-DAEMON@mx.globex.example>\r\n"
         f"To: <{ALEX}>\r\nSubject: Undelivered Mail Returned to Sender\r\n"
         "Message-ID: <bounce.1@mx.globex.example>\r\nAuto-Submitted: auto-replied\r\n"
@@ -155,7 +166,14 @@ def test_a_bounce_of_our_email_is_kept_though_no_prospect_sent_it(
         "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
         f"Message-ID: {bo.message_id}\r\nTo: bo@globex.example\r\n\r\n--B--\r\n"
     ).encode()
-    world.append(bounce)
+
+
+@pytest.mark.parametrize("bounce", [_report_bounce, _plain_bounce])
+def test_a_bounce_of_our_email_is_kept_though_no_prospect_sent_it(
+    make_world: Callable[..., World], bounce: Callable[[Touch], bytes]
+) -> None:
+    world = make_world()
+    world.append(bounce(world.touches["bo@globex.example"]))
 
     world.sync()
 
