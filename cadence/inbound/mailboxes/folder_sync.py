@@ -10,10 +10,9 @@ de-duplicates by Message-ID. A message over the size cap is read as its headers 
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from imapclient import IMAPClient
 
@@ -30,6 +29,8 @@ log = logging.getLogger(__name__)
 CHUNK = 50
 #: Of a message over the size cap, this much of its header is read.
 HEADER_BYTES = 64 * 1024
+#: Whole messages are fetched in groups of at most this many times the size cap.
+FETCH_CAPS = 2
 _BODY, _HEADER = b"BODY[]", b"BODY[HEADER]<0>"
 
 
@@ -121,24 +122,39 @@ def _advance(ctx: AppContext, owner: str, folder: str, uidvalidity: int, last_ui
 
 def _fetch(
     client: IMAPClient, uids: Sequence[int], max_bytes: int
-) -> list[tuple[int, bytes, bool]]:
-    """``(uid, raw, truncated)`` in UID order: whole messages up to ``max_bytes``, the first
-    :data:`HEADER_BYTES` of the header of larger ones (marked so in an added header)."""
-    sizes: dict[int, Any] = client.fetch(list(uids), ["RFC822.SIZE"])
-    small = [u for u in uids if u in sizes and int(sizes[u][b"RFC822.SIZE"]) <= max_bytes]
-    large = [u for u in uids if u in sizes and u not in small]
-    found: dict[int, tuple[bytes, bool]] = {}
-    if small:
-        for uid, data in client.fetch(small, ["BODY.PEEK[]"]).items():
-            if isinstance(data.get(_BODY), bytes):
-                found[uid] = (data[_BODY], False)
+) -> Iterator[tuple[int, bytes, bool]]:
+    """``(uid, raw, truncated)``: whole messages up to ``max_bytes``, fetched a few at a
+    time so that no more than :data:`FETCH_CAPS` times ``max_bytes`` is held at once, and the
+    first :data:`HEADER_BYTES` of the header of larger ones (marked so in an added header).
+    Messages expunged meanwhile are left out. The order within ``uids`` is not kept: the
+    checkpoint moves only after all of them."""
+    sizes = {
+        uid: int(data[b"RFC822.SIZE"])
+        for uid, data in client.fetch(list(uids), ["RFC822.SIZE"]).items()
+        if b"RFC822.SIZE" in data
+    }
+    large = [u for u in uids if sizes.get(u, 0) > max_bytes]
     if large:
         for uid, data in client.fetch(large, [f"BODY.PEEK[HEADER]<0.{HEADER_BYTES}>"]).items():
             if isinstance(data.get(_HEADER), bytes):
-                size = int(sizes[uid][b"RFC822.SIZE"])
-                note = f"X-Cadence-Truncated: headers only, the message was {size} bytes\r\n"
-                found[uid] = (note.encode() + _whole_lines(data[_HEADER]), True)
-    return [(uid, *found[uid]) for uid in uids if uid in found]
+                note = f"X-Cadence-Truncated: headers only, the message was {sizes[uid]} bytes\r\n"
+                yield uid, note.encode() + _whole_lines(data[_HEADER]), True
+    batch: list[int] = []
+    held = 0
+    for uid in [u for u in uids if u in sizes and sizes[u] <= max_bytes]:
+        if batch and held + sizes[uid] > FETCH_CAPS * max_bytes:
+            yield from _bodies(client, batch)
+            batch, held = [], 0
+        batch.append(uid)
+        held += sizes[uid]
+    if batch:
+        yield from _bodies(client, batch)
+
+
+def _bodies(client: IMAPClient, uids: list[int]) -> Iterator[tuple[int, bytes, bool]]:
+    for uid, data in client.fetch(uids, ["BODY.PEEK[]"]).items():
+        if isinstance(data.get(_BODY), bytes):
+            yield uid, data[_BODY], False
 
 
 def _whole_lines(header: bytes) -> bytes:

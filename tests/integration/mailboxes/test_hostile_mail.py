@@ -23,12 +23,17 @@ def test_messages_over_the_size_cap_are_read_as_their_headers(
     world.append(
         world.reply("bo@globex.example", body="See the deck.\r\n\r\n" + attachment * 14000)
     )
+    # Under the cap, 50 KB each: fetched two at a time (at most twice the cap held at once).
+    for n in range(5):
+        body = f"Part {n} of the RFP.\r\n\r\n" + attachment * 650
+        world.append(world.reply("cy@initech.example", body=body, message_id=f"<cy.{n}@x>"))
 
     done = world.sync()
 
-    assert (done.folders[0].intake, done.folders[0].truncated) == ({Intake.STORED: 2}, 2)
-    assert world.state("ann@acme.example") == world.state("bo@globex.example") == "halted"
-    for event in world.events():
+    assert done.folders[0].truncated == 2
+    assert done.folders[0].intake == {Intake.STORED: 7}
+    assert {world.state(email) for email in world.touches} == {"halted"}
+    for event in world.events()[:2]:
         assert event.raw is not None and event.raw.startswith("X-Cadence-Truncated: headers only")
         assert len(event.raw) <= 64 * 1024 + 100
 
