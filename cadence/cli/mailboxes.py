@@ -42,7 +42,7 @@ def list_mailboxes(
         print_json(rows)
         return
     if not rows:
-        err_console.print("no SDR has a [sdr.mailbox] in config/team.toml")
+        err_console.print("no SDR has a [sdr.mailbox] in config/team.toml", markup=False)
         return
     table = Table(title="SDR mailboxes")
     for column in ("name", "address", "health", "last sync (UTC)", "sends today"):
@@ -66,7 +66,7 @@ def check(names: NamesArgument = None) -> None:
         mailboxes = sdr_mailboxes(ctx.catalog.team, names or ())
         results = [check_mailbox(ctx, sdr, actor=cli_actor()) for sdr in mailboxes]
     if not results:
-        err_console.print("no SDR has a [sdr.mailbox] in config/team.toml")
+        err_console.print("no SDR has a [sdr.mailbox] in config/team.toml", markup=False)
     for result in results:
         for passed in result.passed:
             out_console.print(
@@ -91,8 +91,9 @@ def sync(
         bool, typer.Option("--once", help="One pass over every folder, then exit.")
     ] = False,
 ) -> None:
-    """Read new mail from each mailbox's folders into the inbound path; without --once,
-    keep watching (IMAP IDLE or polling) until SIGTERM or Ctrl-C."""
+    """Read new mail from each mailbox's folders into the inbound path.
+
+    Without --once, keep watching (IMAP IDLE or polling) until SIGTERM or Ctrl-C."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with app_context() as ctx:
         mailboxes = sdr_mailboxes(ctx.catalog.team, names or (), imap_only=True)
