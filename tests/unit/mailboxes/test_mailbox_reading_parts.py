@@ -4,10 +4,11 @@ how a header cut at the size cap is closed."""
 import pytest
 
 from cadence.authoring.config_files import Company, Sender, Team
-from cadence.authoring.mailbox_config import Mailbox
-from cadence.core.errors import NotFoundError
+from cadence.authoring.mailbox_config import Mailbox, OAuth2
+from cadence.core.errors import MailboxLoginRefused, NotFoundError
 from cadence.inbound.mailboxes.folder_sync import HEADER_BYTES, _whole_lines
 from cadence.inbound.mailboxes.imap_session import imap_server
+from cadence.inbound.mailboxes.oauth2_tokens import access_token, token_url, xoauth2_string
 from cadence.inbound.mailboxes.sdr_mailboxes import sdr_mailboxes
 
 COMPANY = Company(name="Brightwave", domain="brightwave.example", postal_address="1 Main St, SF")
@@ -65,3 +66,32 @@ def test_a_header_cut_at_the_cap_ends_at_its_last_whole_line() -> None:
     cut = (b"In-Reply-To: <a@b>\r\n" + b"X-Junk: " + b"j" * HEADER_BYTES)[:HEADER_BYTES]
     assert _whole_lines(cut) == b"In-Reply-To: <a@b>\r\n\r\n"
     assert _whole_lines(b"Subject: short\r\n\r\n") == b"Subject: short\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("settings", "url"),
+    [
+        ({"provider": "google"}, "https://oauth2.googleapis.com/token"),
+        (
+            {"provider": "microsoft", "tenant": "contoso.onmicrosoft.com"},
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token",
+        ),
+        (
+            {"provider": "generic", "token_url": "https://idp.example/token"},
+            "https://idp.example/token",
+        ),
+    ],
+)
+def test_each_oauth2_provider_has_its_token_endpoint(settings: dict[str, str], url: str) -> None:
+    oauth = OAuth2(client_id_env="ID", refresh_token_env="REFRESH", **settings)
+    assert token_url(oauth) == url
+
+
+def test_a_missing_refresh_token_is_a_refused_login_naming_the_variable() -> None:
+    oauth = OAuth2(provider="google", client_id_env="ID", refresh_token_env="REFRESH")
+    with pytest.raises(MailboxLoginRefused, match="REFRESH is not set"):
+        access_token(oauth, timeout=1, environ={"ID": "client"})
+
+
+def test_the_xoauth2_string_is_the_mechanisms_format() -> None:
+    assert xoauth2_string("a@b.example", "tok") == "user=a@b.example\x01auth=Bearer tok\x01\x01"
