@@ -8,6 +8,8 @@ import typer
 
 from cadence.cli import audit, engine, enrollment, inbound, operations, report
 from cadence.cli.authoring import cadences_app, templates_app
+from cadence.cli.mailbox_resume import register_resume
+from cadence.cli.mailboxes import mailboxes_app
 from cadence.cli.operations import touches_app
 from cadence.cli.prospects import prospects_app
 from cadence.cli.tasks import tasks_app
@@ -43,6 +45,8 @@ app.add_typer(cadences_app, name="cadences")
 app.add_typer(users_app, name="users")
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(touches_app, name="touches")
+app.add_typer(mailboxes_app, name="mailboxes")
+register_resume(mailboxes_app)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ STATUS_ROWS = (
     "unconfirmed",
     "failed",
     "overdue_tasks",
+    "unhealthy_mailboxes",
     "broker",
 )
 

@@ -57,3 +57,18 @@ class MailboxUnavailable(MailServerUnavailable):
         super().__init__(message)
         self.mailbox = mailbox
         self.health = health
+
+
+class MailboxError(CadenceError):
+    """An SDR's own mailbox could not be used; the message names the mailbox and what to
+    fix, never a secret."""
+
+
+class MailboxLoginRefused(MailboxError):
+    """The server refused the login (a wrong or revoked password or token), or the secret
+    is missing from the environment: a person must fix the credentials."""
+
+
+class MailboxUnreachable(MailboxError):
+    """The server could not be reached, timed out or dropped the connection: it may pass,
+    so readers retry with backoff."""

@@ -138,12 +138,20 @@ def resume_time(verdict: Verdict, prospect: Prospect, received: datetime) -> dat
 
 
 def process_inbound(
-    ctx: AppContext, raw: bytes, *, label: str, source: str = "inbound", dry_run: bool = False
+    ctx: AppContext,
+    raw: bytes,
+    *,
+    label: str,
+    source: str = "inbound",
+    dry_run: bool = False,
+    verdict: Verdict | None = None,
 ) -> InboundResult:
     """Store the raw message (its own commit), then classify, match and apply it.
 
     If anything after the first commit fails, the raw message is still in the store as an
     ``unknown`` event for a person to look at; the same message again is a duplicate.
+    ``verdict`` is the message's classification when the caller has made it already (the
+    mailbox reader classifies to decide whether to store at all).
     """
     now = ctx.clock.now()
     received = received_time(raw, now)
@@ -165,7 +173,8 @@ def process_inbound(
             event_id = event.id
     else:
         duplicate = False
-    verdict = classify_message(raw[:MAX_MESSAGE_BYTES], received_at=received)
+    if verdict is None:
+        verdict = classify_message(raw[:MAX_MESSAGE_BYTES], received_at=received)
     with transaction(ctx.engine) as session:
         prospect = match_prospect(session, verdict)
         result = InboundResult(

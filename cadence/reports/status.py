@@ -1,5 +1,6 @@
 """``cadence status``: what an operator checks first — backlog, queue, stuck and unconfirmed
-touches — read from the store (the truth) and, when configured, from Redis."""
+touches, SDR mailboxes that cannot send or be read — read from the store (the truth) and,
+when configured, from Redis."""
 
 from datetime import datetime
 from typing import Any
@@ -7,6 +8,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from cadence.core.domain import EnrollmentState, TouchStatus
+from cadence.reports.mailboxes import unhealthy_mailboxes
 from cadence.store.models import Enrollment, Task, Touch
 
 
@@ -55,6 +57,7 @@ def store_health(session: Session, *, now: datetime) -> dict[str, Any]:
         "touches_by_status": by_status,
         "enrollments_by_state": enrollments,
         "overdue_tasks": overdue,
+        "unhealthy_mailboxes": unhealthy_mailboxes(session),
     }
 
 

@@ -69,6 +69,25 @@ class Settings(BaseSettings):
     mailbox_max_complaint_rate: float = Field(default=0.003, gt=0, le=1)
     mailbox_guard_min_sends: int = Field(default=50, ge=1)
     mailbox_guard_days: int = Field(default=30, ge=1, le=365)
+    # SDR mailboxes (`cadence mailboxes sync`): how their replies are read.
+    #: Seconds between two passes over a mailbox's folders when the server offers no IDLE
+    #: (or ``mailbox_idle`` is off), and over the folders other than the first with IDLE.
+    mailbox_poll_seconds: float = Field(default=60.0, gt=0, le=3600)
+    #: Wait on IMAP IDLE on the first folder where the server offers it; off: poll only.
+    mailbox_idle: bool = True
+    #: A mailbox's first pass (or one after its folder was renumbered, a new UIDVALIDITY)
+    #: reads mail received this many days back, no older.
+    mailbox_lookback_days: int = Field(default=14, ge=1, le=365)
+    #: ... and at most this many of the newest messages of each folder.
+    mailbox_first_sync_max_messages: int = Field(default=500, ge=1, le=100_000)
+    #: A larger message is read as its headers only (up to 64 KiB of them): a reply with a
+    #: big attachment still halts its sequence, without holding the attachment in memory.
+    mailbox_max_message_bytes: int = Field(default=10 * 1024 * 1024, ge=64 * 1024)
+    #: How long a ``mailboxes`` process holds a mailbox without renewing (renewed every
+    #: quarter of it): a process that dies hands its mailboxes over within this time.
+    mailbox_lease_seconds: float = Field(default=40.0, ge=2, le=600)
+    #: Seconds to connect to an IMAP or SMTP server, and to wait for any one answer.
+    mailbox_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -81,7 +81,8 @@ def free_port() -> int:
 def _password_is_secret(
     server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
 ) -> AuthResult:
-    return AuthResult(success=getattr(auth_data, "password", b"") == b"secret")
+    # handled=False: a refusal is answered 535, as a real server does, not left unanswered.
+    return AuthResult(success=getattr(auth_data, "password", b"") == b"secret", handled=False)
 
 
 @contextmanager

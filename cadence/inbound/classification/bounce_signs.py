@@ -122,3 +122,28 @@ def looks_like_bounce(msg: Message, text: str) -> bool:
         return False
     early = bool(_BODY.search(text[:1_500]))
     return early and (null_sender or automatic)
+
+
+#: Content types a message needs to be read by its headers alone: plain text, or text and
+#: its HTML twin. Anything else (a report, a forwarded message, attachments) may hide a
+#: delivery or abuse report in its parts.
+_PLAIN_TYPES = frozenset({"text/plain", "text/html", "multipart/alternative"})
+_REPORT_SUBJECT = re.compile(r"abuse|complaint|spam|feedback|report", re.I)
+
+
+def may_be_a_report(msg: Message) -> bool:
+    """Whether the headers alone (``msg`` may be parsed headers-only) leave open that the
+    message is a bounce or a complaint: any content type but plain text, a daemon sender, a
+    bounce or abuse subject, a null return path, or an automatic message. False says the
+    body need not be read to know it is neither, which is what :func:`looks_like_bounce`
+    and the report parsers need to call one."""
+    sender = header(msg, "From")
+    subject = header(msg, "Subject")
+    return (
+        msg.get_content_type() not in _PLAIN_TYPES
+        or bool(DAEMON_LOCAL.match((address(sender) or "").split("@", 1)[0]))
+        or bool(_DAEMON_NAME.search(sender))
+        or bool(_SUBJECT.search(subject) or _REPORT_SUBJECT.search(subject))
+        or header(msg, "Return-Path").replace(" ", "") == "<>"
+        or header(msg, "Auto-Submitted").strip().lower() not in ("", "no")
+    )
