@@ -16,6 +16,7 @@ from cadence.authoring.config_files import (
     load_team,
     load_value_propositions,
 )
+from cadence.authoring.render_budget import RenderLimits
 from cadence.authoring.rendering import TemplateRenderer
 from cadence.authoring.template_files import TEMPLATE_SUFFIX, read_template
 from cadence.core.domain import CadenceDefinition, ReplyPolicy, TemplateDefinition
@@ -89,15 +90,18 @@ def load_templates(templates_dir: Path) -> dict[str, TemplateDefinition]:
     return templates
 
 
-def load_catalog(config_dir: Path, templates_dir: Path) -> Catalog:
-    """Load and cross-check all definitions; every problem found is reported at once."""
+def load_catalog(
+    config_dir: Path, templates_dir: Path, *, render_limits: RenderLimits | None = None
+) -> Catalog:
+    """Load and cross-check all definitions; every problem found is reported at once.
+    Templates render within ``render_limits`` (the defaults when not given)."""
     problems: list[str] = []
     templates: dict[str, TemplateDefinition] = {}
     try:
         templates = load_templates(templates_dir)
     except DefinitionError as exc:
         problems.append(str(exc))
-    renderer = TemplateRenderer(templates)
+    renderer = TemplateRenderer(templates, limits=render_limits)
     for template in templates.values():
         try:
             renderer.check(template)

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from cadence.authoring.catalog import Catalog, load_catalog
 from cadence.core.clock import Clock, SystemClock
 from cadence.core.errors import ConfigurationError
-from cadence.runtime.settings import Settings
+from cadence.runtime.settings import Settings, render_limits
 from cadence.store.database import create_db_engine
 from cadence.transports import MailTransport, build_transport
 
@@ -49,7 +49,9 @@ def build_context(
     return AppContext(
         settings=settings,
         engine=engine or create_db_engine(settings.database_url, threads=settings.worker_threads),
-        catalog=load_catalog(settings.config_dir, settings.templates_dir),
+        catalog=load_catalog(
+            settings.config_dir, settings.templates_dir, render_limits=render_limits(settings)
+        ),
         clock=clock or SystemClock(),
         transport=transport
         or build_transport(smtp_url=settings.smtp_url, outbox_dir=str(settings.outbox_dir)),
