@@ -2,14 +2,17 @@
 build a large value stop with a readable RenderBudgetError (a RenderError, the type the
 claim path fails a touch with), quickly and without allocating past the limit."""
 
+import shutil
 import time
 import tracemalloc
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cadence.authoring.catalog import load_catalog
 from cadence.authoring.render_budget import OverBudget, RenderLimits
 from cadence.authoring.rendering import RenderBudgetError, TemplateRenderer
 from cadence.core.domain import TemplateDefinition
@@ -204,3 +207,21 @@ def test_a_render_outside_the_renderer_still_caps_sizes() -> None:
     env: Any = renderer._env  # the environment itself is under test
     with pytest.raises(OverBudget):
         env.from_string('{{ "x" * 1000000000 }}').render()
+
+
+def test_a_template_over_budget_is_blocked_at_load_with_a_clear_message(tmp_path: Path) -> None:
+    """What ``cadence init`` and the web process do: load, lint, and go on, quickly."""
+    repo = Path(__file__).resolve().parents[2]
+    config, templates = tmp_path / "config", tmp_path / "templates"
+    shutil.copytree(repo / "config", config)
+    shutil.copytree(repo / "templates", templates)
+    (templates / "drip" / "loops.j2").write_text(
+        "---\nkind: drip\nsubject: Loops\n---\n" + HOSTILE["three nested ranges"] + "\n",
+        encoding="utf-8",
+    )
+    started = time.monotonic()
+    catalog = load_catalog(config, templates)
+    assert time.monotonic() - started < 30
+    assert catalog.blocked["drip/loops"].startswith("render-budget: ")
+    assert "over the render budget" in catalog.blocked["drip/loops"]
+    assert "drip/loops.j2" in catalog.blocked["drip/loops"]
