@@ -43,20 +43,24 @@ def _workspace(tmp_path: Path) -> tuple[Path, Path]:
     return config, templates
 
 
+def _import_and_enroll(ctx: AppContext, tmp_path: Path, *, imported: int, enrolled: int) -> None:
+    """Prospects p0@co0.example … imported, the first ``enrolled`` of them in seven-touch."""
+    rows = ["email,first_name,company,persona,timezone,country"] + [
+        f"p{i}@co{i}.example,P{i},Co {i},ceo,Europe/Berlin,DE" for i in range(imported)
+    ]
+    (tmp_path / "p.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    import_prospects(ctx, tmp_path / "p.csv", owner=None, actor="t")
+    emails = [f"p{i}@co{i}.example" for i in range(enrolled)]
+    enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="t")
+
+
 def test_ab_variants_split_deterministically_and_history_keeps_versions(
     make_context: Callable[..., AppContext], tmp_path: Path
 ) -> None:
     config, templates = _workspace(tmp_path)
     clock = SimulatedClock(START)
     ctx = make_context(clock=clock, config_dir=config, templates_dir=templates)
-    rows = ["email,first_name,company,persona,timezone,country"] + [
-        f"p{i}@co{i}.example,P{i},Co {i},ceo,Europe/Berlin,DE" for i in range(60)
-    ]
-    (tmp_path / "p.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    import_prospects(ctx, tmp_path / "p.csv", owner=None, actor="t")
-    enroll_prospects(
-        ctx, [f"p{i}@co{i}.example" for i in range(60)], "seven-touch", owner=None, actor="t"
-    )
+    _import_and_enroll(ctx, tmp_path, imported=60, enrolled=60)
     with transaction(ctx.engine) as session:
         planned = {t.enrollment_id: t.template for t in session.exec(select(Touch))}
     split = Counter(planned.values())
@@ -96,14 +100,7 @@ def test_a_template_with_lint_errors_is_never_sent(
     config, templates = _workspace(tmp_path)
     clock = SimulatedClock(START)
     ctx = make_context(clock=clock, config_dir=config, templates_dir=templates)
-    rows = ["email,first_name,company,persona,timezone,country"] + [
-        f"p{i}@co{i}.example,P{i},Co {i},ceo,Europe/Berlin,DE" for i in range(21)
-    ]
-    (tmp_path / "p.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    import_prospects(ctx, tmp_path / "p.csv", owner=None, actor="t")
-    enroll_prospects(
-        ctx, [f"p{i}@co{i}.example" for i in range(20)], "seven-touch", owner=None, actor="t"
-    )
+    _import_and_enroll(ctx, tmp_path, imported=21, enrolled=20)
     long_pitch = " ".join(["We help teams like yours grow faster with less effort."] * 10)
     (templates / "ceo" / "intro-b.j2").write_text(
         "---\nkind: ceo_email\nsubject: Hello\n---\n"
