@@ -93,38 +93,51 @@ class TemplateRenderer:
         self._subjects: dict[tuple[str, str], Any] = {}
 
     def check(self, template: TemplateDefinition) -> None:
-        """Reject syntax errors and unknown variables at load, naming file and line."""
+        """Reject syntax errors, unknown variables and nesting too deep to compile at load,
+        naming file and line."""
         for label, source, first_line in (
             ("body", template.body, template.body_start_line),
             ("subject", template.subject or "", 1),
         ):
             try:
-                ast = self._env.parse(source)
-            except TemplateSyntaxError as exc:
-                line = (exc.lineno or 1) + first_line - 1
-                raise DefinitionError(f"{template.path}:{line}: {label}: {exc.message}") from exc
-            unknown = meta.find_undeclared_variables(ast) - CONTEXT_NAMES - set(self._env.globals)
-            if unknown:
-                names = ", ".join(sorted(unknown))
-                allowed = ", ".join(sorted(CONTEXT_NAMES))
-                line = (
-                    min(
-                        (n.lineno for n in ast.find_all(nodes.Name) if n.name in unknown),
-                        default=1,
-                    )
-                    + first_line
-                    - 1
-                )
+                self._check_source(template, label, source, first_line)
+                self._env.compile(source, filename=template.path)
+            except (RecursionError, SyntaxError) as exc:  # Python's limits, not Jinja's
                 raise DefinitionError(
-                    f"{template.path}:{line}: {label} uses unknown variable(s) {names}; "
-                    f"available: {allowed} (custom CSV columns are custom.NAME)"
+                    f"{template.path}: {label}: nested too deeply to compile; flatten the "
+                    "expressions and blocks"
+                ) from exc
+
+    def _check_source(
+        self, template: TemplateDefinition, label: str, source: str, first_line: int
+    ) -> None:
+        try:
+            ast = self._env.parse(source)
+        except TemplateSyntaxError as exc:
+            line = (exc.lineno or 1) + first_line - 1
+            raise DefinitionError(f"{template.path}:{line}: {label}: {exc.message}") from exc
+        unknown = meta.find_undeclared_variables(ast) - CONTEXT_NAMES - set(self._env.globals)
+        if unknown:
+            names = ", ".join(sorted(unknown))
+            allowed = ", ".join(sorted(CONTEXT_NAMES))
+            line = (
+                min(
+                    (n.lineno for n in ast.find_all(nodes.Name) if n.name in unknown),
+                    default=1,
                 )
-            for included in meta.find_referenced_templates(ast):
-                if included is not None and included not in self._templates:
-                    raise DefinitionError(
-                        f"{template.path}: {label} includes {included!r}, "
-                        "which is not a template in the templates folder"
-                    )
+                + first_line
+                - 1
+            )
+            raise DefinitionError(
+                f"{template.path}:{line}: {label} uses unknown variable(s) {names}; "
+                f"available: {allowed} (custom CSV columns are custom.NAME)"
+            )
+        for included in meta.find_referenced_templates(ast):
+            if included is not None and included not in self._templates:
+                raise DefinitionError(
+                    f"{template.path}: {label} includes {included!r}, "
+                    "which is not a template in the templates folder"
+                )
 
     def render(self, name: str, context: Mapping[str, Any]) -> RenderedContent:
         """Render subject and body within :attr:`limits`; raises :class:`RenderError` with
@@ -168,7 +181,14 @@ class TemplateRenderer:
             raise RenderError(
                 f"{_where(template, exc.__traceback__, self._templates)}: {exc}"
             ) from exc
-        except (ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as exc:
+        except (
+            ArithmeticError,
+            TypeError,
+            ValueError,
+            LookupError,
+            RecursionError,
+            SyntaxError,
+        ) as exc:
             raise RenderError(
                 f"{_where(template, exc.__traceback__, self._templates)}: {exc!r}"
             ) from exc

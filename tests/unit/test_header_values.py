@@ -20,6 +20,7 @@ from cadence.transports.wire import wire_bytes
 
 from .test_compose_speed_equivalence import BASE
 from .test_messages import PARENT
+from .test_rendering import CONTEXT, renderer_for, template
 
 HEADERS = [
     "Content-Transfer-Encoding",
@@ -234,3 +235,14 @@ def test_unsubscribe_links_are_percent_encoded_not_parsed(url: str) -> None:
         assert sorted(parsed.keys()) == HEADERS
         first = str(parsed["List-Unsubscribe"]).split(">, <")[0].lstrip("<")
         assert " " not in first and "<" not in first[1:] and first.isascii()
+
+
+@settings(max_examples=100, deadline=None)
+@given(custom=DATA, company=DATA)
+def test_a_subject_rendered_from_custom_fields_is_data(custom: str, company: str) -> None:
+    """A template's subject built from a prospect's fields, as the claim path builds it."""
+    t = template("Hi", subject="{{ custom.x }} for {{ company }}")
+    context = {**CONTEXT, "custom": {"x": custom}, "company": company}
+    subject = renderer_for(t).render(t.name, context).subject
+    assert subject is not None
+    assert_reads_as_given(replace(BASE, subject=subject, recipient_name=custom))

@@ -16,7 +16,7 @@ from cadence.authoring.catalog import load_catalog
 from cadence.authoring.render_budget import OverBudget, RenderLimits
 from cadence.authoring.rendering import RenderBudgetError, TemplateRenderer
 from cadence.core.domain import TemplateDefinition
-from cadence.core.errors import RenderError
+from cadence.core.errors import DefinitionError, RenderError
 
 from .test_rendering import CONTEXT, render, renderer_for, template
 
@@ -225,3 +225,21 @@ def test_a_template_over_budget_is_blocked_at_load_with_a_clear_message(tmp_path
     assert catalog.blocked["drip/loops"].startswith("render-budget: ")
     assert "over the render budget" in catalog.blocked["drip/loops"]
     assert "drip/loops.j2" in catalog.blocked["drip/loops"]
+
+
+DEEP = {
+    "parentheses": "{{ " + "(" * 150 + "1" + ")" * 150 + " }}",
+    "lists": "{{ " + "[" * 100 + "]" * 100 + " }}",
+    "ifs": "{% if 1 %}" * 150 + "x" + "{% endif %}" * 150,
+    "a long sum": "{{ 1" + " + 1" * 3000 + " }}",
+    "attributes": "{{ value_proposition" + ".a" * 200 + " }}",
+}
+
+
+@pytest.mark.parametrize("body", DEEP.values(), ids=DEEP.keys())
+def test_nesting_too_deep_is_refused_at_load_and_at_render(body: str) -> None:
+    t = template(body)
+    with pytest.raises(DefinitionError, match="nested too deeply to compile"):
+        renderer_for(t).check(t)
+    with pytest.raises(RenderError):
+        render(t)
