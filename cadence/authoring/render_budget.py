@@ -15,9 +15,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import nodes, pass_context
+from jinja2 import Undefined, nodes, pass_context
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
+from jinja2.utils import Namespace
 
 
 @dataclass(frozen=True)
@@ -114,11 +115,49 @@ def check_size(size: int, what: str) -> None:
         raise OverBudget(f"{what} of {size:,} is over the limit of {limit:,}")
 
 
+def text_size(value: Any, limit: int | None = None) -> int:
+    """About how long ``str(value)`` is, counted without building it, and only up to a
+    little past ``limit``: a list of one long string repeated, or a tuple nested in itself by
+    doubling, has a text far longer than the memory it holds."""
+    cap = size_limit() if limit is None else limit
+    total = 0
+    pending = [value]
+    while pending and total <= cap:
+        item = pending.pop()
+        if isinstance(item, str | bytes):
+            total += len(item) + 3
+        elif isinstance(item, list | tuple | set | frozenset):
+            total += 2 + 2 * len(item)
+            pending.extend(item)
+        elif isinstance(item, dict):
+            total += 2 + 4 * len(item)
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, Undefined):
+            continue  # whatever uses it says so, with its name
+        elif isinstance(item, Namespace):
+            pending.append(dict(item._Namespace__attrs))
+        else:
+            total += len(str(item))
+    return total
+
+
+def check_text(value: Any, what: str) -> None:
+    """Refuse a value whose text would be past the limit, before it is made text."""
+    if not isinstance(value, str):
+        check_size(text_size(value), what)
+    else:
+        check_size(len(value), what)
+
+
 def produced(value: Any) -> Any:
     """Charge a piece of output (text, or a value about to become text) and pass it on."""
     budget = _ACTIVE.get()
     if budget is not None:
-        budget.produce(len(value) if isinstance(value, str) else len(str(value)))
+        if isinstance(value, str):
+            budget.produce(len(value))
+        else:
+            budget.produce(text_size(value, budget.limits.max_chars))
     return value
 
 
@@ -132,9 +171,9 @@ def stepped(_: Any, iterable: Iterable[Any]) -> Iterator[Any]:
 
 def bounded_concat(parts: Iterable[Any]) -> str:
     """The ``~`` operator, refusing a result past the limit before it is joined."""
-    texts = [str(part) for part in parts]
-    check_size(sum(map(len, texts)), "a string built with ~")
-    return "".join(texts)
+    items = list(parts)
+    check_size(sum(text_size(item) for item in items), "a string built with ~")
+    return "".join(map(str, items))
 
 
 @pass_context  # never folded into a constant when the template is compiled

@@ -8,10 +8,11 @@ each is refused before it allocates, against the render's
 charged to its budget (:mod:`cadence.authoring.render_budget`).
 """
 
+import functools
 import operator
 import re
 import string
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any
 
 from jinja2 import filters, nodes, pass_environment, pass_eval_context, utils
@@ -25,7 +26,9 @@ from cadence.authoring.render_budget import (
     BudgetCodeGenerator,
     OverBudget,
     check_size,
+    check_text,
     step,
+    text_size,
 )
 
 #: A template is a short email, not a computation.
@@ -114,7 +117,7 @@ def check_format(template: str, args: Iterable[Any], *, braces: bool) -> None:
     widest = max(widths, default=0)
     if widest > limit:
         raise OverBudget(f"a format width of {widest:,} is over the limit of {limit:,}")
-    longest = max((len(str(a)) for a in args), default=0)
+    longest = max((text_size(a) for a in args), default=0)
     check_size(len(template) + len(specs) * (longest + widest), "a formatted string")
 
 
@@ -129,7 +132,7 @@ def _arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
 def _join(eval_ctx: EvalContext, value: Iterable[Any], d: str = "", attribute: Any = None) -> str:
     items = list(value)
     step(len(items))
-    size = len(d) * max(len(items) - 1, 0) + sum(len(str(i)) for i in items)
+    size = len(d) * max(len(items) - 1, 0) + sum(text_size(i) for i in items)
     check_size(size, "a joined string")
     return str(filters.do_join(eval_ctx, items, d, attribute))
 
@@ -223,6 +226,20 @@ _BOUNDED_FILTERS = {
 }
 
 
+def _text_checked(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` with its input refused when its text would be past the limit: every filter
+    may make its input text (``upper``, ``string``, ``tojson``, ``pprint`` …)."""
+    offset = 0 if getattr(fn, "jinja_pass_arg", None) is None else 1
+
+    @functools.wraps(fn)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        if len(args) > offset:
+            check_text(args[offset], f"the input of {name}")
+        return fn(*args, **kwargs)
+
+    return checked
+
+
 class Sandbox(ImmutableSandboxedEnvironment):
     """The immutable sandbox, with growth bounded and every step charged to the render's
     budget (a render outside :func:`~cadence.authoring.render_budget.budget_for` is
@@ -236,6 +253,9 @@ class Sandbox(ImmutableSandboxedEnvironment):
         self.globals["range"] = _bounded_range
         self.globals["lipsum"] = _bounded_lipsum
         self.filters.update(_BOUNDED_FILTERS)
+        for name, fn in list(self.filters.items()):
+            if name not in (STEP_FILTER, REFERENCE_FILTER):
+                self.filters[name] = _text_checked(name, fn)
 
     cadence_produced = staticmethod(render_budget.produced)
     cadence_concat = staticmethod(render_budget.bounded_concat)
@@ -266,12 +286,12 @@ class Sandbox(ImmutableSandboxedEnvironment):
             return operator.mod(left, right)
         if operator_name == "+":
             if isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES):
-                check_size(len(left) + len(right), "a joined sequence")
+                check_size(text_size(left) + text_size(right), "a joined sequence")
             return operator.add(left, right)
         if isinstance(left, _SEQUENCES) or isinstance(right, _SEQUENCES):
             seq, count = (left, right) if isinstance(left, _SEQUENCES) else (right, left)
             if isinstance(count, int):
-                check_size(len(seq) * count, "a repeated sequence")
+                check_size(text_size(seq) * count, "a repeated sequence")
         elif (
             isinstance(left, int)
             and isinstance(right, int)
@@ -329,7 +349,7 @@ def _checked_text_call(
     elif name == "join" and args:
         items = list(args[0])
         step(len(items))
-        size = len(owner) * max(len(items) - 1, 0) + sum(len(i) for i in items)
+        size = len(owner) * max(len(items) - 1, 0) + sum(text_size(i) for i in items)
         check_size(size, "a joined string")
         return (items, *args[1:])
     else:

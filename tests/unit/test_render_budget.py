@@ -82,6 +82,29 @@ HOSTILE = {
     "translate": '{{ ("a" * 100000).translate({97: "x" * 100000}) }}',
     "output past the limit": '{{ "x" * 200000 }}{{ "x" * 200000 }}',
 }
+#: Values small in memory whose text is huge: one long string referenced many times, or a
+#: tuple nested in itself by doubling. Each turned into text one way or another.
+_SHARED = '{% set l = ["x" * 100000] * 100000 %}'
+_DOUBLED = (
+    "{% set ns = namespace(t=(1,)) %}{% for i in range(40) %}"
+    "{% set ns.t = (ns.t, ns.t) %}{% endfor %}"
+)
+HOSTILE.update(
+    {
+        "a shared list output": _SHARED + "{{ l }}",
+        "a shared list formatted": _SHARED + '{{ "%s" % (l,) }}',
+        "a shared list through a filter": _SHARED + "{{ l | string | length }}",
+        "a shared list as JSON": _SHARED + "{{ l | tojson | length }}",
+        "a list of one long string repeated": (
+            '{% set l = ["x" * 200000] %}{{ (l * 100000) | length }}'
+        ),
+        "a doubled tuple output": _DOUBLED + "{{ ns.t }}",
+        "a doubled tuple upper-cased": _DOUBLED + "{{ ns.t | upper | length }}",
+        "a doubled tuple concatenated": _DOUBLED + '{{ (ns.t ~ "") | length }}',
+        "a doubled tuple in str.format": _DOUBLED + '{{ "{}".format(ns.t) | length }}',
+        "a doubled tuple pretty-printed": _DOUBLED + "{{ ns.t | pprint | length }}",
+    }
+)
 
 
 def _bounded(body: str) -> tuple[Exception, float, int]:
