@@ -216,6 +216,8 @@ WITHIN = {
     "arithmetic": "{{ 2 ** 10 }} {{ 12345678901234567890 * 3 }} {{ [1, 2] + [3] }}",
     "a small lipsum": "{{ lipsum(1, false, 5, 10) | length > 0 }}",
     "tojson": "{{ value_proposition | tojson(indent=2) | length > 0 }}",
+    "a string near the size limit": '{{ ("a " * 120000) | title | length }}',
+    "a list of short strings": "{{ (company * 1000) | list | unique | join | length }}",
 }
 
 
@@ -266,3 +268,12 @@ def test_nesting_too_deep_is_refused_at_load_and_at_render(body: str) -> None:
         renderer_for(t).check(t)
     with pytest.raises(RenderError):
         render(t)
+
+
+def test_slow_filters_in_a_loop_stop_soon_after_the_deadline() -> None:
+    """The clock is read at every step, so one slow filter call is the most it overruns."""
+    t = template('{% for i in range(100) %}{{ ("a.b " * 60000) | urlize | length }}{% endfor %}')
+    started = time.monotonic()
+    with pytest.raises(RenderBudgetError, match="took over 2 s"):
+        render(t)
+    assert time.monotonic() - started < 2 + 3
