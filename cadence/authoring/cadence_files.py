@@ -39,6 +39,10 @@ _CADENCE_KEYS = {
     "steps",
 }
 MAX_VARIANTS = 5
+#: A cadence longer than this is a mistake (or an attempt to mail one prospect for ever).
+MAX_STEPS = 30
+#: The longest delay between two steps, in days (business days where the cadence says so).
+MAX_DELAY_DAYS = 365
 _STEP_KEYS = {"template", "delay", "thread", "send_window"}
 
 
@@ -49,6 +53,12 @@ def parse_delay(text: object) -> Delay:
     if not match:
         raise ValueError(f'delay {text!r} is not Nd, Nh or Nm (for example "3d")')
     amount, unit = int(match[1]), match[2]
+    per_day = {"d": 1, "h": 24, "m": 24 * 60}[unit]
+    if amount > MAX_DELAY_DAYS * per_day:
+        raise ValueError(
+            f"delay {text!r} is over the limit of {MAX_DELAY_DAYS} days "
+            f"({MAX_DELAY_DAYS * per_day}{unit})"
+        )
     if unit == "d":
         return Delay(days=amount)
     return Delay(duration=timedelta(hours=amount) if unit == "h" else timedelta(minutes=amount))
@@ -118,6 +128,8 @@ def parse_cadence(
     raw_steps = data.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise fail("steps", "a cadence needs at least one [[steps]] table")
+    if len(raw_steps) > MAX_STEPS:
+        raise fail("steps", f"{len(raw_steps)} steps; a cadence has at most {MAX_STEPS}")
     steps = tuple(
         _parse_step(number, raw, template_kinds, fail)
         for number, raw in enumerate(raw_steps, start=1)

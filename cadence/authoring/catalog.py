@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cadence.authoring.cadence_checks import handover_cycles, unusable_cadences
 from cadence.authoring.cadence_files import load_cadence_file
 from cadence.authoring.config_files import (
     Persona,
@@ -16,10 +17,11 @@ from cadence.authoring.config_files import (
     load_team,
     load_value_propositions,
 )
+from cadence.authoring.render_budget import RenderLimits
 from cadence.authoring.rendering import TemplateRenderer
 from cadence.authoring.template_files import TEMPLATE_SUFFIX, read_template
 from cadence.core.domain import CadenceDefinition, ReplyPolicy, TemplateDefinition
-from cadence.core.errors import DefinitionError, NotFoundError
+from cadence.core.errors import ConflictError, DefinitionError, NotFoundError
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class Catalog:
     renderer: TemplateRenderer = field(repr=False, compare=False)
     #: Templates with lint errors, and why: they are never sent (their touches fail).
     blocked: Mapping[str, str] = field(default_factory=dict)
+    #: Cadences that fail validation, and why: nobody may be enrolled in them.
+    unusable: Mapping[str, str] = field(default_factory=dict)
     _persona_contexts: dict[str, "PersonaContext"] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -48,6 +52,19 @@ class Catalog:
         except KeyError:
             known = ", ".join(sorted(self.cadences)) or "none"
             raise NotFoundError(f"no cadence named {name!r}; known cadences: {known}") from None
+
+    def enrollable(self, name: str) -> CadenceDefinition:
+        """The cadence to enroll prospects in. Raises :class:`NotFoundError` for an unknown
+        name and :class:`ConflictError` for a cadence that fails validation (its touches
+        would only fail when due), saying why."""
+        cadence = self.cadence(name)
+        why = self.unusable.get(name)
+        if why is not None:
+            raise ConflictError(
+                f"cadence {name!r} fails validation, so nobody can be enrolled in it: {why}; "
+                "fix it (cadence cadences validate) and try again"
+            )
+        return cadence
 
     @property
     def pauses_accounts(self) -> bool:
@@ -89,15 +106,18 @@ def load_templates(templates_dir: Path) -> dict[str, TemplateDefinition]:
     return templates
 
 
-def load_catalog(config_dir: Path, templates_dir: Path) -> Catalog:
-    """Load and cross-check all definitions; every problem found is reported at once."""
+def load_catalog(
+    config_dir: Path, templates_dir: Path, *, render_limits: RenderLimits | None = None
+) -> Catalog:
+    """Load and cross-check all definitions; every problem found is reported at once.
+    Templates render within ``render_limits`` (the defaults when not given)."""
     problems: list[str] = []
     templates: dict[str, TemplateDefinition] = {}
     try:
         templates = load_templates(templates_dir)
     except DefinitionError as exc:
         problems.append(str(exc))
-    renderer = TemplateRenderer(templates)
+    renderer = TemplateRenderer(templates, limits=render_limits)
     for template in templates.values():
         try:
             renderer.check(template)
@@ -123,6 +143,11 @@ def load_catalog(config_dir: Path, templates_dir: Path) -> Catalog:
             problems.append(
                 f"{cadence.source}: on_complete: no cadence named {cadence.on_complete!r}"
             )
+    for cycle in handover_cycles(cadences):
+        problems.append(
+            f"{cadences[cycle[0]].source}: on_complete: hands over in a cycle "
+            f"({' -> '.join(cycle)}); a prospect in it would never leave; end the chain"
+        )
     personas: dict[str, Persona] = {}
     props: tuple[ValueProposition, ...] = ()
     team = None
@@ -138,6 +163,7 @@ def load_catalog(config_dir: Path, templates_dir: Path) -> Catalog:
             problems.append(str(exc))
     if problems or team is None:
         raise DefinitionError("\n".join(problems))
+    blocked = _lint_errors(config_dir, cadences, templates, renderer, team, personas, props)
     return Catalog(
         cadences=cadences,
         templates=templates,
@@ -145,7 +171,8 @@ def load_catalog(config_dir: Path, templates_dir: Path) -> Catalog:
         value_propositions=props,
         team=team,
         renderer=renderer,
-        blocked=_lint_errors(config_dir, cadences, templates, renderer, team, personas, props),
+        blocked=blocked,
+        unusable=unusable_cadences(cadences, blocked),
     )
 
 

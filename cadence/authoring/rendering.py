@@ -5,17 +5,17 @@ Templates are untrusted input (design invariant 5): the sandbox blocks Python in
 resolve only to other loaded templates, never to files.
 """
 
-import operator
-import re
-from collections.abc import Callable, Mapping, MutableMapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateNotFound, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError, UndefinedError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from cadence.authoring.render_budget import OverBudget, RenderLimits, budget_for
+from cadence.authoring.sandbox import Sandbox
 from cadence.core.domain import TemplateDefinition
 from cadence.core.errors import DefinitionError, RenderError
 
@@ -41,13 +41,11 @@ CONTEXT_NAMES = frozenset(
 )
 #: A rendered body longer than this is a runaway loop, not an email.
 MAX_RENDERED_CHARS = 50_000
-_MAX_POWER = 64
-#: The largest string or list a template may build by repetition, padding or formatting.
-_MAX_BUILT = 100_000
-#: Loops over range() stay small: a template is a short email, not a computation.
-_MAX_RANGE = 10_000
-_WIDE_FORMAT = re.compile(r"%[-+ #0]*(?:\d{6,}|\*)|\{[^{}]*:[^{}]*\d{6,}[^{}]*\}")
-_SIZED_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
+
+
+class RenderBudgetError(RenderError):
+    """A render went over its time, step or size budget: the touch fails alone, and a
+    template that does so for the lint's sample prospects is blocked."""
 
 
 @dataclass(frozen=True)
@@ -71,76 +69,20 @@ class _CatalogLoader(BaseLoader):
         return found.body, found.path, lambda: True
 
 
-def _bounded_range(*args: int) -> range:
-    span = range(*args)
-    if len(span) > _MAX_RANGE:
-        raise SecurityError(f"range of {len(span)} is over the template limit of {_MAX_RANGE}")
-    return span
-
-
-def _bounded_center(value: str, width: int = 80) -> str:
-    if width > _MAX_BUILT:
-        raise SecurityError("center width too large for a template")
-    return str(value).center(width)
-
-
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, with memory bounded: repetition, padding, formatting widths, powers and
-    ranges are capped, so a template cannot allocate gigabytes. (CPU is bounded only by
-    these caps: nested loops over capped ranges are still slow; lint renders catch that.)"""
-
-    intercepted_binops = frozenset({"*", "**", "%"})
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.globals["range"] = _bounded_range
-        self.filters["center"] = _bounded_center
-
-    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
-        """A template's globals as one dict: Jinja's ChainMap over the environment's was
-        iterated by every render to build its context (9.4 against 3.6 µs a render). This
-        sandbox's globals are set when it is made and never change, so a copy stays true."""
-        return {**self.globals, **(d or {})}
-
-    def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
-        if operator_name == "**":
-            if isinstance(right, int) and abs(right) > _MAX_POWER:
-                raise SecurityError("exponent too large for a template")
-            return operator.pow(left, right)
-        if operator_name == "%":
-            if isinstance(left, str) and _WIDE_FORMAT.search(left):
-                raise SecurityError("format width too large for a template")
-            return operator.mod(left, right)
-        if isinstance(left, str | list) or isinstance(right, str | list):
-            seq, count = (left, right) if isinstance(left, str | list) else (right, left)
-            if isinstance(count, int) and len(seq) * count > _MAX_BUILT:
-                raise SecurityError("repetition too large for a template")
-        return operator.mul(left, right)
-
-    def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        name = getattr(__obj, "__name__", "")
-        if (
-            isinstance(getattr(__obj, "__self__", None), str)
-            and name in _SIZED_METHODS
-            and any(isinstance(a, int) and a > _MAX_BUILT for a in (*args, *kwargs.values()))
-        ):
-            raise SecurityError(f"{name} width too large for a template")
-        return super().call(__context, __obj, *args, **kwargs)
-
-    def wrap_str_format(self, value: Any) -> Any:
-        """``'{:99999999}'.format(x)`` is refused before it allocates."""
-        owner = getattr(value, "__self__", None)
-        if isinstance(owner, str) and _WIDE_FORMAT.search(owner):
-            raise SecurityError("format width too large for a template")
-        return super().wrap_str_format(value)
-
-
 class TemplateRenderer:
     """Compiles each template once per version and renders it for one prospect's context."""
 
-    def __init__(self, templates: Mapping[str, TemplateDefinition]) -> None:
+    def __init__(
+        self,
+        templates: Mapping[str, TemplateDefinition],
+        *,
+        limits: RenderLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._templates = templates
-        self._env = _Sandbox(
+        self.limits = limits or RenderLimits()
+        self._clock = clock
+        self._env = Sandbox(
             loader=_CatalogLoader(templates),
             undefined=StrictUndefined,
             autoescape=False,
@@ -151,44 +93,70 @@ class TemplateRenderer:
         self._subjects: dict[tuple[str, str], Any] = {}
 
     def check(self, template: TemplateDefinition) -> None:
-        """Reject syntax errors and unknown variables at load, naming file and line."""
+        """Reject syntax errors, unknown variables and nesting too deep to compile at load,
+        naming file and line."""
         for label, source, first_line in (
             ("body", template.body, template.body_start_line),
             ("subject", template.subject or "", 1),
         ):
             try:
-                ast = self._env.parse(source)
-            except TemplateSyntaxError as exc:
-                line = (exc.lineno or 1) + first_line - 1
-                raise DefinitionError(f"{template.path}:{line}: {label}: {exc.message}") from exc
-            unknown = meta.find_undeclared_variables(ast) - CONTEXT_NAMES - set(self._env.globals)
-            if unknown:
-                names = ", ".join(sorted(unknown))
-                allowed = ", ".join(sorted(CONTEXT_NAMES))
-                line = (
-                    min(
-                        (n.lineno for n in ast.find_all(nodes.Name) if n.name in unknown),
-                        default=1,
-                    )
-                    + first_line
-                    - 1
-                )
+                self._check_source(template, label, source, first_line)
+                self._env.compile(source, filename=template.path)
+            except (RecursionError, SyntaxError) as exc:  # Python's limits, not Jinja's
                 raise DefinitionError(
-                    f"{template.path}:{line}: {label} uses unknown variable(s) {names}; "
-                    f"available: {allowed} (custom CSV columns are custom.NAME)"
+                    f"{template.path}: {label}: nested too deeply to compile; flatten the "
+                    "expressions and blocks"
+                ) from exc
+
+    def _check_source(
+        self, template: TemplateDefinition, label: str, source: str, first_line: int
+    ) -> None:
+        try:
+            ast = self._env.parse(source)
+        except TemplateSyntaxError as exc:
+            line = (exc.lineno or 1) + first_line - 1
+            raise DefinitionError(f"{template.path}:{line}: {label}: {exc.message}") from exc
+        unknown = meta.find_undeclared_variables(ast) - CONTEXT_NAMES - set(self._env.globals)
+        if unknown:
+            names = ", ".join(sorted(unknown))
+            allowed = ", ".join(sorted(CONTEXT_NAMES))
+            line = (
+                min(
+                    (n.lineno for n in ast.find_all(nodes.Name) if n.name in unknown),
+                    default=1,
                 )
-            for included in meta.find_referenced_templates(ast):
-                if included is not None and included not in self._templates:
-                    raise DefinitionError(
-                        f"{template.path}: {label} includes {included!r}, "
-                        "which is not a template in the templates folder"
-                    )
+                + first_line
+                - 1
+            )
+            raise DefinitionError(
+                f"{template.path}:{line}: {label} uses unknown variable(s) {names}; "
+                f"available: {allowed} (custom CSV columns are custom.NAME)"
+            )
+        for included in meta.find_referenced_templates(ast):
+            if included is not None and included not in self._templates:
+                raise DefinitionError(
+                    f"{template.path}: {label} includes {included!r}, "
+                    "which is not a template in the templates folder"
+                )
 
     def render(self, name: str, context: Mapping[str, Any]) -> RenderedContent:
-        """Render subject and body; raises :class:`RenderError` with file and line."""
+        """Render subject and body within :attr:`limits`; raises :class:`RenderError` with
+        file and line (:class:`RenderBudgetError` when over the budget)."""
         template = self._templates.get(name)
         if template is None:
             raise RenderError(f"template {name!r} is not loaded")
+        try:
+            with budget_for(self.limits, self._clock):
+                return self._render(template, context)
+        except OverBudget as exc:
+            raise RenderBudgetError(
+                f"{_where(template, exc.__traceback__, self._templates)}: over the render "
+                f"budget: {exc}; keep loops small and never loop over a prospect's data "
+                "(CADENCE_RENDER_* settings raise the limits)"
+            ) from exc
+
+    def _render(self, template: TemplateDefinition, context: Mapping[str, Any]) -> RenderedContent:
+        name = template.name
         try:
             body = self._env.get_template(name).render(context).strip()
             subject = None
@@ -197,6 +165,8 @@ class TemplateRenderer:
                 if key not in self._subjects:
                     self._subjects[key] = self._env.from_string(template.subject)
                 subject = " ".join(self._subjects[key].render(context).split())
+        except OverBudget:
+            raise  # render() says which limit, with the file and line
         except UndefinedError as exc:
             raise RenderError(
                 f"{_where(template, exc.__traceback__, self._templates)}: {exc.message}; give it "
@@ -211,7 +181,14 @@ class TemplateRenderer:
             raise RenderError(
                 f"{_where(template, exc.__traceback__, self._templates)}: {exc}"
             ) from exc
-        except (ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as exc:
+        except (
+            ArithmeticError,
+            TypeError,
+            ValueError,
+            LookupError,
+            RecursionError,
+            SyntaxError,
+        ) as exc:
             raise RenderError(
                 f"{_where(template, exc.__traceback__, self._templates)}: {exc!r}"
             ) from exc

@@ -19,7 +19,7 @@ from cadence.authoring.lint.linter import (
     TemplateUnderLint,
     lint_template,
 )
-from cadence.authoring.rendering import TemplateRenderer
+from cadence.authoring.rendering import RenderBudgetError, TemplateRenderer
 from cadence.core.domain import TemplateDefinition
 from cadence.core.errors import DefinitionError, RenderError
 
@@ -134,15 +134,18 @@ def lint_templates(
             try:
                 rendered = renderer.render(template.name, context)
             except RenderError as exc:
+                over = isinstance(exc, RenderBudgetError)
                 findings.append(
                     Finding(
-                        "render-error",
+                        "render-budget" if over else "render-error",
                         "error",
                         template.path,
                         _line_of(str(exc), template),
                         str(exc),
                     )
                 )
+                if over:  # another persona would only spend the same budget again
+                    break
                 continue
             samples.append(RenderedSample(key, rendered.subject or "", rendered.body))
         sparse = sample_context(team, sender, None, value_propositions, complete=False)

@@ -11,6 +11,7 @@ from rich.table import Table
 from cadence.cli.console import out_console, print_json
 from cadence.cli.context import app_context
 from cadence.cli.options import parse_instant
+from cadence.reports.spreadsheet import spreadsheet_row
 from cadence.reports.touch_history import AUDIT_FIELDS, event_rows, touch_rows
 from cadence.store.database import transaction
 
@@ -51,7 +52,7 @@ def audit(
             writer = csv.DictWriter(sys.stdout, fieldnames=list(AUDIT_FIELDS))
             writer.writeheader()
             for row in rows:
-                writer.writerow(row)
+                writer.writerow(spreadsheet_row(row))
             return
         touches = list(rows)
         with transaction(ctx.engine) as session:

@@ -18,7 +18,7 @@ from cadence.authoring.template_lint import lint_templates, load_lint_rules
 from cadence.cli.console import err_console, handle_errors, out_console, print_json
 from cadence.core.domain import TemplateDefinition
 from cadence.core.errors import DefinitionError
-from cadence.runtime.settings import load_settings
+from cadence.runtime.settings import Settings, load_settings, render_limits
 
 templates_app = typer.Typer(help="Marketing's templates: lint, preview.", no_args_is_help=True)
 cadences_app = typer.Typer(help="Cadence files: validate.", no_args_is_help=True)
@@ -96,7 +96,7 @@ def lint(
             continue
         all_templates.setdefault(template.name, template)
         chosen.append(template)
-    renderer = TemplateRenderer(all_templates)
+    renderer = TemplateRenderer(all_templates, limits=render_limits(settings))
     loadable = []
     for template in chosen:
         try:
@@ -104,7 +104,7 @@ def lint(
             loadable.append(template)
         except DefinitionError as exc:
             findings.append(_load_finding(template.path, exc))
-    first_touch = _first_touch_templates(settings.config_dir, settings.templates_dir)
+    first_touch = _first_touch_templates(settings)
     findings.extend(
         lint_templates(
             loadable,
@@ -134,9 +134,11 @@ def _load_finding(path: str, exc: DefinitionError) -> Finding:
     return Finding("load-error", "error", path, int(match.group(1)) if match else 1, str(exc))
 
 
-def _first_touch_templates(config_dir: Path, templates_dir: Path) -> set[str]:
+def _first_touch_templates(settings: Settings) -> set[str]:
     try:
-        catalog = load_catalog(config_dir, templates_dir)
+        catalog = load_catalog(
+            settings.config_dir, settings.templates_dir, render_limits=render_limits(settings)
+        )
     except DefinitionError:
         return set()
     return {name for c in catalog.cadences.values() for name in c.steps[0].templates}
@@ -175,7 +177,9 @@ def validate(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Check every cadence file; exit status 1 on any error."""
     settings = load_settings()
     try:
-        catalog = load_catalog(settings.config_dir, settings.templates_dir)
+        catalog = load_catalog(
+            settings.config_dir, settings.templates_dir, render_limits=render_limits(settings)
+        )
     except DefinitionError as exc:
         problems = [
             {

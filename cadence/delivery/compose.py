@@ -1,16 +1,14 @@
 """Compose the RFC 5322 message for an email touch (contract.md, "Delivered email")."""
 
 import os
-import re
 import secrets
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.header import Header
-from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 
+from cadence.delivery import header_values
 from cadence.transports.wire import CONTENT_TYPE, MAX_LINE, POLICY
 
 
@@ -84,83 +82,31 @@ class OutgoingEmail:
     parent: ThreadParent | None = None
 
 
-_VISIBLE = r"[^\s\x00-\x1f\x7f\ud800-\udfff]"
-#: Words of visible characters split by single spaces: text whose spacing every parser keeps
-#: as it is. Other whitespace, controls (CR and LF among them, so an injection attempt meets
-#: the registry, which refuses it) and lone surrogates take the registry path.
-_SIMPLE = re.compile(rf"(?:{_VISIBLE}+(?: {_VISIBLE}+)*)?")
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-#: An addr-spec half the registry would write unquoted.
-_DOT_ATOM = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
-#: RFC 2047's limit on one encoded word.
-_MAX_ENCODED_WORD = 75
-
-
 def compose(email: OutgoingEmail) -> EmailMessage:
-    """Build the message with headers stored pre-encoded, as the SMTP policy would write them.
+    """Build the message with every header stored in its final wire form.
 
-    Setting headers through the header registry (parse on set, parse again to fold) was most
-    of a worker's CPU per email. Printable ASCII values are stored verbatim with ``set_raw``,
-    non-ASCII text becomes RFC 2047 encoded words, and anything unusual (control characters
-    or CR/LF, odd spacing, a local part needing quotes, an encoded-word lookalike, body lines
-    over 998 octets) goes through the registry as before. Reading a header still parses it
-    with the policy, so callers see the same header objects as before.
+    Values built from data (names, subject, addresses, ids, links) are written by
+    :mod:`cadence.delivery.header_values`, which never parses them: a value is data, however
+    it looks. Raises :class:`ValueError` for a CR or LF in a name or subject, or an address,
+    Message-ID or link that a header cannot carry; the touch then fails alone. Reading a
+    header still parses it with the policy, so callers see the usual header objects.
     """
     message = EmailMessage(policy=POLICY)
-    _put(message, "Message-ID", email.message_id)
+    message.set_raw("Message-ID", header_values.msg_id(email.message_id))
     message.set_raw("Date", format_datetime(email.date))
-    _put_address(message, "From", email.sender_name, email.sender_email)
-    _put_address(message, "To", email.recipient_name, email.recipient_email)
-    _put_text(message, "Subject", email.subject)
+    message.set_raw("From", header_values.mailbox(email.sender_name, email.sender_email))
+    message.set_raw("To", header_values.mailbox(email.recipient_name, email.recipient_email))
+    message.set_raw("Subject", header_values.unstructured("Subject", email.subject))
     if email.parent is not None:
-        _put(message, "In-Reply-To", email.parent.message_id)
-        _put(message, "References", " ".join((*email.parent.references, email.parent.message_id)))
-    _put(message, "List-Unsubscribe", f"<{email.unsubscribe_url}>, <{email.unsubscribe_mailto}>")
+        message.set_raw("In-Reply-To", header_values.msg_id(email.parent.message_id))
+        chain = (*email.parent.references, email.parent.message_id)
+        message.set_raw("References", header_values.msg_id_list(chain))
+    links = (email.unsubscribe_url, email.unsubscribe_mailto)
+    message.set_raw("List-Unsubscribe", header_values.uri_list(links))
     message.set_raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
-    message.set_raw("X-Cadence-Touch", str(email.touch_id))
+    message.set_raw("X-Cadence-Touch", str(int(email.touch_id)))
     _set_text_body(message, email.body + ("" if email.body.endswith("\n") else "\n"))
     return message
-
-
-def _plain(value: str) -> bool:
-    """Printable ASCII, written as given (a line over 998 is refolded when sent). Empty takes
-    the registry, which writes ``Subject:`` with no trailing space."""
-    return value.isascii() and value.isprintable() and value != ""
-
-
-def _put(message: EmailMessage, name: str, value: str) -> None:
-    if _plain(value):
-        message.set_raw(name, value)
-    else:
-        message[name] = value
-
-
-def _put_text(message: EmailMessage, name: str, value: str) -> None:
-    if "\r" in value or "\n" in value:
-        # The registry refuses these inside a value but lets one through at the end, where it
-        # becomes a bare CR or LF in the header; refuse them all alike.
-        raise ValueError("Header values may not contain linefeed or carriage return characters")
-    if value.isascii() or "=?" in value or not _SIMPLE.fullmatch(value):
-        _put(message, name, value)
-        return
-    # Encoded words of at most 75 characters, folded between words.
-    words = Header(value, "utf-8", header_name=name).encode(linesep="\r\n", maxlinelen=76)
-    message.set_raw(name, words)
-
-
-def _put_address(message: EmailMessage, name: str, display: str, addr: str) -> None:
-    local, _, domain = addr.partition("@")
-    # The registry keeps an encoded-word lookalike ("=?…?=") in a name literally in memory.
-    simple = _SIMPLE.fullmatch(display) and "=?" not in display
-    if simple and _DOT_ATOM.fullmatch(local) and _DOT_ATOM.fullmatch(domain):
-        # Quoted if need be; a non-ASCII name becomes one encoded word, not several, since
-        # Python's own parser keeps the space between encoded words in a phrase.
-        value = formataddr((display, addr))
-        fits = len(name) + 2 + len(value) <= MAX_LINE  # else the registry folds it, as before
-        if fits and (display.isascii() or len(value) - len(addr) - 3 <= _MAX_ENCODED_WORD):
-            message.set_raw(name, value)
-            return
-    message[name] = Address(display_name=display, username=local, domain=domain)
 
 
 def _set_text_body(message: EmailMessage, text: str) -> None:

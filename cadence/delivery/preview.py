@@ -10,7 +10,7 @@ from cadence.authoring.render_context import template_context
 from cadence.authoring.template_lint import sample_context
 from cadence.core.errors import NotFoundError
 from cadence.delivery.compose import OutgoingEmail, compose, new_message_id
-from cadence.runtime.settings import Settings
+from cadence.runtime.settings import Settings, render_limits
 from cadence.store.database import create_db_engine, transaction
 from cadence.store.models import Prospect
 
@@ -20,7 +20,9 @@ def preview_message(
 ) -> EmailMessage:
     """The email delivery would send, dated ``now``, for a stored prospect or a persona's
     sample."""
-    catalog = load_catalog(settings.config_dir, settings.templates_dir)
+    catalog = load_catalog(
+        settings.config_dir, settings.templates_dir, render_limits=render_limits(settings)
+    )
     template = catalog.templates.get(name)
     if template is None:
         raise NotFoundError(

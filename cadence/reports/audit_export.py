@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from cadence.reports.spreadsheet import spreadsheet_row
 from cadence.reports.touch_history import AUDIT_FIELDS, iso
 from cadence.store.database import transaction
 from cadence.store.models import AuditEntry, Enrollment, Prospect
@@ -90,16 +91,6 @@ def _entry_row(
     }
 
 
-#: A cell starting with one of these is a formula to a spreadsheet; prospect data is untrusted.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _safe_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 def csv_chunks(
     batches: Iterable[list[dict[str, Any]]], fields: Sequence[str] = AUDIT_FIELDS
 ) -> Iterator[str]:
@@ -112,5 +103,5 @@ def csv_chunks(
     for rows in batches:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerows({k: _safe_cell(v) for k, v in row.items()} for row in rows)
+        writer.writerows(spreadsheet_row(row) for row in rows)
         yield buffer.getvalue()

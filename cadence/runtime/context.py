@@ -12,7 +12,7 @@ from cadence.authoring.catalog import Catalog, load_catalog
 from cadence.core.clock import Clock, SimulatedClock, SystemClock
 from cadence.core.errors import ConfigurationError
 from cadence.runtime.mailbox_routes import mailbox_routes
-from cadence.runtime.settings import Settings
+from cadence.runtime.settings import Settings, render_limits
 from cadence.store.database import create_db_engine
 from cadence.transports import MailTransport, build_transport
 
@@ -41,7 +41,9 @@ def build_context(
     mailbox (team.toml) on real time only. Refuses to send real mail (``CADENCE_SMTP_URL``,
     or an SDR mailbox with ``smtp``) whose unsubscribe links would point at this machine
     (``CADENCE_PUBLIC_URL`` left at its localhost default)."""
-    catalog = load_catalog(settings.config_dir, settings.templates_dir)
+    catalog = load_catalog(
+        settings.config_dir, settings.templates_dir, render_limits=render_limits(settings)
+    )
     if transport is None:
         # The SDRs' mailboxes are real accounts: simulated time (``cadence run --simulate``,
         # the demo) never sends through them, as it never sends by CADENCE_SMTP_URL.

@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cadence.authoring.render_budget import RenderLimits
+
 
 class Settings(BaseSettings):
     """The outside contract's settings; names are fixed by contract.md."""
@@ -88,6 +90,22 @@ class Settings(BaseSettings):
     mailbox_lease_seconds: float = Field(default=40.0, ge=2, le=600)
     #: Seconds to connect to an IMAP or SMTP server, and to wait for any one answer.
     mailbox_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    #: One render of a template (load-time lint, preview or a touch) stops past any of these:
+    #: wall-clock seconds, characters produced (and the longest string it may build), and
+    #: steps (loop iterations, calls, lookups). A touch over them fails alone; a template
+    #: over them for the lint's sample prospects is blocked.
+    render_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    render_max_chars: int = Field(default=262_144, ge=1_000, le=10_000_000)
+    render_max_steps: int = Field(default=100_000, ge=1_000, le=100_000_000)
+
+
+def render_limits(settings: Settings) -> RenderLimits:
+    """The CADENCE_RENDER_* settings as the renderer takes them."""
+    return RenderLimits(
+        seconds=settings.render_timeout_seconds,
+        max_chars=settings.render_max_chars,
+        max_steps=settings.render_max_steps,
+    )
 
 
 def load_settings(**overrides: object) -> Settings:

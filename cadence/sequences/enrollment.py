@@ -127,7 +127,7 @@ def enroll(
     """Enroll the addresses; a prospect already live in the cadence is reported and left
     alone (never enrolled twice). Any other problem enrolls nobody and raises
     :class:`InputError` listing them all."""
-    cadence = catalog.cadence(cadence_name)
+    cadence = catalog.enrollable(cadence_name)
     if owner is not None:
         catalog.team.sender(owner)
     wanted = list(dict.fromkeys(e.strip().lower() for e in emails if e.strip()))

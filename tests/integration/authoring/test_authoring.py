@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import col, select
 
 from cadence.core.clock import SimulatedClock
+from cadence.core.errors import ConflictError
 from cadence.reports.template_history import template_history
 from cadence.runtime.context import AppContext
 from cadence.sequences.enrollment import enroll_prospects
@@ -41,20 +42,24 @@ def _workspace(tmp_path: Path) -> tuple[Path, Path]:
     return config, templates
 
 
+def _import_and_enroll(ctx: AppContext, tmp_path: Path, *, imported: int, enrolled: int) -> None:
+    """Prospects p0@co0.example … imported, the first ``enrolled`` of them in seven-touch."""
+    rows = ["email,first_name,company,persona,timezone,country"] + [
+        f"p{i}@co{i}.example,P{i},Co {i},ceo,Europe/Berlin,DE" for i in range(imported)
+    ]
+    (tmp_path / "p.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    import_prospects(ctx, tmp_path / "p.csv", owner=None, actor="t")
+    emails = [f"p{i}@co{i}.example" for i in range(enrolled)]
+    enroll_prospects(ctx, emails, "seven-touch", owner=None, actor="t")
+
+
 def test_ab_variants_split_deterministically_and_history_keeps_versions(
     make_context: Callable[..., AppContext], tmp_path: Path
 ) -> None:
     config, templates = _workspace(tmp_path)
     clock = SimulatedClock(START)
     ctx = make_context(clock=clock, config_dir=config, templates_dir=templates)
-    rows = ["email,first_name,company,persona,timezone,country"] + [
-        f"p{i}@co{i}.example,P{i},Co {i},ceo,Europe/Berlin,DE" for i in range(60)
-    ]
-    (tmp_path / "p.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    import_prospects(ctx, tmp_path / "p.csv", owner=None, actor="t")
-    enroll_prospects(
-        ctx, [f"p{i}@co{i}.example" for i in range(60)], "seven-touch", owner=None, actor="t"
-    )
+    _import_and_enroll(ctx, tmp_path, imported=60, enrolled=60)
     with transaction(ctx.engine) as session:
         planned = {t.enrollment_id: t.template for t in session.exec(select(Touch))}
     split = Counter(planned.values())
@@ -89,7 +94,12 @@ def test_ab_variants_split_deterministically_and_history_keeps_versions(
 def test_a_template_with_lint_errors_is_never_sent(
     make_context: Callable[..., AppContext], tmp_path: Path
 ) -> None:
+    """Enrolled while the template was fine; it fails lint by the time its touches are due:
+    those touches fail, the other variant's are sent, and nobody more can be enrolled."""
     config, templates = _workspace(tmp_path)
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock, config_dir=config, templates_dir=templates)
+    _import_and_enroll(ctx, tmp_path, imported=21, enrolled=20)
     long_pitch = " ".join(["We help teams like yours grow faster with less effort."] * 10)
     (templates / "ceo" / "intro-b.j2").write_text(
         "---\nkind: ceo_email\nsubject: Hello\n---\n"
@@ -97,22 +107,16 @@ def test_a_template_with_lint_errors_is_never_sent(
         "Are you free Tuesday? Can we talk Wednesday?\n",
         encoding="utf-8",
     )
-    clock = SimulatedClock(START)
     ctx = make_context(clock=clock, config_dir=config, templates_dir=templates)
     assert "ceo/intro-b" in ctx.catalog.blocked
     assert "ceo/intro" not in ctx.catalog.blocked
-    rows = ["email,first_name,company,persona,timezone,country"] + [
-        f"p{i}@co{i}.example,P{i},Co {i},ceo,Europe/Berlin,DE" for i in range(20)
-    ]
-    (tmp_path / "p.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    import_prospects(ctx, tmp_path / "p.csv", owner=None, actor="t")
-    enroll_prospects(
-        ctx, [f"p{i}@co{i}.example" for i in range(20)], "seven-touch", owner=None, actor="t"
-    )
+    with pytest.raises(ConflictError, match=r"'seven-touch' fails validation.*ceo/intro-b"):
+        enroll_prospects(ctx, ["p20@co20.example"], "seven-touch", owner=None, actor="t")
     with EmbeddedEngine(ctx, worker_threads=2) as engine:
         engine.simulate(clock, START + timedelta(days=2))
     with transaction(ctx.engine) as session:
         firsts = session.exec(select(Touch).where(Touch.step == 1)).all()
+    assert len(firsts) == 20
     blocked = [t for t in firsts if t.template == "ceo/intro-b"]
     assert blocked and all(
         t.status == "failed" and "fails lint" in (t.reason or "") for t in blocked

@@ -91,7 +91,8 @@ def with_step(step: dict[str, Any], *, position: int = 2) -> dict[str, Any]:
         (" 3d ", Delay(days=3)),
         ("12h", Delay(duration=timedelta(hours=12))),
         ("30m", Delay(duration=timedelta(minutes=30))),
-        ("9999d", Delay(days=9999)),
+        ("365d", Delay(days=365)),
+        ("8760h", Delay(duration=timedelta(hours=8760))),
     ],
 )
 def test_parse_delay(text: str, expected: Delay) -> None:
@@ -100,7 +101,10 @@ def test_parse_delay(text: str, expected: Delay) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["3 days", "-1d", "1w", "d", "3", "", "3.5d", "1d2h", "10000d", "3D", 3, None, [3]],
+    [
+        *("3 days", "-1d", "1w", "d", "3", "", "3.5d", "1d2h", "10000d", "3D", 3, None, [3]),
+        *("366d", "9999d", "8761h", "9999h", "525601m"),
+    ],
 )
 def test_parse_delay_rejects(value: object) -> None:
     with pytest.raises(ValueError, match="delay"):

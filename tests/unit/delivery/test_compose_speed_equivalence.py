@@ -150,6 +150,9 @@ BASE = OutgoingEmail(
     unsubscribe_mailto="mailto:unsubscribe@acme.com?subject=unsubscribe%20Zm9vYmFy",
 )
 LONG_URL = "https://unsubscribe.mail.acme-sales-engine.com/unsubscribe/" + "Ab9_-" * 60
+#: Where the reference was wrong (it decoded encoded-word lookalikes into header text, and
+#: trimmed or quoted what it was given) compose() differs on purpose; those cases are pinned
+#: in test_header_values.py.
 CASES: dict[str, dict[str, Any]] = {
     "typical ASCII": {},
     "accents": {
@@ -180,18 +183,12 @@ CASES: dict[str, dict[str, Any]] = {
     },
     "non-ASCII name needing quotes": {"recipient_name": 'Zoë "Z" <evil@x.com>, Bob'},
     "empty names": {"sender_name": "", "recipient_name": ""},
-    "spaced names": {"sender_name": "Sam  Miller", "recipient_name": " Jordan Lee "},
     "name with a backslash": {"recipient_name": "Jordan\\Lee"},
-    "quoted local part": {"recipient_email": "jordan lee@initech.com"},
     "dotted local part": {"recipient_email": "jordan.lee+cadence@mail.initech.com"},
     "tab in subject": {"subject": "Initech\tand Acme"},
     "spaced ASCII subject": {"subject": "  Initech  and Acme  "},
     "spaced non-ASCII subject": {"subject": "  Grüße  von\xa0Acme\u3000 "},
-    "non-ASCII whitespace in a name": {"recipient_name": "Zoë\xa0 \xa0Ångström"},
-    "encoded-word lookalike": {"subject": "=?utf-8?q?hello?= there"},
-    "encoded-word lookalike in a name": {"recipient_name": "=?utf-8?q?Zo=C3=AB?="},
     "long unsubscribe URL": {"unsubscribe_url": LONG_URL},
-    "non-ASCII unsubscribe URL": {"unsubscribe_url": "https://acme.com/désabonner/Zm9v"},
     "reply": {"parent": PARENT, "subject": "Re: Initech and Acme"},
     "reply, long chain": {
         "parent": replace(
@@ -308,13 +305,11 @@ def test_composed_messages_do_not_share_state() -> None:
     assert compose(BASE).as_bytes() == reference_compose(BASE).as_bytes()
 
 
-def test_list_unsubscribe_too_long_for_a_line_is_written_as_the_reference_does() -> None:
-    """A URL over 998 characters has no place to fold: like the reference, the header is
-    refolded by the policy (into encoded words) rather than breaking the line limit."""
-    fields = replace(BASE, unsubscribe_url=LONG_URL * 4)
-    raw = assert_equivalent(fields)
-    expected = reference_compose(fields).as_bytes()
-    assert raw_header(raw, b"List-Unsubscribe") == raw_header(expected, b"List-Unsubscribe")
+def test_list_unsubscribe_too_long_for_a_line_is_refused() -> None:
+    """A URL over 998 characters has no place to fold; the reference turned it into encoded
+    words, which no mail client follows as a link: the touch fails instead."""
+    with pytest.raises(ValueError, match="too long for a header line"):
+        compose(replace(BASE, unsubscribe_url=LONG_URL * 4))
 
 
 def test_composed_message_pickles_and_copies() -> None:
@@ -342,6 +337,8 @@ _BODY = st.text(st.characters(codec="utf-8"), max_size=1500)
 @given(sender=_TEXT, recipient=_TEXT, subject=_TEXT, body=_BODY)
 @example(sender="Sam Müller", recipient="Zoë", subject="Grüße", body="日本語 ✓")
 def test_random_text_reads_the_same(sender: str, recipient: str, subject: str, body: str) -> None:
+    if _reference_misreads(sender, recipient, subject):
+        return  # test_header_values.py checks these against what was given
     fields = replace(BASE, sender_name=sender, recipient_name=recipient, subject=subject, body=body)
     if "\r" in subject or "\n" in subject:  # refused even where the reference let one pass
         with pytest.raises(ValueError, match=r"CR or LF|linefeed or carriage return"):
@@ -349,15 +346,28 @@ def test_random_text_reads_the_same(sender: str, recipient: str, subject: str, b
         return
     try:
         expected = reference_compose(fields).as_bytes()
-    except ValueError as exc:  # the reference refuses it (CR or LF in a header)
-        with pytest.raises(type(exc)):
-            wire_bytes(compose(fields))
+    except ValueError as exc:  # the reference refuses it (a line break in a header)
+        if any("\r" in t or "\n" in t for t in (sender, recipient)):
+            with pytest.raises(type(exc)):
+                wire_bytes(compose(fields))
+            return
+        # Other line breaks (U+2028, U+0085, VT, FF…) in a subject are data, encoded.
+        parsed = email.message_from_bytes(wire_bytes(compose(fields)), policy=default)
+        assert str(parsed["Subject"]) == subject
         return
     if has_bare_cr_or_lf(expected):  # see test_subject_ending_in_a_newline_is_refused
         with pytest.raises(ValueError, match="linefeed or carriage return"):
             wire_bytes(compose(fields))
         return
     assert_equivalent(fields)
+
+
+def _reference_misreads(*texts: str) -> bool:
+    """Text the registry decoded as encoded words, or trimmed, or whose whitespace runs
+    Python's address parser folds: the reference reads differently from what was given."""
+    return any(
+        "=?" in text or text != text.strip() or re.search(r"[^\S ]|\s\s", text) for text in texts
+    )
 
 
 def has_bare_cr_or_lf(raw: bytes) -> bool:
