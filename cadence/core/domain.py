@@ -85,6 +85,9 @@ class EventKind(StrEnum):
     PAUSE = "pause"
     RESUME = "resume"
     HALT = "halt"
+    #: A bounce that rejects the sender (a blocklist, spam filtering, policy, SPF/DKIM/DMARC,
+    #: a rate limit), not the address: the prospect is left alone, the mailbox is counted.
+    SENDER_REJECTED = "sender_rejected"
     UNKNOWN = "unknown"
 
 

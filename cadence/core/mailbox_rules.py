@@ -61,6 +61,8 @@ class DeliverabilityLimits:
 
     max_hard_bounce_rate: float = 0.05
     max_complaint_rate: float = 0.003
+    #: Bounces that reject the sender (blocklists, spam filters, authentication).
+    max_rejection_rate: float = 0.05
     min_sends: int = 50
     window_days: int = 30
 
@@ -72,6 +74,7 @@ class DeliveryRecord:
     sends: int
     hard_bounces: int
     complaints: int
+    rejections: int = 0
 
 
 def guard_verdict(record: DeliveryRecord, limits: DeliverabilityLimits) -> str | None:
@@ -82,6 +85,7 @@ def guard_verdict(record: DeliveryRecord, limits: DeliverabilityLimits) -> str |
     for what, count, limit in (
         ("hard bounces", record.hard_bounces, limits.max_hard_bounce_rate),
         ("complaints", record.complaints, limits.max_complaint_rate),
+        ("rejections of the sender", record.rejections, limits.max_rejection_rate),
     ):
         rate = count / record.sends
         if rate > limit:

@@ -193,7 +193,9 @@ def process_inbound(
         )
         if dry_run or duplicate or event_id is None:
             return result
-        if verdict.kind == "bounce":
+        if verdict.kind == "bounce" and verdict.rejects_sender:
+            kind = EventKind.SENDER_REJECTED
+        elif verdict.kind == "bounce":
             kind = EventKind.BOUNCE if verdict.bounce == "hard" else EventKind.SOFT_BOUNCE
         else:
             kind = _KINDS[verdict.kind]

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     #: 5%), once it has ``mailbox_guard_min_sends`` sends there; a person resumes it.
     mailbox_max_hard_bounce_rate: float = Field(default=0.05, gt=0, le=1)
     mailbox_max_complaint_rate: float = Field(default=0.003, gt=0, le=1)
+    #: ... and bounces that reject the sender (a blocklist, spam filtering, SPF/DKIM/DMARC).
+    mailbox_max_rejection_rate: float = Field(default=0.05, gt=0, le=1)
     mailbox_guard_min_sends: int = Field(default=50, ge=1)
     mailbox_guard_days: int = Field(default=30, ge=1, le=365)
     # SDR mailboxes (`cadence mailboxes sync`): how their replies are read.

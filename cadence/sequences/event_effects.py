@@ -207,10 +207,19 @@ def _resume(happening: _Happening) -> None:
         h.outcome.resumed.append(_id(enrollment))
 
 
+def _count_against_mailbox(happening: _Happening) -> None:
+    """A receiving server refused us, not the address: the prospect's sequences go on, and
+    the mailbox that sent is counted for the deliverability guard."""
+    h = happening
+    assert h.prospect.id is not None
+    count_event(h.session, h.prospect.id, h.kind, now=h.now)
+
+
 #: Each event kind's effect; a kind not here (unknown mail) is only stored and audited.
 EFFECTS: dict[EventKind, Callable[[_Happening], None]] = {
     **dict.fromkeys((*STOPPING_EVENTS, EventKind.HALT), _halt),
     EventKind.SOFT_BOUNCE: _soft_bounce,
+    EventKind.SENDER_REJECTED: _count_against_mailbox,
     EventKind.PAUSE: _pause,
     EventKind.AUTO_REPLY: _pause,
     EventKind.RESUME: _resume,

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 _COUNTED: dict[EventKind, BadOutcome] = {
     EventKind.BOUNCE: "hard_bounces",
     EventKind.COMPLAINT: "complaints",
+    EventKind.SENDER_REJECTED: "rejections",
 }
 
 
@@ -41,6 +42,7 @@ def guard_limits(settings: Settings) -> DeliverabilityLimits:
     return DeliverabilityLimits(
         max_hard_bounce_rate=settings.mailbox_max_hard_bounce_rate,
         max_complaint_rate=settings.mailbox_max_complaint_rate,
+        max_rejection_rate=settings.mailbox_max_rejection_rate,
         min_sends=settings.mailbox_guard_min_sends,
         window_days=settings.mailbox_guard_days,
     )

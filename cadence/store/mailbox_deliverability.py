@@ -34,7 +34,7 @@ _LAST_SENT = (
     .limit(1)
 )
 
-BadOutcome = Literal["hard_bounces", "complaints"]
+BadOutcome = Literal["hard_bounces", "complaints", "rejections"]
 
 
 def count_bad_outcome(
@@ -86,6 +86,7 @@ def take_guard_marks(session: Session) -> list[str]:
 _PAUSED = exists().where(
     MAILBOX_STATES.c.owner == MAILBOX_DAYS.c.owner, MAILBOX_STATES.c.health == HEALTH_PAUSED
 )
+_BAD_OUTCOMES = MAILBOX_DAYS.c.hard_bounces + MAILBOX_DAYS.c.complaints + MAILBOX_DAYS.c.rejections
 #: Per mailbox that is not paused and had a bounce or complaint: the window's sums.
 _WINDOWS = (
     select(
@@ -93,12 +94,18 @@ _WINDOWS = (
         func.sum(MAILBOX_DAYS.c.started - MAILBOX_DAYS.c.forgiven_sends),
         func.sum(MAILBOX_DAYS.c.hard_bounces),
         func.sum(MAILBOX_DAYS.c.complaints),
+        func.sum(MAILBOX_DAYS.c.rejections),
     )
     .where(
         in_list(MAILBOX_DAYS.c.owner, "owners"), MAILBOX_DAYS.c.day >= bindparam("since"), ~_PAUSED
     )
     .group_by(MAILBOX_DAYS.c.owner)
-    .having(func.sum(MAILBOX_DAYS.c.hard_bounces + MAILBOX_DAYS.c.complaints) > 0)
+    .having(
+        func.sum(
+            MAILBOX_DAYS.c.hard_bounces + MAILBOX_DAYS.c.complaints + MAILBOX_DAYS.c.rejections
+        )
+        > 0
+    )
 )
 
 
@@ -111,8 +118,10 @@ def delivery_records(
         return {}
     rows = connection.execute(_WINDOWS, {"owners": list(owners), "since": since})
     return {
-        owner: DeliveryRecord(int(sends or 0), int(bounces or 0), int(complaints or 0))
-        for owner, sends, bounces, complaints in rows
+        owner: DeliveryRecord(
+            int(sends or 0), int(bounces or 0), int(complaints or 0), int(rejections or 0)
+        )
+        for owner, sends, bounces, complaints, rejections in rows
     }
 
 
@@ -124,7 +133,7 @@ _FORGIVE = (
             MAILBOX_DAYS.c.day >= bindparam("since"),
         )
     )
-    .values(hard_bounces=0, complaints=0, forgiven_sends=MAILBOX_DAYS.c.started)
+    .values(hard_bounces=0, complaints=0, rejections=0, forgiven_sends=MAILBOX_DAYS.c.started)
 )
 
 

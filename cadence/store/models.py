@@ -230,6 +230,8 @@ class MailboxDay(SQLModel, table=True):
     window_sent: int = 0
     hard_bounces: int = 0
     complaints: int = 0
+    #: Bounces that rejected the sender, not the address (counted like complaints).
+    rejections: int = 0
     #: ``started`` as it stood when a person resumed the mailbox: those sends no longer
     #: count for the guard, as the bounces and complaints of that time are cleared then.
     forgiven_sends: int = 0

@@ -85,6 +85,21 @@ def test_guard_verdict(sends: int, bounces: int, complaints: int, expected: str 
     assert guard_verdict(DeliveryRecord(sends, bounces, complaints), LIMITS) == expected
 
 
+@pytest.mark.parametrize(
+    ("sends", "rejections", "expected"),
+    [
+        (100, 5, None),
+        (100, 6, "rejections of the sender 6% of the last 100 sends in 30 days (limit 5%)"),
+        (49, 40, None),
+    ],
+)
+def test_rejections_of_the_sender_pile_up_to_a_pause(
+    sends: int, rejections: int, expected: str | None
+) -> None:
+    record = DeliveryRecord(sends, 0, 0, rejections)
+    assert guard_verdict(record, LIMITS) == expected
+
+
 def test_a_zero_minimum_still_needs_a_send() -> None:
     assert guard_verdict(DeliveryRecord(0, 0, 0), DeliverabilityLimits(min_sends=0)) is None
     assert guard_verdict(DeliveryRecord(1, 1, 0), DeliverabilityLimits(min_sends=0)) is not None
