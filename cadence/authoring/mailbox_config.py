@@ -1,4 +1,4 @@
-"""An SDR's own mailbox in ``config/team.toml`` (``[sdr.mailbox]``, contract.md).
+"""An SDR's own mailbox in ``config/team.toml`` (``[sdr.mailbox]``, README "SDR mailboxes").
 
 Secrets never live in the file: a password or an OAuth2 client secret and refresh token are
 named by the environment variable that holds them, and read only when a connection is made

@@ -262,7 +262,7 @@ class Sandbox(ImmutableSandboxedEnvironment):
 
     def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
         """A template's globals as one dict: Jinja's ChainMap over the environment's was
-        iterated by every render to build its context (9.4 against 3.6 µs a render). This
+        iterated by every render to build its context, at a cost. This
         sandbox's globals are set when it is made and never change, so a copy stays true."""
         return {**self.globals, **(d or {})}
 

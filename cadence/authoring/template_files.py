@@ -1,4 +1,5 @@
-"""Read marketing's template files: YAML front matter, then a Jinja body (contract.md)."""
+"""Read marketing's template files: YAML front matter, then a Jinja body (README, "What
+marketing writes")."""
 
 import hashlib
 from pathlib import Path

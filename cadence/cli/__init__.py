@@ -1,4 +1,4 @@
-"""The ``cadence`` command (contract.md), one module per command group."""
+"""The ``cadence`` command, one module per command group; its names and options do not change."""
 
 from cadence.cli.app import main
 

@@ -1,4 +1,4 @@
-"""The ``cadence`` command (contract.md): the command tree, one module per command group.
+"""The ``cadence`` command: the command tree, one module per command group.
 
 The commands are registered here, in the order ``--help`` lists them, so the tree is read in one
 place; each module holds its commands and what only they use.
@@ -6,7 +6,7 @@ place; each module holds its commands and what only they use.
 
 import typer
 
-from cadence.cli import audit, engine, enrollment, inbound, operations, report
+from cadence.cli import audit, engine, enrollment, inbound, operations, report, status
 from cadence.cli.authoring import cadences_app, templates_app
 from cadence.cli.mailbox_resume import register_resume
 from cadence.cli.mailboxes import mailboxes_app
@@ -35,7 +35,7 @@ for command in (
     engine.demo,
     inbound.inbound,
     report.report,
-    operations.status,
+    status.status,
 ):
     app.command()(command)
 

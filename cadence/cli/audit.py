@@ -12,10 +12,10 @@ from cadence.cli.console import out_console, print_json
 from cadence.cli.context import app_context
 from cadence.cli.options import parse_instant
 from cadence.reports.spreadsheet import spreadsheet_row
-from cadence.reports.touch_history import AUDIT_FIELDS, event_rows, touch_rows
+from cadence.reports.touch_history import TOUCH_FIELDS, event_rows, touch_rows
 from cadence.store.database import transaction
 
-#: What the table shows of a touch; JSON and CSV carry every field of ``AUDIT_FIELDS``.
+#: What the table shows of a touch; JSON and CSV carry every field of ``TOUCH_FIELDS``.
 TOUCH_COLUMNS = (
     "prospect",
     "cadence",
@@ -49,7 +49,7 @@ def audit(
     with app_context() as ctx:
         rows = touch_rows(ctx.engine, email=email, owner=owner, cadence=cadence, since=after)
         if fmt is OutputFormat.csv:
-            writer = csv.DictWriter(sys.stdout, fieldnames=list(AUDIT_FIELDS))
+            writer = csv.DictWriter(sys.stdout, fieldnames=list(TOUCH_FIELDS))
             writer.writeheader()
             for row in rows:
                 writer.writerow(spreadsheet_row(row))

@@ -1,5 +1,5 @@
 """``cadence mailboxes``: each SDR mailbox's health, a connection check, and the process that
-reads their replies (contract.md)."""
+reads their replies."""
 
 import logging
 import signal

@@ -48,7 +48,7 @@ def report(
     fmt: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.table,
 ) -> None:
     """Per cadence, step, template version and owner: replies, rates, speed to lead."""
-    from cadence.reports.queries import report as build
+    from cadence.reports.cadence_report import report as build
 
     start, end = parse_instant(since, "--since"), parse_instant(until, "--until")
     with app_context() as ctx, transaction(ctx.engine) as session:

@@ -32,7 +32,7 @@ from cadence.delivery.record import record_sent_batch
 from cadence.delivery.send_outcomes import (
     STORE_ERRORS,
     fail_crashed_claim,
-    mark_unconfirmed,
+    flag_unconfirmed,
     requeue,
     send_email,
     with_store_retries,
@@ -105,7 +105,7 @@ def deliver_touches(ctx: AppContext, touch_ids: Sequence[int]) -> dict[int, Touc
                 log.exception("transport raised on touch %s", touch_id)
                 why = f"transport raised {type(exc).__name__}: {exc}"
                 with_store_retries(
-                    ctx, partial(mark_unconfirmed, ctx, touch_id=touch_id, reason=why)
+                    ctx, partial(flag_unconfirmed, ctx, touch_id=touch_id, reason=why)
                 )
                 raise
             if outcomes[touch_id] is TouchOutcome.SENT:

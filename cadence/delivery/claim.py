@@ -13,7 +13,7 @@ at once (:class:`Reservation`). Under its locks the claim uses what was prepared
 touch whose rows are unchanged, and checks and renders the rest as before; a mailbox that
 could not reserve its sends has its counter row locked last. Rendering under the locks, a
 claim held them for as long as its thread waited for the interpreter between its reads,
-renders and writes (replies waited up to 150 ms with 16 worker threads on two cores);
+renders and writes (replies waited on it under load);
 locking every counter row first made a team's claims render one batch after another, each
 waiting for all those queued before it.
 """
@@ -34,7 +34,7 @@ from cadence.delivery.claim_writes import (
     issue_task,
     record_not_now,
     start_email,
-    take_send,
+    start_if_allowed,
 )
 from cadence.delivery.claimed import Claimed
 from cadence.delivery.preparation import (
@@ -115,7 +115,7 @@ def claim_touches(
         if email.touch_id in reserved:
             outcomes[email.touch_id] = start_email(email, writes)
         else:
-            outcomes[email.touch_id] = take_send(allowance, email, writes)
+            outcomes[email.touch_id] = start_if_allowed(allowance, email, writes)
     writes.write(session, ctx.catalog, now=now)
     allowance.save(session)
     return outcomes

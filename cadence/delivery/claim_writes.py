@@ -102,7 +102,7 @@ class ClaimWrites:
             complete_enrollments(session, catalog, self.finished, now=now)
 
 
-def take_send(
+def start_if_allowed(
     allowance: MailboxAllowance, email: ComposedEmail, writes: ClaimWrites
 ) -> Claimed | TouchOutcome:
     """The email starts if its mailbox may send now; else it moves to when it may (the

@@ -1,4 +1,6 @@
-"""Compose the RFC 5322 message for an email touch (contract.md, "Delivered email")."""
+"""Compose the RFC 5322 message for an email touch: Message-ID, Date, From, To, Subject, a
+plain-text body, List-Unsubscribe (one-click) and X-Cadence-Touch on every one; In-Reply-To
+and References on a reply in the thread."""
 
 import os
 import secrets

@@ -27,8 +27,8 @@ class SentEmail:
 
 
 #: By enrollment only, the channel and status checked here: with them in the query SQLite's
-#: planner (no statistics) took the status index and read every sent touch of the store,
-#: 20 ms a batch at 5,000 prospects.
+#: planner (no statistics) took the status index and read every sent touch of the store at
+#: every batch.
 _SENT_EMAILS = select(
     TOUCHES.c.enrollment_id,
     TOUCHES.c.step,

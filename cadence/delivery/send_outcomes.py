@@ -43,7 +43,7 @@ def send_email(ctx: AppContext, touch_id: int, claim: Claimed) -> TouchOutcome:
         with_store_retries(ctx, partial(requeue, ctx, touch_ids=[touch_id], reason=str(exc)))
         raise
     except DeliveryOutcomeUnknown as exc:
-        with_store_retries(ctx, partial(mark_unconfirmed, ctx, touch_id=touch_id, reason=str(exc)))
+        with_store_retries(ctx, partial(flag_unconfirmed, ctx, touch_id=touch_id, reason=str(exc)))
         return TouchOutcome.UNCONFIRMED
     except DeliveryError as exc:
         with_store_retries(ctx, partial(mark_failed, ctx, touch_id=touch_id, reason=str(exc)))
@@ -114,7 +114,7 @@ def fail_crashed_claim(ctx: AppContext, session: Session, touch_id: int, reason:
     )
 
 
-def mark_unconfirmed(ctx: AppContext, session: Session, *, touch_id: int, reason: str) -> None:
+def flag_unconfirmed(ctx: AppContext, session: Session, *, touch_id: int, reason: str) -> None:
     """The server may have it: flag for a person, never re-send blindly."""
     touch = session.get(Touch, touch_id)
     if touch is None or touch.status != TouchStatus.SENDING:

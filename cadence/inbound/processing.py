@@ -58,7 +58,7 @@ class InboundResult:
     effects: dict[str, list[int]] = field(default_factory=dict)
 
     def contract_json(self) -> dict[str, Any]:
-        """The fields contract.md fixes for ``cadence inbound --json``."""
+        """The fields of ``cadence inbound --json``: scripts read them, so names do not change."""
         return {
             "file": self.file,
             "kind": self.kind,

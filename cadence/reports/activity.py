@@ -10,7 +10,7 @@ from sqlalchemy import case
 from sqlmodel import Session, col, func, select
 
 from cadence.core.domain import LIVE_ENROLLMENT_STATES, CadenceDefinition
-from cadence.reports.queries import report
+from cadence.reports.cadence_report import report
 from cadence.sequences.tasks import TaskView, list_tasks
 from cadence.store.models import Enrollment, Event, Prospect, Task, Touch
 

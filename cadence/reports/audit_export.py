@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from cadence.reports.spreadsheet import spreadsheet_row
-from cadence.reports.touch_history import AUDIT_FIELDS, iso
+from cadence.reports.touch_history import TOUCH_FIELDS, iso
 from cadence.store.database import transaction
 from cadence.store.models import AuditEntry, Enrollment, Prospect
 
@@ -92,7 +92,7 @@ def _entry_row(
 
 
 def csv_chunks(
-    batches: Iterable[list[dict[str, Any]]], fields: Sequence[str] = AUDIT_FIELDS
+    batches: Iterable[list[dict[str, Any]]], fields: Sequence[str] = TOUCH_FIELDS
 ) -> Iterator[str]:
     """A header, then one chunk of CSV text per batch; text that a spreadsheet would run as a
     formula is prefixed with an apostrophe."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from cadence.reports.queries import report
+from cadence.reports.cadence_report import report
 from cadence.store.models import TemplateVersion
 
 

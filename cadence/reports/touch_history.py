@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from cadence.store.database import transaction
 from cadence.store.models import Enrollment, Event, Prospect, Touch
 
-AUDIT_FIELDS = (
+TOUCH_FIELDS = (
     "prospect",
     "cadence",
     "step",
@@ -44,7 +44,7 @@ def touch_batches(
     until: datetime | None = None,
     batch: int = 1000,
 ) -> Iterator[list[dict[str, Any]]]:
-    """Touches oldest due first, in the shape of ``cadence audit`` (:data:`AUDIT_FIELDS`)."""
+    """Touches oldest due first, in the shape of ``cadence audit`` (:data:`TOUCH_FIELDS`)."""
     base = (
         select(Touch, Enrollment, Prospect)
         .join(Enrollment, col(Enrollment.id) == col(Touch.enrollment_id))

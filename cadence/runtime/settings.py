@@ -12,7 +12,7 @@ from cadence.authoring.render_budget import RenderLimits
 
 
 class Settings(BaseSettings):
-    """The outside contract's settings; names are fixed by contract.md."""
+    """The settings users and scripts rely on (README); their names do not change."""
 
     model_config = SettingsConfigDict(env_prefix="CADENCE_", env_file=".env", extra="ignore")
 
@@ -50,16 +50,15 @@ class Settings(BaseSettings):
     session_hours: float = Field(default=12, gt=0, le=24 * 30)
     scheduler_interval_seconds: float = 5.0
     claim_batch_size: int = 500
-    #: Touches per worker message: they share the claim's and the record's commits. 40
-    #: took 13-16% of the CPU a touch off the SMTP runs against 20 and kept reply -> halt
-    #: p99 at 48-66 ms (docs/benchmarks.md, tenth session); a worker killed with -9 leaves up
-    #: to threads x this many touches unconfirmed (README).
+    #: Touches per worker message: they share the claim's and the record's commits, so a
+    #: larger batch costs less CPU a touch, while a reply waits no longer to halt
+    #: (docs/benchmarks.md); a worker killed with -9 leaves up to threads x this many
+    #: touches unconfirmed (README).
     delivery_batch_size: int = Field(default=40, ge=1, le=1000)
     #: Threads an embedded engine (``cadence run``) runs, and what a process's database pool
     #: is sized for at first; a dramatiq worker started with more ``--threads`` sizes its pool
-    #: for those (workers.pool_fit). On 2 cores, 4 delivered about as fast as 8 (one run each)
-    #: and reply -> halt p99 was 49.6-103.1 ms in 5 runs against 83.2-225.0 in 6 at 8
-    #: (docs/benchmarks.md, twelfth session); hence the Procfile's 4.
+    #: for those (workers.pool_fit). On two cores 4 delivered about as fast as 8 and replies
+    #: waited less for enrollment locks (docs/benchmarks.md); hence the Procfile's 4.
     worker_threads: int = 4
     #: SDR mailboxes (team.toml [sdr.mailbox]). A mailbox whose login was refused or whose
     #: server was unreachable holds its emails back this long, then one batch tries again.

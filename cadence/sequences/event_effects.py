@@ -37,9 +37,6 @@ from cadence.store.suppressions import suppress
 from cadence.store.transitions import move_enrollment
 
 #: Soft bounces (mailbox full, greylisting) tolerated before the address counts as dead.
-
-
-#: Soft bounces (mailbox full, greylisting) tolerated before the address counts as dead.
 SOFT_BOUNCE_LIMIT = 3
 
 

@@ -177,7 +177,7 @@ class SmtpTransport:
     def _ready_connection(self) -> tuple[smtplib.SMTP, bool]:
         """This thread's connection, and whether it is known to work: a new one, or a reused
         one idle for over :data:`IDLE_CHECK_SECONDS` and answered NOOP (a NOOP before every
-        email cost 17% of the send rate; a connection used moments ago is trusted, and
+        email cost a sizeable share of the send rate; a connection used moments ago is trusted, and
         :meth:`_envelope` reopens it if that was wrong)."""
         client: smtplib.SMTP | None = getattr(self._local, "client", None)
         if client is not None:

@@ -12,7 +12,7 @@ from sqlmodel import col, func, or_, select
 from cadence.core.domain import STOPPING_EVENTS
 from cadence.core.errors import InputError, NotFoundError
 from cadence.reports.activity import funnel, overdue_tasks, sdr_activity
-from cadence.reports.queries import report
+from cadence.reports.cadence_report import report
 from cadence.reports.timeline import prospect_timeline
 from cadence.store.database import transaction
 from cadence.store.models import Enrollment, Event, Prospect, Touch

@@ -15,8 +15,8 @@ from pydantic import BaseModel
 
 from cadence.core.errors import InputError
 from cadence.reports.audit_export import ENTRY_FIELDS, csv_chunks, entry_batches
-from cadence.reports.queries import report
-from cadence.reports.touch_history import AUDIT_FIELDS, touch_batches
+from cadence.reports.cadence_report import report
+from cadence.reports.touch_history import TOUCH_FIELDS, touch_batches
 from cadence.store.database import transaction
 from cadence.web.errors import CadenceRoute
 from cadence.web.params import Email, Name, Offset, Since, Until, as_utc
@@ -112,7 +112,7 @@ def audit_touches(
             ctx.engine, email=prospect, owner=owner, cadence=cadence, since=start, until=end
         ),
         format,
-        AUDIT_FIELDS,
+        TOUCH_FIELDS,
         "touches.csv",
         limit,
         offset,

@@ -1,4 +1,4 @@
-"""Signed provider webhooks under ``/api/v1/inbound/{provider}`` (issue 4).
+"""Signed provider webhooks under ``/api/v1/inbound/{provider}``.
 
 Each endpoint reads the body (at most ``CADENCE_INBOUND_MAX_BODY_BYTES``, counted by the
 app's body limit as it arrives), authenticates it, parses it, stores it raw and applies it.
