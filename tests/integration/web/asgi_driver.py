@@ -7,6 +7,7 @@ asks, so how much an app *received* is what shows whether a refusal came before 
 import asyncio
 import json
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +35,14 @@ def call(
     root_path: str = "",
 ) -> Answer:
     """One request; ``chunks`` are the body's ``http.request`` messages, handed over lazily.
-    ``root_path`` is a proxy's prefix, which servers put in ``path`` too (uvicorn does)."""
-    return asyncio.run(_call(app, method, path, headers, chunks, root_path))
+    ``root_path`` is a proxy's prefix, which servers put in ``path`` too (uvicorn does).
+
+    Run on a thread of its own: the browser tests' Playwright keeps an event loop running
+    on the main thread for the whole session, where ``asyncio.run`` refuses to start."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(
+            asyncio.run, _call(app, method, path, headers, chunks, root_path)
+        ).result()
 
 
 async def _call(

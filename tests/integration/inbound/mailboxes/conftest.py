@@ -51,6 +51,8 @@ class World:
         return {
             "CADENCE_DATABASE_URL": self.ctx.settings.database_url,
             "CADENCE_CONFIG_DIR": str(self.config_dir),
+            # A mailbox that sends needs a public address for its unsubscribe links.
+            "CADENCE_PUBLIC_URL": "https://cadence.test.example",
             PASSWORD_ENV: self.password,
             **extra,
         }

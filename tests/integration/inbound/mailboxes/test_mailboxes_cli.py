@@ -85,8 +85,8 @@ def test_check_signs_in_to_both_sides_and_says_what_to_fix(
         refused = cadence(tmp_path, "mailboxes", "check", "alex", env_extra=wrong)
         unknown = cadence(tmp_path, "mailboxes", "check", "nobody", env_extra=wrong)
 
-    assert partly.returncode == 1
-    assert "alex: SMTP: login ok" in good_smtp_only
+    assert partly.returncode == 1, partly.stdout + partly.stderr
+    assert "alex: SMTP: login ok" in good_smtp_only, partly.stdout + partly.stderr
     assert "'No Such Folder'" in good_smtp_only and "team.toml" in good_smtp_only
     assert refused.returncode == 1
     assert "IMAP login refused" in refused.stdout and "SMTP login refused" in refused.stdout

@@ -11,7 +11,7 @@ import pytest
 from cadence.inbound.classification import classify_message
 from cadence.inbound.classification.bounce_signs import may_be_a_report
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "inbound"
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "inbound"
 RECEIVED = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 PLAIN = "From: Sam <sam@friends.example>\r\nSubject: Dinner on Friday?\r\n"
 
