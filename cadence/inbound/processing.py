@@ -75,7 +75,7 @@ def dedupe_key(raw: bytes) -> str:
     """The provider's Message-ID when there is one, else the content's hash."""
     try:
         headers = BytesHeaderParser(policy=compat32).parsebytes(raw[:65536])
-        message_id = str(headers.get("Message-ID", "") or "").strip()
+        message_id = str(headers.get("Message-ID", "") or "").replace("\x00", "").strip()
     except Exception:  # noqa: BLE001 - malformed headers fall back to the hash
         message_id = ""
     if message_id and len(message_id) < 500:
@@ -96,16 +96,23 @@ def received_time(raw: bytes, now: datetime) -> datetime:
 
 
 def match_prospect(session: Session, verdict: Verdict) -> Prospect | None:
-    if verdict.references:
-        touch = session.exec(
-            select(Touch).where(col(Touch.message_id).in_(list(verdict.references)))
-        ).first()
+    """The prospect the message is about: the one our cited Message-ID went to, else (for
+    mail that is not a report) the one it names or comes from.
+
+    A bounce or complaint counts only through a Message-ID Cadence sent: anyone can write a
+    report naming someone else's address, and it would halt and suppress them. One that
+    cites none of ours is kept unmatched, for a person to review."""
+    references = [r for r in verdict.references if "\x00" not in r]
+    if references:
+        touch = session.exec(select(Touch).where(col(Touch.message_id).in_(references))).first()
         if touch is not None:
             return session.get(Prospect, touch.prospect_id)
+    if verdict.kind in ("bounce", "complaint"):
+        return None
     candidates = list(verdict.addresses)
-    if verdict.sender and verdict.kind not in ("bounce", "complaint"):
+    if verdict.sender:
         candidates.append(verdict.sender)
-    for address in candidates:
+    for address in (a for a in candidates if "\x00" not in a):
         prospect = session.exec(select(Prospect).where(Prospect.email == address.lower())).first()
         if prospect is not None:
             return prospect
@@ -125,15 +132,20 @@ def stored_text(raw: bytes) -> tuple[str, str]:
     return text, encoding
 
 
+#: A return date further out than this is taken for a misreading (a past date pushed into
+#: next year, a stale auto-reply read late), and the default pause applies instead.
+MAX_OUT_OF_OFFICE = timedelta(days=183)
+
+
 def resume_time(verdict: Verdict, prospect: Prospect, received: datetime) -> datetime:
-    """The morning the prospect is back, in their zone; a default when the text gives none."""
+    """The morning the prospect is back, in their zone; a default when the text gives none
+    or a date too far out to trust."""
     zone = time_zone(prospect.timezone)
+    today = received.astimezone(zone).date()
     back: date | None = verdict.return_date
-    if back is None or back < received.astimezone(zone).date():
+    if back is None or back < today or back - today > MAX_OUT_OF_OFFICE:
         calendar = BusinessCalendar(prospect.country)
-        back = add_business_days(
-            received.astimezone(zone).date(), DEFAULT_OOO_BUSINESS_DAYS, calendar
-        )
+        back = add_business_days(today, DEFAULT_OOO_BUSINESS_DAYS, calendar)
     return datetime.combine(back, time(6, 0), tzinfo=zone).astimezone(UTC)
 
 

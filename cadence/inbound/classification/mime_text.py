@@ -71,9 +71,16 @@ def _repair(value: str) -> str:
     return value
 
 
+#: Header text decoded at most: decoding encoded words costs time that grows faster than
+#: their number, and no header a classifier reads needs more.
+MAX_HEADER_CHARS = 16_384
+
+
 def decode_header_value(value: str) -> str:
-    """Decode RFC 2047 encoded words and unfold; unknown charsets degrade to a guess."""
-    value = _repair(value)
+    """Decode RFC 2047 encoded words and unfold; unknown charsets degrade to a guess. Only
+    the first :data:`MAX_HEADER_CHARS` are read, and NUL characters (which no header may
+    carry, and PostgreSQL refuses in text) are dropped."""
+    value = _repair(value[:MAX_HEADER_CHARS])
     try:
         chunks = email.header.decode_header(value)
     except Exception:  # malformed encoded words: keep the raw text
@@ -84,7 +91,7 @@ def decode_header_value(value: str) -> str:
             pieces.append(decode_bytes(chunk, charset))
         else:
             pieces.append(chunk)
-    return " ".join("".join(pieces).split())
+    return " ".join("".join(pieces).replace("\x00", "").split())
 
 
 def header(msg: Message, name: str) -> str:
