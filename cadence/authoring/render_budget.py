@@ -33,6 +33,9 @@ class RenderLimits:
     max_chars: int = 262_144
     #: Loop iterations, calls, attribute and item lookups, template references.
     max_steps: int = 100_000
+    #: Strings and lists built in all, as a multiple of ``max_chars``: each one is capped
+    #: by ``max_chars`` alone, and ten thousand of them (``map`` over a range) are not.
+    built_factor: int = 8
 
 
 class OverBudget(SecurityError):
@@ -48,6 +51,7 @@ class Budget:
         self._deadline = clock() + limits.seconds
         self._steps = limits.max_steps
         self._chars = limits.max_chars
+        self._built = limits.max_chars * limits.built_factor
 
     def step(self, count: int = 1) -> None:
         self._steps -= count
@@ -61,6 +65,13 @@ class Budget:
         """Read at every step: one filter on a long string can take a tenth of a second."""
         if self._clock() > self._deadline:
             raise OverBudget(f"took over {self.limits.seconds:g} s")
+
+    def build(self, size: int) -> None:
+        """A string or list about to be built: charged before it exists."""
+        self._built -= size
+        if self._built < 0:
+            allowed = self.limits.max_chars * self.limits.built_factor
+            raise OverBudget(f"built over {allowed:,} characters of strings and lists in all")
 
     def produce(self, size: int) -> None:
         """Text is produced inside loops and calls, which read the clock."""
@@ -105,10 +116,14 @@ def size_limit() -> int:
 
 
 def check_size(size: int, what: str) -> None:
-    """Refuse, before it is built, a string or list of ``size`` items past the limit."""
+    """Refuse, before it is built, a string or list of ``size`` items past the limit, or
+    past what the render may build in all."""
     limit = size_limit()
     if size > limit:
         raise OverBudget(f"{what} of {size:,} is over the limit of {limit:,}")
+    budget = _ACTIVE.get()
+    if budget is not None:
+        budget.build(size)
 
 
 def text_size(value: Any, limit: int | None = None) -> int:

@@ -49,17 +49,19 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 async def validation_failed(request: Request, exc: Exception) -> Response:
-    """FastAPI's 422, but each error's ``input`` echo is left out when it cannot be JSON:
-    a body of ``NaN`` or ``Infinity`` parses, fails validation, and the stock handler then
-    fails to encode it and answers 500."""
+    """FastAPI's 422, but each error's ``input`` echo is left out when it cannot be sent
+    back as JSON text: a body of ``NaN`` or ``Infinity``, bytes that are not UTF-8, or a
+    lone surrogate parse, fail validation, and the stock handler then fails to encode them
+    and answers 500."""
     assert isinstance(exc, RequestValidationError)
     return JSONResponse(status_code=422, content={"detail": [_echo(e) for e in exc.errors()]})
 
 
 def _echo(error: Any) -> Any:
-    encoded = jsonable_encoder(error)
     try:
-        json.dumps(encoded, allow_nan=False)
-    except (ValueError, RecursionError):
-        return {key: value for key, value in encoded.items() if key != "input"}
+        encoded = jsonable_encoder(error)
+        json.dumps(encoded, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError):  # UnicodeError is a ValueError
+        safe = {key: value for key, value in error.items() if key not in ("input", "ctx")}
+        return jsonable_encoder(safe)
     return encoded

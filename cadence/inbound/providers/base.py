@@ -6,6 +6,7 @@ A provider either hands us a whole message (raw MIME bytes, classified by
 """
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -81,10 +82,17 @@ def json_value(body: bytes) -> Any:
 
 
 def text(value: Any, limit: int = 2000) -> str:
-    """A provider field as a bounded string ('' for missing or non-scalar values)."""
+    """A provider field as a bounded string ('' for missing or non-scalar values, and for
+    numbers that are not finite). NUL and lone surrogates, which no store or JSON encoder
+    takes, are dropped."""
     if isinstance(value, str):
-        return value[:limit]
-    if isinstance(value, int | float) and not isinstance(value, bool):
+        bounded = value[:limit]
+        if bounded.isascii() and "\x00" not in bounded:
+            return bounded
+        return "".join(c for c in bounded if c != "\x00" and not "\ud800" <= c <= "\udfff")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)[:limit]
+    if isinstance(value, float) and math.isfinite(value):
         return str(value)[:limit]
     return ""
 

@@ -2,7 +2,7 @@
 meeting was booked: ``{"kind", "email", "at", "id"}``. Signed like ``/raw``; the sender's
 ``id`` makes a resend one event."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cadence.core.domain import EventKind
@@ -18,6 +18,7 @@ KINDS = {
 }
 #: A sender's clock may run a little ahead; an event further in the future is an error.
 MAX_SKEW = timedelta(minutes=5)
+MAX_AGE = timedelta(days=3653)
 
 
 def parse_event(payload: dict[str, Any], *, now: datetime) -> ProviderEvent:
@@ -45,8 +46,14 @@ def parse_event(payload: dict[str, Any], *, now: datetime) -> ProviderEvent:
             raise Malformed("at must be an ISO 8601 date and time") from None
         if at.tzinfo is None:
             raise Malformed("at needs a time zone, for example 2026-11-23T09:00:00+00:00")
+        try:
+            at = at.astimezone(UTC)
+        except OverflowError:
+            raise Malformed("at is out of range") from None
         if at - now > MAX_SKEW:
             raise Malformed("at is in the future")
+        if now - at > MAX_AGE:
+            raise Malformed("at is more than ten years ago")
     reason = text(payload.get("reason"), 300)
     return ProviderEvent(
         provider=PROVIDER,

@@ -233,6 +233,30 @@ def _refuse_constant(name: str) -> None:
     raise AssertionError(f"{name} in a response")
 
 
+#: Bodies that are not text a JSON encoder can send back: echoed in a 422, they used to
+#: fail to encode and answer 500.
+NOT_UTF8_TEXT = [
+    b"\xff\xfe\x00{\x00}",
+    "{}".encode("utf-16"),
+    b'{"cadence": "\\ud800", "emails": ["\\udfff@x.example"]}',
+    b'{"kind": "reply", "email": "\\ud800@x.example", "id": "\\ud800"}',
+    b'{"kind": "reply", "email": "ann@acme.example", "id": NaN}',
+    b'{"kind": "reply", "email": "ann@acme.example", "id": "x", "at": "0001-01-01T00:00:00+14:00"}',
+    b'{"kind": "reply", "email": "ann@acme.example", "id": "y", "at": "9999-12-31T23:59:59-14:00"}',
+]
+
+
+@pytest.mark.parametrize("body", NOT_UTF8_TEXT)
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain"])
+def test_bodies_that_cannot_be_echoed_are_never_a_500(
+    web: Web, body: bytes, content_type: str
+) -> None:
+    for method, path, headers in _json_routes(web, body):
+        headers = {**headers, "Content-Type": content_type}
+        response = web.client.request(method, path, content=body, headers=headers)
+        assert response.status_code < 500, (path, response.status_code, response.text)
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),

@@ -73,6 +73,12 @@ HOSTILE = {
     "recursive loop": "{% for x in [1, 1] recursive %}{{ loop([1, 1]) }}{% endfor %}x",
     "sum of lists": "{{ ([[1] * 100000] * 100000) | sum(start=[]) | length }}",
     "batch fill": '{{ range(3) | batch(1000000000, "x") | list | length }}',
+    # Each string under the size limit, ten thousand of them together gigabytes.
+    "centre mapped over a range": (
+        '{{ range(10000) | map("string") | map("center", 262000) | list | length }}'
+    ),
+    "centre mapped over wide characters": '{{ (["日"] * 10000) | map("center", 262000) | list }}',
+    "indent mapped over a list": '{{ (["a\nb"] * 10000) | map("indent", 200000) | list }}',
     "slice count": "{{ range(3) | slice(1000000000) | list | length }}",
     "tojson indent": "{{ [[[[[1]]]]] | tojson(indent=100000000) }}",
     "urlize target": '{{ ("a.b " * 10000) | urlize(target="x" * 100000) }}',

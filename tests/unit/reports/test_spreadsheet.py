@@ -23,6 +23,11 @@ HOSTILE = [
     "\u00a0\u2003=cmd|' /C calc'!A0",
     "\uff1dSUM(1)",
     "\n@x",
+    # Invisible format characters a spreadsheet may skip before the formula.
+    "\ufeff=1+1",
+    "\u200b=2",
+    "\u200d\u2060 =3",
+    "\ufe66SUM(1)",
 ]
 
 
