@@ -279,7 +279,16 @@ def test_nesting_too_deep_is_refused_at_load_and_at_render(body: str) -> None:
 def test_slow_filters_in_a_loop_stop_soon_after_the_deadline() -> None:
     """The clock is read at every step, so one slow filter call is the most it overruns."""
     t = template('{% for i in range(100) %}{{ ("a.b " * 60000) | urlize | length }}{% endfor %}')
+    # Room to build all of it, so that only the clock can stop it.
+    renderer = TemplateRenderer({t.name: t}, limits=RenderLimits(built_factor=1000))
     started = time.monotonic()
     with pytest.raises(RenderBudgetError, match="took over 2 s"):
-        render(t)
+        renderer.render(t.name, CONTEXT)
     assert time.monotonic() - started < 2 + 3
+
+
+def test_strings_built_in_a_loop_count_together() -> None:
+    """The same loop under the default limits: what it builds in all stops it first."""
+    t = template('{% for i in range(100) %}{{ ("a.b " * 60000) | urlize | length }}{% endfor %}')
+    with pytest.raises(RenderBudgetError, match="built over 2,097,152 characters"):
+        render(t)
