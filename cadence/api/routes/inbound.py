@@ -155,11 +155,20 @@ async def mailgun_webhook(request: Request, ctx: Ctx) -> JSONResponse:
         message = mailgun.route_message(fields)
         return [record_message(ctx, message, provider=mailgun.PROVIDER, nonce=signature.token)]
 
+    def configured() -> None:
+        if not settings.mailgun_signing_key:
+            raise Forbidden("CADENCE_MAILGUN_SIGNING_KEY is not configured")
+
     if as_json:  # an event; a route's form may carry attachments
         return await _handle(
-            request, mailgun.PROVIDER, work, max_bytes=JSON_EVENTS_MAX_BYTES, opens_with=b"{"
+            request,
+            mailgun.PROVIDER,
+            work,
+            before_body=configured,
+            max_bytes=JSON_EVENTS_MAX_BYTES,
+            opens_with=b"{",
         )
-    return await _handle(request, mailgun.PROVIDER, work)
+    return await _handle(request, mailgun.PROVIDER, work, before_body=configured)
 
 
 @inbound_router.post("/sendgrid")
@@ -172,7 +181,8 @@ async def sendgrid_webhook(request: Request, ctx: Ctx) -> JSONResponse:
 
     def work(body: bytes) -> list[Recorded]:
         if as_json:
-            events = sendgrid.parse_events(json_value(body), now=ctx.clock.now())
+            batch = json_value(body, max_tokens=sendgrid.MAX_BATCH_TOKENS)
+            events = sendgrid.parse_events(batch, now=ctx.clock.now())
             return record_provider_events(ctx, events, raw=_text(body))
         message = sendgrid.parse_message(parse_form(content_type, body))
         return [record_message(ctx, message, provider=sendgrid.PROVIDER)]
@@ -198,13 +208,11 @@ async def ses_webhook(request: Request, ctx: Ctx) -> JSONResponse:
     """Amazon SES through SNS: the SNS signature is verified against the signing
     certificate; subscription confirmations are stored and confirmed."""
     client = sns_client(request)
+    topics = frozenset(
+        t.strip() for t in (ctx.settings.ses_topic_arns or "").split(",") if t.strip()
+    )
 
     def work(body: bytes) -> list[Recorded]:
-        topics = frozenset(
-            t.strip() for t in (ctx.settings.ses_topic_arns or "").split(",") if t.strip()
-        )
-        if not topics:
-            raise Forbidden("CADENCE_SES_TOPIC_ARNS is not configured")
         now = ctx.clock.now()
         envelope = json_object(body, max_tokens=sns.MAX_ENVELOPE_TOKENS)
         sns.verify(envelope, client=client, topics=topics, now=now)
@@ -220,8 +228,17 @@ async def ses_webhook(request: Request, ctx: Ctx) -> JSONResponse:
             return [record_message(ctx, parsed, provider=ses.PROVIDER)]
         return record_provider_events(ctx, parsed, raw=_text(body))
 
+    def configured() -> None:
+        if not topics:
+            raise Forbidden("CADENCE_SES_TOPIC_ARNS is not configured")
+
     return await _handle(
-        request, ses.PROVIDER, work, max_bytes=JSON_EVENTS_MAX_BYTES, opens_with=b"{"
+        request,
+        ses.PROVIDER,
+        work,
+        before_body=configured,
+        max_bytes=JSON_EVENTS_MAX_BYTES,
+        opens_with=b"{",
     )
 
 

@@ -508,3 +508,41 @@ def test_a_generic_event_is_small(web: Web) -> None:
     signed = cadence_signature(SECRET, body, int(START.timestamp()))
     response = web.client.post("/api/v1/inbound/generic", content=body, headers=signed)
     assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("path", "setting", "content_type"),
+    [
+        ("/api/v1/inbound/ses", "ses_topic_arns", "text/plain"),
+        ("/api/v1/inbound/mailgun", "mailgun_signing_key", "application/json"),
+        ("/api/v1/inbound/mailgun", "mailgun_signing_key", "application/x-www-form-urlencoded"),
+    ],
+)
+def test_an_unconfigured_provider_is_refused_unread(
+    web: Web, path: str, setting: str, content_type: str
+) -> None:
+    web.ctx.settings = web.ctx.settings.model_copy(update={setting: None})
+    headers = [("content-type", content_type)]
+    answer = call(web.app, "POST", path, headers=headers, chunks=_slow_body(19 * MB))
+    assert (answer.status, answer.received) == (403, 0)
+
+
+def test_a_sendgrid_batch_of_thousands_of_events_is_parsed(web: Web) -> None:
+    """Behind Basic auth, a real batch's values are well within its bound."""
+    event = {
+        "email": "nobody@example.com",
+        "timestamp": int(START.timestamp()),
+        "event": "delivered",
+        "sg_event_id": "id",
+        "sg_message_id": "m",
+        "smtp-id": "<m@x>",
+        "category": ["a", "b"],
+        "response": "250 OK",
+    }
+    batch = json.dumps([{**event, "sg_event_id": f"id{i}"} for i in range(5000)]).encode()
+    assert count_tokens(batch, 10**9) > MAX_JSON_TOKENS
+    basic = base64.b64encode(f"{BASIC[0]}:{BASIC[1]}".encode()).decode()
+    headers = {"Content-Type": "application/json", "Authorization": f"Basic {basic}"}
+    response = web.client.post("/api/v1/inbound/sendgrid", content=batch, headers=headers)
+    assert response.status_code == 200, response.text
+    assert len(response.json()["events"]) == 5000
