@@ -66,7 +66,7 @@ class AccessGate:
             return None
         session_id = cookie_parser(headers.get("cookie", "")).get(SESSION_COOKIE)
         principal = await run_in_threadpool(principal_for_session, self.ctx, session_id)
-        return principal or RedirectResponse(SIGN_IN, status_code=303, headers=_closing(headers))
+        return principal or RedirectResponse(SIGN_IN, status_code=303, headers=closing(headers))
 
 
 def _route_path(scope: Scope) -> str:
@@ -86,13 +86,13 @@ def _refuse(
     headers: Headers, status: int, detail: str, extra: dict[str, str] | None = None
 ) -> Response:
     """JSON for the API, a short page for the pages; same words as the routes' own."""
-    more = {**(extra or {}), **_closing(headers)}
+    more = {**(extra or {}), **closing(headers)}
     if status == 403:
         return HTMLResponse(f"<!doctype html><title>Refused</title><p>{detail}.</p>", 403, more)
     return JSONResponse({"detail": detail}, status_code=status, headers=more)
 
 
-def _closing(headers: Headers) -> dict[str, str]:
+def closing(headers: Headers) -> dict[str, str]:
     """Close the connection after refusing a request that carries a body: the body is left
     unread, and the server would otherwise read the rest of it to reach the next request."""
     has_body = "transfer-encoding" in headers or headers.get("content-length", "0") != "0"

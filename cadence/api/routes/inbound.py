@@ -1,10 +1,14 @@
 """Signed provider webhooks under ``/api/v1/inbound/{provider}``.
 
-Each endpoint reads the body (at most ``CADENCE_INBOUND_MAX_BODY_BYTES``, counted by the
-app's body limit as it arrives), authenticates it, parses it, stores it raw and applies it.
+Each endpoint checks what the headers alone can (credentials, our signature's headers and
+timestamp), then reads the body up to its provider's limit (``CADENCE_INBOUND_MAX_BODY_BYTES``
+or less: see :data:`JSON_EVENTS_MAX_BYTES`), authenticates it, parses it, stores it raw and
+applies it. Mailgun's and SNS's signatures are inside the body, so those two are read
+unauthenticated: their small limits and the bounded parsers (at most so many JSON values or
+form fields, :mod:`cadence.inbound.providers.base`) are what keeps a stranger's body small.
 Refusals change nothing: 400 malformed (JSON nested too deeply included), 401 missing or
 wrong credentials, 403 bad signature, stale, replayed, unknown topic or unconfigured
-provider, 413 too large.
+provider, 413 too large or too many values.
 Accepted items answer 200 with what was recorded, also when nobody matched (kept for
 review): providers retry on errors, and a retry would not match anybody either.
 
@@ -23,15 +27,21 @@ from cadence.inbound.providers import generic, mailgun, postmark, raw, sendgrid,
 from cadence.inbound.providers.base import (
     Forbidden,
     Malformed,
+    TooLarge,
     WebhookRejected,
     json_object,
     json_value,
 )
 from cadence.inbound.providers.formdata import parse_form
 from cadence.inbound.providers.recording import Recorded, record_message, record_provider_events
-from cadence.inbound.providers.signing import check_basic_auth, check_cadence_signature
+from cadence.inbound.providers.signing import (
+    check_basic_auth,
+    check_cadence_headers,
+    check_cadence_signature,
+)
 from cadence.runtime.context import AppContext
 from cadence.web.deps import context
+from cadence.web.gate import closing
 
 log = logging.getLogger(__name__)
 
@@ -40,24 +50,66 @@ Ctx = Annotated[AppContext, Depends(context)]
 
 Work = Callable[[bytes], list[Recorded]]
 
+#: A provider's JSON event or notification: one SNS message is at most 256 KB (escaped once
+#: more in its envelope), a Mailgun event a few KB; mail with attachments comes as forms,
+#: raw MIME or Postmark's JSON, which keep ``CADENCE_INBOUND_MAX_BODY_BYTES``.
+JSON_EVENTS_MAX_BYTES = 1024 * 1024
+#: Our own signed event (``/generic``): a handful of short fields.
+GENERIC_MAX_BYTES = 64 * 1024
+
 
 async def _handle(
-    request: Request, provider: str, work: Work, *, before_body: Callable[[], None] | None = None
+    request: Request,
+    provider: str,
+    work: Work,
+    *,
+    before_body: Callable[[], None] | None = None,
+    max_bytes: int | None = None,
+    opens_with: bytes = b"",
 ) -> JSONResponse:
     """Read the body and run ``work`` on it off the event loop; ``before_body`` checks what
-    the headers alone can (Basic auth), so a sender without credentials is refused unread."""
+    the headers alone can (Basic auth, our signature's headers), so a sender without them is
+    refused unread. ``max_bytes`` lowers the inbound limit for this provider; a body whose
+    first byte is not one of ``opens_with`` is refused as that byte arrives."""
+    body: bytes | None = None
+    reading = False
     try:
         if before_body is not None:
             before_body()
-        body = await request.body()
+        limit = request.app.state.ctx.settings.inbound_max_body_bytes
+        reading = True
+        body = await _body(request, min(limit, max_bytes or limit), opens_with)
         recorded = await run_in_threadpool(_parsed, work, body)
     except WebhookRejected as error:
         log.warning("inbound %s refused (%d): %s", provider, error.status_code, error)
         headers = {"WWW-Authenticate": 'Basic realm="cadence"'} if error.status_code == 401 else {}
+        if body is None:  # the rest of the body is left unread
+            headers.update({"Connection": "close"} if reading else closing(request.headers))
         return JSONResponse({"detail": str(error)}, status_code=error.status_code, headers=headers)
     return JSONResponse(
         {"provider": provider, "events": [r.as_json() for r in recorded]}, status_code=200
     )
+
+
+async def _body(request: Request, limit: int, opens_with: bytes) -> bytes:
+    """The body, refused (413) once it passes ``limit``, whatever ``Content-Length`` says,
+    and refused on the header alone when that declares more."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"body over {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    opened = not opens_with
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"body over {limit} bytes")
+        if not opened and (first := chunk.lstrip()[:1]):
+            if first not in opens_with:
+                raise Malformed("body is not the JSON this provider sends")
+            opened = True
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _parsed(work: Work, body: bytes) -> list[Recorded]:
@@ -90,7 +142,7 @@ async def mailgun_webhook(request: Request, ctx: Ctx) -> JSONResponse:
             raise Forbidden("CADENCE_MAILGUN_SIGNING_KEY is not configured")
         now, max_age = ctx.clock.now(), settings.webhook_max_age_seconds
         if as_json:
-            payload = json_object(body)
+            payload = json_object(body, max_tokens=mailgun.MAX_EVENT_TOKENS)
             signature = mailgun.event_signature(payload)
             signature.verify(settings.mailgun_signing_key, now=now, max_age_seconds=max_age)
             event = mailgun.parse_event(payload, now=now)
@@ -103,7 +155,20 @@ async def mailgun_webhook(request: Request, ctx: Ctx) -> JSONResponse:
         message = mailgun.route_message(fields)
         return [record_message(ctx, message, provider=mailgun.PROVIDER, nonce=signature.token)]
 
-    return await _handle(request, mailgun.PROVIDER, work)
+    def configured() -> None:
+        if not settings.mailgun_signing_key:
+            raise Forbidden("CADENCE_MAILGUN_SIGNING_KEY is not configured")
+
+    if as_json:  # an event; a route's form may carry attachments
+        return await _handle(
+            request,
+            mailgun.PROVIDER,
+            work,
+            before_body=configured,
+            max_bytes=JSON_EVENTS_MAX_BYTES,
+            opens_with=b"{",
+        )
+    return await _handle(request, mailgun.PROVIDER, work, before_body=configured)
 
 
 @inbound_router.post("/sendgrid")
@@ -116,7 +181,8 @@ async def sendgrid_webhook(request: Request, ctx: Ctx) -> JSONResponse:
 
     def work(body: bytes) -> list[Recorded]:
         if as_json:
-            events = sendgrid.parse_events(json_value(body), now=ctx.clock.now())
+            batch = json_value(body, max_tokens=sendgrid.MAX_BATCH_TOKENS)
+            events = sendgrid.parse_events(batch, now=ctx.clock.now())
             return record_provider_events(ctx, events, raw=_text(body))
         message = sendgrid.parse_message(parse_form(content_type, body))
         return [record_message(ctx, message, provider=sendgrid.PROVIDER)]
@@ -142,15 +208,13 @@ async def ses_webhook(request: Request, ctx: Ctx) -> JSONResponse:
     """Amazon SES through SNS: the SNS signature is verified against the signing
     certificate; subscription confirmations are stored and confirmed."""
     client = sns_client(request)
+    topics = frozenset(
+        t.strip() for t in (ctx.settings.ses_topic_arns or "").split(",") if t.strip()
+    )
 
     def work(body: bytes) -> list[Recorded]:
-        topics = frozenset(
-            t.strip() for t in (ctx.settings.ses_topic_arns or "").split(",") if t.strip()
-        )
-        if not topics:
-            raise Forbidden("CADENCE_SES_TOPIC_ARNS is not configured")
         now = ctx.clock.now()
-        envelope = json_object(body)
+        envelope = json_object(body, max_tokens=sns.MAX_ENVELOPE_TOKENS)
         sns.verify(envelope, client=client, topics=topics, now=now)
         if envelope.get("Type") != "Notification":
             recorded = record_provider_events(
@@ -164,7 +228,18 @@ async def ses_webhook(request: Request, ctx: Ctx) -> JSONResponse:
             return [record_message(ctx, parsed, provider=ses.PROVIDER)]
         return record_provider_events(ctx, parsed, raw=_text(body))
 
-    return await _handle(request, ses.PROVIDER, work)
+    def configured() -> None:
+        if not topics:
+            raise Forbidden("CADENCE_SES_TOPIC_ARNS is not configured")
+
+    return await _handle(
+        request,
+        ses.PROVIDER,
+        work,
+        before_body=configured,
+        max_bytes=JSON_EVENTS_MAX_BYTES,
+        opens_with=b"{",
+    )
 
 
 def _confirm(client: sns.SnsClient, url: str) -> None:
@@ -203,6 +278,7 @@ async def raw_webhook(request: Request, ctx: Ctx) -> JSONResponse:
     """A raw RFC 822 message signed with ``X-Cadence-Signature`` and
     ``X-Cadence-Timestamp`` (HMAC-SHA256 of ``timestamp + "." + body``)."""
     headers = dict(request.headers)
+    settings = ctx.settings
 
     def work(body: bytes) -> list[Recorded]:
         nonce = raw.verify_message(
@@ -214,7 +290,16 @@ async def raw_webhook(request: Request, ctx: Ctx) -> JSONResponse:
         )
         return [record_message(ctx, body, provider=raw.PROVIDER, nonce=nonce)]
 
-    return await _handle(request, raw.PROVIDER, work)
+    def signed() -> None:
+        check_cadence_headers(
+            settings.inbound_hmac_secret,
+            signature=headers.get("x-cadence-signature"),
+            timestamp=headers.get("x-cadence-timestamp"),
+            now=ctx.clock.now(),
+            max_age_seconds=settings.webhook_max_age_seconds,
+        )
+
+    return await _handle(request, raw.PROVIDER, work, before_body=signed)
 
 
 @inbound_router.post("/generic")
@@ -239,4 +324,15 @@ async def generic_webhook(request: Request, ctx: Ctx) -> JSONResponse:
             ctx, [event], raw=_text(body), nonce=(generic.PROVIDER, nonce)
         )
 
-    return await _handle(request, generic.PROVIDER, work)
+    def signed() -> None:
+        check_cadence_headers(
+            ctx.settings.inbound_hmac_secret,
+            signature=signature,
+            timestamp=timestamp,
+            now=ctx.clock.now(),
+            max_age_seconds=ctx.settings.webhook_max_age_seconds,
+        )
+
+    return await _handle(
+        request, generic.PROVIDER, work, before_body=signed, max_bytes=GENERIC_MAX_BYTES
+    )

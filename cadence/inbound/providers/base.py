@@ -7,6 +7,7 @@ A provider either hands us a whole message (raw MIME bytes, classified by
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -66,19 +67,48 @@ class ProviderEvent:
     raw: str | None = None
 
 
-def json_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object; :class:`Malformed` for anything else."""
-    value = json_value(body)
+#: JSON tokens (strings, ``{``, ``[``, ``,``) a provider's document has at most. Each can
+#: become a Python object many times its size (``{},`` is 3 bytes, a dict about 64), so a
+#: body with more is refused before it is parsed, not after it has filled the memory.
+MAX_JSON_TOKENS = 100_000
+
+#: A whole string (escapes included), one of the tokens above, or a quote left open.
+_TOKEN = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"|[\[{,]|"')
+
+
+def json_object(body: bytes, *, max_tokens: int = MAX_JSON_TOKENS) -> dict[str, Any]:
+    """The body as a JSON object; :class:`Malformed` for anything else, refused at its
+    first byte when that cannot open an object."""
+    if not body.lstrip().startswith(b"{"):
+        raise Malformed("expected a JSON object")
+    value = json_value(body, max_tokens=max_tokens)
     if not isinstance(value, dict):
         raise Malformed("expected a JSON object")
     return value
 
 
-def json_value(body: bytes) -> Any:
+def json_value(body: bytes, *, max_tokens: int = MAX_JSON_TOKENS) -> Any:
+    """The body parsed, once it is known to hold at most ``max_tokens`` tokens
+    (:class:`TooLarge` otherwise)."""
+    count_tokens(body, max_tokens)
     try:
         return json.loads(body)
     except (UnicodeDecodeError, ValueError) as error:
         raise Malformed(f"body is not valid JSON: {error}") from error
+
+
+def count_tokens(body: bytes, limit: int) -> int:
+    """The body's strings, ``{``, ``[`` and ``,``, counted without building anything and
+    given up past ``limit`` (:class:`TooLarge`); a string never closed is :class:`Malformed`,
+    since no parser would take it."""
+    count = 0
+    for match in _TOKEN.finditer(body):
+        if match.end() - match.start() == 1 and body[match.start()] == 0x22:
+            raise Malformed("body is not valid JSON: a string is never closed")
+        count += 1
+        if count > limit:
+            raise TooLarge(f"more than {limit} JSON values: refused unparsed")
+    return count
 
 
 def text(value: Any, limit: int = 2000) -> str:

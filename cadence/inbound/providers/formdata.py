@@ -10,10 +10,14 @@ from urllib.parse import unquote_to_bytes
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from cadence.inbound.providers.base import Malformed
+from cadence.inbound.providers.base import Malformed, TooLarge
 
-#: More fields than any provider sends; a form with more is refused, not parsed.
-MAX_FIELDS = 1000
+#: Fields (attachments aside) of a form: Mailgun's and SendGrid's inbound posts have a few
+#: dozen. A form with more is refused (413) before its fields are split out: each one is a
+#: Python object many times the size of ``a=&``.
+MAX_FIELDS = 200
+#: Attachments (file parts) of a multipart form, counted apart from the fields.
+MAX_FILES = 500
 
 
 def parse_form(content_type: str | None, body: bytes) -> dict[str, bytes]:
@@ -33,15 +37,16 @@ def parse_form(content_type: str | None, body: bytes) -> dict[str, bytes]:
 
 
 def _urlencoded(body: bytes) -> dict[str, bytes]:
+    """Counted before split: splitting first would build every pair of a hostile body."""
+    if body.count(b"&") >= MAX_FIELDS:
+        raise TooLarge(f"more than {MAX_FIELDS} form fields")
     fields: dict[str, bytes] = {}
-    for pair in body.split(b"&")[: MAX_FIELDS + 1]:
+    for pair in body.split(b"&"):
         if not pair:
             continue
         name, _, value = pair.partition(b"=")
         key = unquote_to_bytes(name.replace(b"+", b" ")).decode("utf-8", "replace")
         fields.setdefault(key, unquote_to_bytes(value.replace(b"+", b" ")))
-    if len(fields) > MAX_FIELDS:
-        raise Malformed("too many form fields")
     return fields
 
 
@@ -51,7 +56,7 @@ def _multipart(boundary: bytes, body: bytes) -> dict[str, bytes]:
     header_value = bytearray()
     headers: dict[bytes, bytes] = {}
     data = bytearray()
-    parts = 0
+    counts = {"fields": 0, "files": 0}
 
     def on_header_field(chunk: bytes, start: int, end: int) -> None:
         header_name.extend(chunk[start:end])
@@ -64,11 +69,14 @@ def _multipart(boundary: bytes, body: bytes) -> dict[str, bytes]:
         header_name.clear()
         header_value.clear()
 
+    def on_headers_finished() -> None:
+        _, options = parse_options_header(headers.get(b"content-disposition", b""))
+        kind = "files" if b"filename" in options else "fields"
+        counts[kind] += 1
+        if counts[kind] > (MAX_FILES if kind == "files" else MAX_FIELDS):
+            raise TooLarge(f"more than {MAX_FIELDS} form fields or {MAX_FILES} attachments")
+
     def on_part_begin() -> None:
-        nonlocal parts
-        parts += 1
-        if parts > MAX_FIELDS:
-            raise Malformed("too many form fields")
         headers.clear()
         data.clear()
 
@@ -90,6 +98,7 @@ def _multipart(boundary: bytes, body: bytes) -> dict[str, bytes]:
             "on_header_field": on_header_field,
             "on_header_value": on_header_value,
             "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
         },
     )
     try:

@@ -26,6 +26,9 @@ from cadence.inbound.providers.formdata import field_text
 from cadence.inbound.providers.mime import rebuild_message
 from cadence.inbound.providers.signing import check_fresh, check_hmac
 
+#: JSON values a Mailgun event has at most (its ``event-data`` and ``signature``).
+MAX_EVENT_TOKENS = 10_000
+
 PROVIDER = "mailgun"
 
 _EVENT_KINDS = {

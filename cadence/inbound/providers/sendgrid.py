@@ -22,6 +22,10 @@ from cadence.inbound.providers.mime import header_block, rebuild_message
 
 PROVIDER = "sendgrid"
 
+#: JSON values of one Event Webhook batch (a few dozen an event, thousands of events); the
+#: sender has passed Basic auth, so the bound is only there to stay finite.
+MAX_BATCH_TOKENS = 1_000_000
+
 _EVENT_KINDS = {
     "spamreport": EventKind.COMPLAINT,
     "unsubscribe": EventKind.UNSUBSCRIBE,

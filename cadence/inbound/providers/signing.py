@@ -72,6 +72,31 @@ def check_cadence_signature(
 
     Returns the signature, which the caller keeps as a one-time nonce.
     """
+    key, stamp, digest = _cadence_headers(secret, signature, timestamp)
+    check_hmac(key, stamp.encode() + b"." + body, digest)
+    check_fresh(stamp, now=now, max_age_seconds=max_age_seconds)
+    return digest.strip().lower()
+
+
+def check_cadence_headers(
+    secret: str | None,
+    *,
+    signature: str | None,
+    timestamp: str | None,
+    now: datetime,
+    max_age_seconds: int,
+) -> None:
+    """What :func:`check_cadence_signature` can refuse from the headers alone (no secret
+    configured, a header missing or malformed, a stale timestamp), checked before the body
+    is read so a sender without them is refused unread."""
+    _, stamp, _ = _cadence_headers(secret, signature, timestamp)
+    check_fresh(stamp, now=now, max_age_seconds=max_age_seconds)
+
+
+def _cadence_headers(
+    secret: str | None, signature: str | None, timestamp: str | None
+) -> tuple[str, str, str]:
+    """The secret, the timestamp and the signature's hex digest, each present."""
     if not secret:
         raise Forbidden("CADENCE_INBOUND_HMAC_SECRET is not configured")
     if not signature or not timestamp:
@@ -79,9 +104,7 @@ def check_cadence_signature(
     scheme, _, digest = signature.strip().partition("=")
     if scheme.lower() != "sha256" or not digest:
         raise Unauthorized("X-Cadence-Signature must be sha256=<hex>")
-    check_hmac(secret, timestamp.strip().encode() + b"." + body, digest)
-    check_fresh(timestamp.strip(), now=now, max_age_seconds=max_age_seconds)
-    return digest.strip().lower()
+    return secret, timestamp.strip(), digest
 
 
 def cadence_signature(secret: str, body: bytes, timestamp: int) -> dict[str, str]:

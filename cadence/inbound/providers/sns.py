@@ -27,6 +27,10 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from cadence.inbound.providers.base import Forbidden, Malformed, WebhookRejected
 
+#: JSON values an SNS envelope has at most: a dozen string fields and a few message
+#: attributes; the notification itself is one string among them.
+MAX_ENVELOPE_TOKENS = 1000
+
 log = logging.getLogger(__name__)
 
 #: ``(url) -> body``; raises on any failure. The default uses urllib with TLS verification.

@@ -21,6 +21,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cadence.api.app import create_app
+from cadence.api.routes.inbound import GENERIC_MAX_BYTES, JSON_EVENTS_MAX_BYTES
+from cadence.inbound.providers.base import (
+    MAX_JSON_TOKENS,
+    Malformed,
+    TooLarge,
+    count_tokens,
+    json_object,
+    json_value,
+)
+from cadence.inbound.providers.formdata import MAX_FIELDS, MAX_FILES, parse_form
 from cadence.inbound.providers.signing import cadence_signature
 from cadence.runtime.context import AppContext
 from cadence.store.api_users import Role, add_user
@@ -386,3 +396,177 @@ def test_the_gate_holds_under_a_proxys_path_prefix(web: Web) -> None:
         web.app, "POST", "/ui/signin", headers=hostile, chunks=chunks, root_path="/cadence"
     )
     assert signin.status == 403
+
+
+# --- webhooks: what a stranger's body may cost -----------------------------------------------
+
+
+def _chunks(body: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
+    return (body[i : i + size] for i in range(0, len(body), size))
+
+
+@pytest.mark.parametrize("path", ["/api/v1/inbound/ses", "/api/v1/inbound/mailgun"])
+def test_json_events_have_a_limit_of_their_own_far_below_mail(web: Web, path: str) -> None:
+    """An SNS message or a Mailgun event is small; these two are read before any signature
+    can be checked, so they may not take the 20 MiB a message with attachments may."""
+    limit = JSON_EVENTS_MAX_BYTES
+    headers = [("content-type", "application/json")]
+    big = b'{"a": "' + b"x" * (3 * MB) + b'"}'
+    answer = call(web.app, "POST", path, headers=headers, chunks=_chunks(big))
+    assert answer.status == 413, answer
+    assert limit < answer.received <= limit + 64 * 1024
+    assert answer.headers.get("connection") == "close"
+    declared = [*headers, ("content-length", str(len(big)))]
+    answer = call(web.app, "POST", path, headers=declared, chunks=_chunks(big))
+    assert (answer.status, answer.received) == (413, 0)  # refused on the header alone
+
+
+def test_a_mailgun_route_form_keeps_the_mail_limit(web: Web) -> None:
+    body = b"body-mime=" + b"x" * (3 * MB) + b"&timestamp=1&token=t&signature=s"
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    response = web.client.post("/api/v1/inbound/mailgun", content=body, headers=form)
+    assert response.status_code == 403  # read whole, and its signature refused
+
+
+@pytest.mark.parametrize("opening", [b"[", b"  \r\n\t[", b"1", b'"{'])
+def test_what_cannot_be_an_sns_message_is_refused_at_its_first_byte(
+    web: Web, opening: bytes
+) -> None:
+    body = opening + b"{}," * (19 * MB // 3) + b"{}]"
+    headers = [("content-type", "text/plain; charset=UTF-8")]
+    answer = call(web.app, "POST", "/api/v1/inbound/ses", headers=headers, chunks=_chunks(body))
+    assert answer.status == 400, answer
+    assert answer.received <= 64 * 1024  # the first chunk, not the 19 MB
+
+
+@pytest.mark.parametrize("path", ["/api/v1/inbound/ses", "/api/v1/inbound/mailgun"])
+def test_json_with_more_values_than_an_event_has_is_refused_unparsed(
+    web: Web, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``{},`` is 3 bytes and a dict about 64: under the byte limit, a body of them is
+    still refused before the parser builds any."""
+    parsed: list[bytes] = []
+    real_loads = json.loads
+    monkeypatch.setattr(json, "loads", lambda s, **kw: parsed.append(s) or real_loads(s, **kw))
+    body = b'{"Type": [' + b"{}," * 300_000 + b"{}]}"
+    response = web.client.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413, response.text
+    assert not parsed
+
+
+def test_the_token_count_skips_strings_and_stops_at_its_limit() -> None:
+    assert count_tokens(b'{"a": "{[,,]}", "b": [1, 2, {"c": "\\"{"}]}', 100) == 11
+    assert count_tokens(b"[" + b"1," * 99 + b"1]", 100) == 100
+    with pytest.raises(TooLarge):
+        count_tokens(b"[" + b"{}," * 10_000_000 + b"{}]", 100)
+    with pytest.raises(Malformed):  # a quote never closed: no parser takes it
+        count_tokens(b'["a", "b\\"]' + b'"\\"' * 10_000, 100_000)
+    with pytest.raises(TooLarge):
+        json_value(b"[" + b"[]," * MAX_JSON_TOKENS + b"[]]")
+    assert json_object(b' {"a": [' + b"1," * 1000 + b"1]}")["a"][-1] == 1
+
+
+def test_a_form_is_refused_past_its_field_count_before_it_is_split(web: Web) -> None:
+    form = "application/x-www-form-urlencoded"
+    with pytest.raises(TooLarge):
+        parse_form(form, b"a=&" * MAX_FIELDS)
+    assert len(parse_form(form, b"&".join(b"f%d=1" % i for i in range(MAX_FIELDS)))) == MAX_FIELDS
+    hostile = b"a=&" * (19 * MB // 3)
+    response = web.client.post(
+        "/api/v1/inbound/mailgun", content=hostile, headers={"Content-Type": form}
+    )
+    assert response.status_code == 413, response.text
+
+
+def _multipart(fields: int, files: int) -> tuple[str, bytes]:
+    parts = [
+        b'--b\r\nContent-Disposition: form-data; name="f%d"\r\n\r\nv\r\n' % i for i in range(fields)
+    ]
+    parts += [
+        b'--b\r\nContent-Disposition: form-data; name="attachment-%d"; filename="a%d.txt"\r\n'
+        b"Content-Type: text/plain\r\n\r\nhello\r\n" % (i, i)
+        for i in range(files)
+    ]
+    return "multipart/form-data; boundary=b", b"".join(parts) + b"--b--\r\n"
+
+
+def test_multipart_counts_fields_and_attachments_apart() -> None:
+    fields = parse_form(*_multipart(MAX_FIELDS, MAX_FILES))
+    assert len(fields) == MAX_FIELDS + MAX_FILES
+    for too_many in (_multipart(MAX_FIELDS + 1, 0), _multipart(0, MAX_FILES + 1)):
+        with pytest.raises(TooLarge):
+            parse_form(*too_many)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/inbound/raw", "/api/v1/inbound/generic"])
+def test_our_signed_webhooks_refuse_what_their_headers_give_away_unread(
+    web: Web, path: str
+) -> None:
+    now = int(START.timestamp())
+    good = cadence_signature(SECRET, b"", now)
+    stale = cadence_signature(SECRET, b"", now - 3600)
+    cases = [
+        ([], 401),
+        ([("x-cadence-signature", good["X-Cadence-Signature"])], 401),
+        ([("x-cadence-timestamp", str(now))], 401),
+        ([("x-cadence-signature", "sha1=abc"), ("x-cadence-timestamp", str(now))], 401),
+        ([(k.lower(), v) for k, v in stale.items()], 403),
+        ([("x-cadence-signature", good["X-Cadence-Signature"]), ("x-cadence-timestamp", "x")], 403),
+    ]
+    for headers, status in cases:
+        length = [("content-length", str(19 * MB)), *headers]
+        answer = call(web.app, "POST", path, headers=length, chunks=_slow_body(19 * MB))
+        assert (answer.status, answer.received) == (status, 0), headers
+        assert answer.headers.get("connection") == "close"
+    # Fresh and well formed: the body is read, and the signature over it refused.
+    fresh = [(k.lower(), v) for k, v in good.items()]
+    answer = call(web.app, "POST", path, headers=fresh, chunks=[b"{}"])
+    assert (answer.status, answer.received) == (403, 2)
+    web.ctx.settings = web.ctx.settings.model_copy(update={"inbound_hmac_secret": None})
+    answer = call(web.app, "POST", path, headers=fresh, chunks=_slow_body(19 * MB))
+    assert (answer.status, answer.received) == (403, 0)
+
+
+def test_a_generic_event_is_small(web: Web) -> None:
+    body = b'{"kind": "reply", "email": "' + b"a" * GENERIC_MAX_BYTES + b'@x.example"}'
+    signed = cadence_signature(SECRET, body, int(START.timestamp()))
+    response = web.client.post("/api/v1/inbound/generic", content=body, headers=signed)
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("path", "setting", "content_type"),
+    [
+        ("/api/v1/inbound/ses", "ses_topic_arns", "text/plain"),
+        ("/api/v1/inbound/mailgun", "mailgun_signing_key", "application/json"),
+        ("/api/v1/inbound/mailgun", "mailgun_signing_key", "application/x-www-form-urlencoded"),
+    ],
+)
+def test_an_unconfigured_provider_is_refused_unread(
+    web: Web, path: str, setting: str, content_type: str
+) -> None:
+    web.ctx.settings = web.ctx.settings.model_copy(update={setting: None})
+    headers = [("content-type", content_type)]
+    answer = call(web.app, "POST", path, headers=headers, chunks=_slow_body(19 * MB))
+    assert (answer.status, answer.received) == (403, 0)
+
+
+def test_a_sendgrid_batch_of_thousands_of_events_is_parsed(web: Web) -> None:
+    """Behind Basic auth, a real batch's values are well within its bound."""
+    event = {
+        "email": "nobody@example.com",
+        "timestamp": int(START.timestamp()),
+        "event": "delivered",
+        "sg_event_id": "id",
+        "sg_message_id": "m",
+        "smtp-id": "<m@x>",
+        "category": ["a", "b"],
+        "response": "250 OK",
+    }
+    batch = json.dumps([{**event, "sg_event_id": f"id{i}"} for i in range(5000)]).encode()
+    assert count_tokens(batch, 10**9) > MAX_JSON_TOKENS
+    basic = base64.b64encode(f"{BASIC[0]}:{BASIC[1]}".encode()).decode()
+    headers = {"Content-Type": "application/json", "Authorization": f"Basic {basic}"}
+    response = web.client.post("/api/v1/inbound/sendgrid", content=batch, headers=headers)
+    assert response.status_code == 200, response.text
+    assert len(response.json()["events"]) == 5000
