@@ -23,6 +23,22 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _own_secret(name: str | None) -> str | None:
+    """A mailbox's secret must be a variable of its own: naming one of Cadence's settings
+    (its webhook keys, the database URL) would send that to whatever server team.toml
+    names. ``CADENCE_MAILBOX_…`` names are the mailboxes' own."""
+    if (
+        name is not None
+        and name.upper().startswith("CADENCE_")
+        and not name.upper().startswith("CADENCE_MAILBOX_")
+    ):
+        raise ValueError(
+            f"{name} is one of Cadence's own settings; name a variable for this mailbox, "
+            "for example CADENCE_MAILBOX_ALEX_PASSWORD"
+        )
+    return name
+
+
 class OAuth2(_Strict):
     """XOAUTH2 with a refresh token: Google Workspace, Microsoft 365 or another provider."""
 
@@ -34,6 +50,11 @@ class OAuth2(_Strict):
     token_url: str | None = None
     #: For ``microsoft``: the directory (tenant) id; ``common`` when left out.
     tenant: str = Field(default="common", pattern=r"^[A-Za-z0-9.-]{1,100}$")
+
+    @field_validator("client_id_env", "client_secret_env", "refresh_token_env")
+    @classmethod
+    def _own_variables(cls, name: str | None) -> str | None:
+        return _own_secret(name)
 
     @model_validator(mode="after")
     def _token_url_for_generic(self) -> "OAuth2":
@@ -52,6 +73,11 @@ class Mailbox(_Strict):
     password_env: str | None = Field(default=None, pattern=_ENV_NAME)
     oauth2: OAuth2 | None = None
     folders: tuple[str, ...] = Field(default=("INBOX",), min_length=1, max_length=20)
+
+    @field_validator("password_env")
+    @classmethod
+    def _own_variable(cls, name: str | None) -> str | None:
+        return _own_secret(name)
 
     @field_validator("smtp")
     @classmethod

@@ -161,7 +161,8 @@ def process_inbound(
     """Store the raw message (its own commit), then classify, match and apply it.
 
     If anything after the first commit fails, the raw message is still in the store as an
-    ``unknown`` event for a person to look at; the same message again is a duplicate.
+    ``unknown`` event, not applied; the same message read again (a mailbox re-read after a
+    crash, a provider's retry) is applied then, once: a duplicate only once applied.
     ``verdict`` is the message's classification when the caller has made it already (the
     mailbox reader classifies to decide whether to store at all).
     """
@@ -183,6 +184,10 @@ def process_inbound(
                 dedupe_key=dedupe_key(raw),
             )
             event_id = event.id
+            # Stored before but never applied (the process died between the two commits):
+            # apply it now, or the reply it holds would never halt anything.
+            if duplicate and event.detail.get("applied") is False:
+                duplicate = False
     else:
         duplicate = False
     if verdict is None:
@@ -211,8 +216,11 @@ def process_inbound(
             kind = EventKind.BOUNCE if verdict.bounce == "hard" else EventKind.SOFT_BOUNCE
         else:
             kind = _KINDS[verdict.kind]
-        stored = session.get(Event, event_id)
+        stored = session.get(Event, event_id, with_for_update=True, populate_existing=True)
         assert stored is not None
+        if stored.detail.get("applied") is True:  # another process applied it meanwhile
+            result.duplicate = True
+            return result
         stored.kind = kind
         stored.prospect_id = prospect.id if prospect else None
         stored.detail = {

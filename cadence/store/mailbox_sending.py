@@ -31,8 +31,8 @@ def mailbox_conditions(session: Session, owners: Iterable[str]) -> dict[str, Mai
 #: A failure found again: the time it was last found, so the next try waits its turn.
 _FOUND_AGAIN = (
     update(_STATES)
-    .where(_STATES.c.owner == bindparam("row_owner"), _STATES.c.health == bindparam("health"))
-    .values(reason=bindparam("reason"), changed_at=bindparam("now"))
+    .where(_STATES.c.owner == bindparam("row_owner"), _STATES.c.health == bindparam("row_health"))
+    .values(reason=bindparam("new_reason"), changed_at=bindparam("new_changed_at"))
 )
 
 
@@ -47,7 +47,12 @@ def note_login_failure(
     session.flush()
     session.connection().execute(
         _FOUND_AGAIN,
-        {"row_owner": owner, "health": health.value, "reason": reason[:500], "now": now},
+        {
+            "row_owner": owner,
+            "row_health": health.value,
+            "new_reason": reason[:500],
+            "new_changed_at": now,
+        },
     )
 
 

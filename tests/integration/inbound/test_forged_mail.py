@@ -137,3 +137,40 @@ def test_an_out_of_office_date_too_far_out_is_not_trusted(
     assert paused.state == "paused"
     assert paused.resume_at is not None
     assert paused.resume_at - received < timedelta(days=30)
+
+
+def test_a_reply_stored_but_not_applied_is_applied_when_read_again(
+    make_context: Callable[..., AppContext], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader killed between storing a reply and applying it reads it again after its
+    checkpoint: the reply must halt then, once, not count as a duplicate for ever."""
+    from cadence.inbound import processing
+
+    clock = SimulatedClock(START)
+    ctx = make_context(clock=clock)
+    _setup(ctx, tmp_path)
+    first = _sent_first_touches(ctx, clock)
+    raw = (
+        "From: Ann <ann@acme.example>\r\nTo: alex@brightwave.example\r\nSubject: Re: hi\r\n"
+        f"In-Reply-To: {first[1].message_id}\r\nMessage-ID: <crash1@acme.example>\r\n\r\n"
+        "Sounds good, call me Thursday.\r\n"
+    ).encode()
+    applying = processing.apply_stored_event
+
+    def dies(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt  # the process stops between the two commits
+
+    monkeypatch.setattr(processing, "apply_stored_event", dies)
+    with pytest.raises(KeyboardInterrupt):
+        process_inbound(ctx, raw, label="reply.eml")
+    monkeypatch.setattr(processing, "apply_stored_event", applying)
+
+    again = process_inbound(ctx, raw, label="reply.eml")
+    third = process_inbound(ctx, raw, label="reply.eml")
+
+    assert (again.duplicate, third.duplicate) == (False, True)
+    with transaction(ctx.engine) as session:
+        state = session.exec(select(Enrollment).where(Enrollment.prospect_id == 1)).one().state
+        replies = session.exec(select(Event).where(Event.prospect_id == 1)).all()
+    assert state == "halted"
+    assert [e.kind for e in replies] == ["reply"]
