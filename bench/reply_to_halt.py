@@ -1,4 +1,4 @@
-"""Reply to halt: p50/p99 from an inbound reply arriving (``services.record`` with
+"""Reply to halt: p50/p99 from an inbound reply arriving (``record_by_hand`` with
 EventKind.REPLY, as webhooks and ``cadence event reply`` do) to its enrollment being halted
 (the transaction committed), while the end-to-end run delivers touches on Redis and PostgreSQL.
 
@@ -49,7 +49,7 @@ def fire(ctx: Any, pick: Callable[[int], str], count: int, rate: float) -> dict[
     """Send ``count`` replies at ``rate``/s from a small pool, reply ``k`` from the prospect
     ``pick(k)`` (chosen before it arrives); latency counts from the planned arrival."""
     from cadence.core.domain import EventKind
-    from cadence.sequences.events import record
+    from cadence.sequences.events import record_by_hand
 
     latencies: list[float] = []
     recorded: dict[str, datetime] = {}
@@ -65,7 +65,7 @@ def fire(ctx: Any, pick: Callable[[int], str], count: int, rate: float) -> dict[
             time.sleep(delay)
         at = datetime.now(UTC)
         try:
-            record(ctx, EventKind.REPLY, email, actor="bench", source="bench")
+            record_by_hand(ctx, EventKind.REPLY, email, actor="bench", source="bench")
         except Exception as exc:  # noqa: BLE001 - a benchmark reports failures, never hides them
             with lock:
                 errors.append(f"{email}: {type(exc).__name__}: {exc}")

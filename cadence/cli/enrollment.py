@@ -13,7 +13,7 @@ from cadence.cli.options import JsonFlag, OwnerOption, parse_instant
 from cadence.core.domain import EventKind
 from cadence.core.errors import InputError
 from cadence.sequences.enrollment import enroll_prospects
-from cadence.sequences.events import record as record_by_hand
+from cadence.sequences.events import record_by_hand
 from cadence.sequences.prospect_import import read_csv_text
 
 CadenceOption = Annotated[str | None, typer.Option("--cadence", help="Only this cadence.")]

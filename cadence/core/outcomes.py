@@ -37,7 +37,6 @@ class TouchOutcome(StrEnum):
     SKIPPED_CANCELLED = "skipped:cancelled"
     SKIPPED_UNCONFIRMED = "skipped:unconfirmed"
     # Its enrollment stopped being active before the touch left.
-    SKIPPED_ENROLLMENT_ACTIVE = "skipped:enrollment-active"
     SKIPPED_ENROLLMENT_PAUSED = "skipped:enrollment-paused"
     SKIPPED_ENROLLMENT_COMPLETED = "skipped:enrollment-completed"
     SKIPPED_ENROLLMENT_HALTED = "skipped:enrollment-halted"

@@ -140,7 +140,8 @@ UNSETTLED = TouchOutcome.RETRYING
 
 
 #: A look taking longer is treated as failed: its emails go back to the queue, and another
-#: look may start. Longer than a take-back can wait for SQLite's write lock (60 s).
+#: look may start. Longer than a take-back can wait for SQLite's write lock (its busy
+#: timeout, set in :mod:`cadence.store.database`).
 LOOK_GIVES_UP_SECONDS = 90.0
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select as sa_select
 
 from cadence.core.domain import EventKind, TouchStatus
 from cadence.runtime.context import AppContext
-from cadence.sequences.events import record as record_by_hand
+from cadence.sequences.events import record_by_hand
 from cadence.store.database import reading
 from cadence.store.models import PROSPECTS, TOUCHES
 from cadence.store.sql_lists import in_list

@@ -157,7 +157,7 @@ def apply_stored_event(
     )
 
 
-def record(
+def record_by_hand(
     ctx: AppContext,
     kind: EventKind,
     email: str,

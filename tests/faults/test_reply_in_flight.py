@@ -24,7 +24,7 @@ import pytest
 
 from cadence.core.domain import EventKind
 from cadence.runtime.context import AppContext
-from cadence.sequences.events import record as record_by_hand
+from cadence.sequences.events import record_by_hand
 
 from .rig import THREE_STEP_CADENCE, Rig
 from .tally import Tally, TouchRow, as_utc

@@ -15,7 +15,7 @@ from cadence.core.domain import EnrollmentState, EventKind
 from cadence.core.errors import ConflictError, InputError, NotFoundError
 from cadence.runtime.context import AppContext
 from cadence.sequences.enrollment import enroll_prospects
-from cadence.sequences.events import record as record_by_hand
+from cadence.sequences.events import record_by_hand
 from cadence.store.database import transaction
 from cadence.store.models import Enrollment, Prospect
 from cadence.web.errors import CadenceRoute

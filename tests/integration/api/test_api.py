@@ -19,7 +19,7 @@ from cadence.reports.audit_export import entry_batches
 from cadence.reports.touch_history import touch_batches, touch_rows
 from cadence.runtime.context import AppContext
 from cadence.sequences.enrollment import enroll_prospects
-from cadence.sequences.events import record as record_by_hand
+from cadence.sequences.events import record_by_hand
 from cadence.sequences.prospect_import import import_prospects
 from cadence.store.api_users import Role, add_user
 from cadence.store.database import transaction

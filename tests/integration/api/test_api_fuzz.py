@@ -21,7 +21,7 @@ from cadence.runtime.context import build_context
 from cadence.runtime.settings import load_settings
 from cadence.runtime.store_setup import init_store
 from cadence.sequences.enrollment import enroll_prospects
-from cadence.sequences.events import record as record_by_hand
+from cadence.sequences.events import record_by_hand
 from cadence.sequences.prospect_import import import_prospects
 from cadence.store.api_users import Role, add_user
 from cadence.store.database import transaction

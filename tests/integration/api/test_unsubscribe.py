@@ -11,7 +11,7 @@ from sqlmodel import col, delete, func, select
 from cadence.api.app import create_app
 from cadence.core.domain import EventKind
 from cadence.runtime.context import AppContext
-from cadence.sequences.events import record as record_by_hand
+from cadence.sequences.events import record_by_hand
 from cadence.store.database import transaction
 from cadence.store.models import AuditEntry, Enrollment, Event, Prospect, Suppression
 from tests.integration.engine.test_engine import _setup

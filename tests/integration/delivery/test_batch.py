@@ -31,7 +31,7 @@ from cadence.runtime.context import AppContext
 from cadence.scheduler import due_touches as claiming
 from cadence.scheduler.tick import scheduler_tick
 from cadence.sequences.enrollment import enroll_prospects
-from cadence.sequences.events import record as record_by_hand
+from cadence.sequences.events import record_by_hand
 from cadence.sequences.tasks import complete_tasks
 from cadence.store.database import transaction
 from cadence.store.models import AuditEntry, Enrollment, Event, MailboxDay, Prospect, Task, Touch

@@ -15,7 +15,7 @@ from cadence.core.outcomes import TouchOutcome
 from cadence.delivery.batch import deliver_touches
 from cadence.runtime.context import AppContext
 from cadence.scheduler.tick import scheduler_tick
-from cadence.sequences.events import record as record_by_hand
+from cadence.sequences.events import record_by_hand
 from cadence.store.database import transaction
 from cadence.store.mailbox_health import MailboxHealth, resume, set_health
 from cadence.store.models import MailboxDay

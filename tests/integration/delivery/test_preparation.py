@@ -20,7 +20,7 @@ from cadence.delivery import preparation, record
 from cadence.delivery.batch import deliver_touches
 from cadence.runtime.context import AppContext
 from cadence.sequences.enrollment import enroll_prospects
-from cadence.sequences.events import record as record_by_hand
+from cadence.sequences.events import record_by_hand
 from cadence.store.database import transaction
 from cadence.store.models import ENROLLMENTS, PROSPECTS, TOUCHES, Enrollment, Task, Touch
 from tests.integration.batch_setup import (

@@ -24,7 +24,7 @@ from cadence.delivery.batch import deliver_touches
 from cadence.delivery.send_limits import MailboxAllowance, Reservation
 from cadence.runtime.context import AppContext
 from cadence.sequences.enrollment import enroll_prospects
-from cadence.sequences.events import record as record_by_hand
+from cadence.sequences.events import record_by_hand
 from cadence.sequences.prospect_import import import_prospects
 from cadence.store.database import create_db_engine, migrate, transaction
 from cadence.store.models import Enrollment, MailboxDay, Touch

@@ -20,7 +20,7 @@ from cadence.core.scheduling import is_open
 from cadence.runtime.context import AppContext
 from cadence.scheduler.tick import scheduler_tick
 from cadence.sequences.enrollment import enroll_prospects
-from cadence.sequences.events import record as record_by_hand
+from cadence.sequences.events import record_by_hand
 from cadence.sequences.prospect_import import import_prospects
 from cadence.store.database import transaction
 from cadence.store.models import AuditEntry, Enrollment, Event, Prospect, Task, Touch

@@ -16,8 +16,7 @@ from cadence.delivery.batch import deliver_touch
 from cadence.delivery.unconfirmed import resolve_unconfirmed
 from cadence.runtime.context import AppContext
 from cadence.scheduler.tick import scheduler_tick
-from cadence.sequences.events import record as record_by_hand
-from cadence.sequences.events import record_event
+from cadence.sequences.events import record_by_hand, record_event
 from cadence.store.database import transaction
 from cadence.store.models import Enrollment, Touch
 from cadence.transports import FileOutbox

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from cadence.core.clock import SimulatedClock
 from cadence.core.domain import EventKind
 from cadence.runtime.context import AppContext
-from cadence.sequences.events import record as record_by_hand
+from cadence.sequences.events import record_by_hand
 from cadence.store.database import transaction
 from cadence.store.models import Event, Touch
 from tests.integration.conftest import START

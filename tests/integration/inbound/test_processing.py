@@ -12,7 +12,7 @@ from cadence.core.clock import SimulatedClock
 from cadence.core.domain import EventKind
 from cadence.inbound.processing import process_inbound
 from cadence.runtime.context import AppContext
-from cadence.sequences.events import record as record_by_hand
+from cadence.sequences.events import record_by_hand
 from cadence.store.database import transaction
 from cadence.store.models import AuditEntry, Enrollment, Event, Prospect, Suppression, Touch
 from tests.integration.conftest import START

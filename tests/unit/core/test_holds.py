@@ -94,6 +94,6 @@ def test_every_status_but_queued_has_its_outcome_word(status: TouchStatus) -> No
     assert TouchOutcome.no_longer_queued(status) == f"skipped:{status.value}"
 
 
-@pytest.mark.parametrize("state", list(EnrollmentState))
+@pytest.mark.parametrize("state", [s for s in EnrollmentState if s is not EnrollmentState.ACTIVE])
 def test_every_enrollment_state_has_its_outcome_word(state: EnrollmentState) -> None:
     assert TouchOutcome.enrollment_stopped(state) == f"skipped:enrollment-{state.value}"
